@@ -1,0 +1,22 @@
+/**
+ * The one place that loads cbor-x. Everything else encodes and decodes through these helpers, so
+ * the native-addon guard in `cbor_env.ts` always runs first.
+ * @module
+ */
+import "./cbor_env.ts";
+import { Decoder, Encoder } from "cbor-x";
+
+// Plain CBOR (no cbor-x record extension) so any CBOR library can speak the protocol.
+// `mapsAsObjects` decodes maps with string keys into plain objects.
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+/** Encodes one value as CBOR. The returned bytes may share a pooled buffer: copy if kept long. */
+export function encodeCbor(value: unknown): Uint8Array {
+  return encoder.encode(value);
+}
+
+/** Decodes exactly one CBOR value. Throws on malformed input. */
+export function decodeCbor(bytes: Uint8Array): unknown {
+  return decoder.decode(bytes);
+}

@@ -1,0 +1,484 @@
+/**
+ * Configuration: one table of options, loaded with the precedence
+ * flags > environment (`TINYKV_*`) > config file (`--config tinykv.json`) > defaults,
+ * and validated with a message naming the key, the value and what is allowed.
+ * @module
+ */
+
+/** Which transport carries client and peer traffic. */
+export type TransportName = "tcp" | "udp";
+/** Log verbosity. */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+/** WAL fsync policy. */
+export type FsyncPolicy = "always" | "batch" | "off";
+
+/** The node's whole configuration. Keys are the config-file names (snake_case). */
+export interface Config {
+  node_id: number;
+  /** Raft peers: id → raft address `host:port` (includes this node). Empty = single node. */
+  peers: Record<number, string>;
+  /** Client addresses of peers (id → `host:port`), for NOT_LEADER redirects. */
+  peer_clients: Record<number, string>;
+  host: string;
+  port: number;
+  raft_port: number;
+  data_dir: string;
+  plugins: string[];
+  transport: TransportName;
+  password: string;
+  metrics_port: number;
+  log_level: LogLevel;
+  batch_size: number;
+  batch_timeout_ms: number;
+  batch_max_bytes: number;
+  raft_submit_timeout_ms: number;
+  raft_append_batch: number;
+  election_timeout_ms: number;
+  heartbeat_ms: number;
+  tick_ms: number;
+  socket_buffer_bytes: number;
+  tcp_nodelay: boolean;
+  max_connections: number;
+  max_pending_batches: number;
+  snapshot_entries: number;
+  snapshot_keep_entries: number;
+  lease_read: boolean;
+  wal_fsync: FsyncPolicy;
+  wal_segment_bytes: number;
+  idempotency_max_entries: number;
+  idempotency_max_age_ms: number;
+}
+
+type Kind = "int" | "string" | "bool" | "list" | "peers" | "enum";
+
+/** One option's definition; drives parsing, validation and `--help`. */
+export interface OptionSpec {
+  key: keyof Config;
+  kind: Kind;
+  help: string;
+  default: Config[keyof Config];
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+}
+
+const MiB = 1024 * 1024;
+
+/** Every option, in `--help` order. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: "node_id",
+    kind: "int",
+    help: "this node's id (must appear in --peers when peers are given)",
+    default: 1,
+    min: 1,
+    max: 65535,
+  },
+  {
+    key: "peers",
+    kind: "peers",
+    help: 'raft peers "1=127.0.0.1:5211,2=127.0.0.1:5221" (id=raft address); empty = single node',
+    default: {},
+  },
+  {
+    key: "peer_clients",
+    kind: "peers",
+    help:
+      'client addresses of peers "1=127.0.0.1:5210,..." for not-leader redirects (default: raft port - 1)',
+    default: {},
+  },
+  {
+    key: "host",
+    kind: "string",
+    help: "address to listen on (client and raft ports)",
+    default: "127.0.0.1",
+  },
+  {
+    key: "port",
+    kind: "int",
+    help: "client port (0 = ephemeral)",
+    default: 5210,
+    min: 0,
+    max: 65535,
+  },
+  {
+    key: "raft_port",
+    kind: "int",
+    help: "peer (raft) port (0 = ephemeral)",
+    default: 5211,
+    min: 0,
+    max: 65535,
+  },
+  {
+    key: "data_dir",
+    kind: "string",
+    help: "data directory (used by the wal plugin)",
+    default: "./data",
+  },
+  {
+    key: "plugins",
+    kind: "list",
+    help:
+      "comma-separated plugins: built-in names (wal, metrics, idempotency, coalesce) or module specifiers",
+    default: [],
+  },
+  {
+    key: "transport",
+    kind: "enum",
+    help: "transport for clients and peers",
+    default: "tcp",
+    choices: ["tcp", "udp"],
+  },
+  {
+    key: "password",
+    kind: "string",
+    help: "when set, every connection must AUTH first",
+    default: "",
+  },
+  {
+    key: "metrics_port",
+    kind: "int",
+    help: "HTTP port of the metrics plugin (/metrics, /health, /dashboard; 0 = ephemeral)",
+    default: 9210,
+    min: 0,
+    max: 65535,
+  },
+  {
+    key: "log_level",
+    kind: "enum",
+    help: "log verbosity",
+    default: "info",
+    choices: ["debug", "info", "warn", "error", "silent"],
+  },
+  {
+    key: "batch_size",
+    kind: "int",
+    help: "commands coalesced into one proposal before it is sent",
+    default: 100,
+    min: 1,
+    max: 100_000,
+  },
+  {
+    key: "batch_timeout_ms",
+    kind: "int",
+    help: "longest a partial batch waits (ms)",
+    default: 10,
+    min: 0,
+    max: 10_000,
+  },
+  {
+    key: "batch_max_bytes",
+    kind: "int",
+    help: "largest batch or frame accepted (bytes); larger gets TOO_LARGE",
+    default: MiB,
+    min: 1024,
+    max: 64 * MiB,
+  },
+  {
+    key: "raft_submit_timeout_ms",
+    kind: "int",
+    help: "a proposal not committed by then fails with TIMEOUT (outcome unknown)",
+    default: 200,
+    min: 10,
+    max: 600_000,
+  },
+  {
+    key: "raft_append_batch",
+    kind: "int",
+    help: "most entries in flight / in one AppendEntries",
+    default: 500,
+    min: 1,
+    max: 100_000,
+  },
+  {
+    key: "election_timeout_ms",
+    kind: "int",
+    help: "base election timeout; randomised in [t, 2t)",
+    default: 150,
+    min: 20,
+    max: 60_000,
+  },
+  {
+    key: "heartbeat_ms",
+    kind: "int",
+    help: "leader heartbeat interval",
+    default: 30,
+    min: 5,
+    max: 10_000,
+  },
+  {
+    key: "tick_ms",
+    kind: "int",
+    help: "raft tick length (election/heartbeat are multiples of it)",
+    default: 10,
+    min: 1,
+    max: 1000,
+  },
+  {
+    key: "socket_buffer_bytes",
+    kind: "int",
+    help: "socket buffer size hint",
+    default: 64 * 1024,
+    min: 4096,
+    max: 64 * MiB,
+  },
+  { key: "tcp_nodelay", kind: "bool", help: "disable Nagle's algorithm", default: true },
+  {
+    key: "max_connections",
+    kind: "int",
+    help: "most client connections at once; more are refused with BUSY",
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
+  },
+  {
+    key: "max_pending_batches",
+    kind: "int",
+    help: "most client batches waiting for commit; more get BUSY",
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+  },
+  {
+    key: "snapshot_entries",
+    kind: "int",
+    help: "take a snapshot and compact the log every N applied entries",
+    default: 10_000,
+    min: 10,
+    max: 100_000_000,
+  },
+  {
+    key: "snapshot_keep_entries",
+    kind: "int",
+    help: "entries kept behind a snapshot for slow followers",
+    default: 5_000,
+    min: 0,
+    max: 100_000_000,
+  },
+  {
+    key: "lease_read",
+    kind: "bool",
+    help: "serve reads under the leader lease instead of ReadIndex (assumes bounded clock drift)",
+    default: false,
+  },
+  {
+    key: "wal_fsync",
+    kind: "enum",
+    help:
+      "wal fsync policy: always (ack after fsync), batch (fsync every 10 ms; may lose the last ms), off (no fsync)",
+    default: "always",
+    choices: ["always", "batch", "off"],
+  },
+  {
+    key: "wal_segment_bytes",
+    kind: "int",
+    help: "wal segment size before rotation",
+    default: 64 * MiB,
+    min: 64 * 1024,
+    max: 4096 * MiB,
+  },
+  {
+    key: "idempotency_max_entries",
+    kind: "int",
+    help: "idempotency cache: most batch results kept",
+    default: 100_000,
+    min: 1,
+    max: 100_000_000,
+  },
+  {
+    key: "idempotency_max_age_ms",
+    kind: "int",
+    help: "idempotency cache: longest a batch result is kept (ms of leader time)",
+    default: 600_000,
+    min: 1000,
+    max: 604_800_000,
+  },
+];
+
+const SPEC_BY_KEY = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.key, o]));
+
+/** Thrown for bad flags, env values, config files or values; message is one line for the user. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** The defaults (DESIGN §3). */
+export function defaultConfig(): Config {
+  const c: Record<string, unknown> = {};
+  for (const o of OPTIONS) c[o.key] = structuredClone(o.default);
+  return c as unknown as Config;
+}
+
+/** `batch_max_bytes` → `--batch-max-bytes`. */
+export function flagName(key: string): string {
+  return "--" + key.replaceAll("_", "-");
+}
+
+/** `batch_max_bytes` → `TINYKV_BATCH_MAX_BYTES`. */
+export function envName(key: string): string {
+  return "TINYKV_" + key.toUpperCase();
+}
+
+function describe(source: string, key: string, value: unknown): string {
+  return `${source} ${key}=${JSON.stringify(value)}`;
+}
+
+function parsePeers(text: string, where: string): Record<number, string> {
+  const out: Record<number, string> = {};
+  if (text.trim() === "") return out;
+  for (const part of text.split(",")) {
+    const m = /^\s*(\d+)\s*=\s*(\[[^\]]+\]|[^:\s]+):(\d+)\s*$/.exec(part);
+    if (!m) {
+      throw new ConfigError(
+        `${where}: bad peer "${part}" (expected id=host:port, e.g. 1=127.0.0.1:5211)`,
+      );
+    }
+    const id = Number(m[1]);
+    const port = Number(m[3]);
+    if (id < 1 || id > 65535 || port < 1 || port > 65535) {
+      throw new ConfigError(`${where}: bad peer "${part}" (id 1..65535, port 1..65535)`);
+    }
+    if (out[id] !== undefined) throw new ConfigError(`${where}: peer id ${id} given twice`);
+    out[id] = `${m[2]}:${port}`;
+  }
+  return out;
+}
+
+/** Converts one raw value (string from a flag/env, or JSON value from a file) for `spec`. */
+function coerce(spec: OptionSpec, raw: unknown, source: string): Config[keyof Config] {
+  const where = describe(source, spec.key, raw);
+  switch (spec.kind) {
+    case "int": {
+      const n = typeof raw === "number"
+        ? raw
+        : typeof raw === "string" && /^-?\d+$/.test(raw.trim())
+        ? Number(raw)
+        : NaN;
+      if (!Number.isSafeInteger(n)) throw new ConfigError(`${where}: not an integer`);
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        throw new ConfigError(`${where}: out of range (allowed ${spec.min}..${spec.max})`);
+      }
+      return n;
+    }
+    case "bool": {
+      if (typeof raw === "boolean") return raw;
+      if (typeof raw === "string" && /^(true|1|yes|on)$/i.test(raw)) return true;
+      if (typeof raw === "string" && /^(false|0|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(`${where}: not a boolean (allowed true/false)`);
+    }
+    case "string":
+      if (typeof raw !== "string") throw new ConfigError(`${where}: not a string`);
+      return raw;
+    case "enum":
+      if (typeof raw !== "string" || !spec.choices!.includes(raw)) {
+        throw new ConfigError(`${where}: not allowed (allowed: ${spec.choices!.join(", ")})`);
+      }
+      return raw as Config[keyof Config];
+    case "list": {
+      const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
+      if (!items || items.some((x) => typeof x !== "string")) {
+        throw new ConfigError(`${where}: not a list of names`);
+      }
+      return (items as string[]).map((s) => s.trim()).filter((s) => s !== "");
+    }
+    case "peers": {
+      if (typeof raw === "string") return parsePeers(raw, where);
+      if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+        return parsePeers(Object.entries(raw).map(([k, v]) => `${k}=${v}`).join(","), where);
+      }
+      throw new ConfigError(`${where}: expected "id=host:port,..." or an object`);
+    }
+  }
+}
+
+/** Cross-field checks, after all sources are merged. */
+function validate(c: Config): void {
+  const peerIds = Object.keys(c.peers).map(Number);
+  if (peerIds.length > 0 && !peerIds.includes(c.node_id)) {
+    throw new ConfigError(`node_id=${c.node_id}: not among peers (${peerIds.join(", ")})`);
+  }
+  if (c.port !== 0 && c.port === c.raft_port) {
+    throw new ConfigError(`port=${c.port}: must differ from raft_port`);
+  }
+  if (c.heartbeat_ms >= c.election_timeout_ms) {
+    throw new ConfigError(
+      `heartbeat_ms=${c.heartbeat_ms}: must be below election_timeout_ms=${c.election_timeout_ms}`,
+    );
+  }
+  if (c.heartbeat_ms < c.tick_ms || c.election_timeout_ms < c.tick_ms) {
+    throw new ConfigError(
+      `tick_ms=${c.tick_ms}: must not exceed heartbeat_ms and election_timeout_ms`,
+    );
+  }
+}
+
+/** Where configuration comes from; all optional (tests pass their own). */
+export interface ConfigSources {
+  /** Parsed flags: key (snake_case) → raw string. */
+  flags?: Record<string, string>;
+  /** Environment variables (only `TINYKV_*` are read). */
+  env?: Record<string, string | undefined>;
+  /** Parsed JSON config file contents, and its path for messages. */
+  file?: { path: string; data: unknown };
+}
+
+/**
+ * Merges sources with precedence flags > env > file > defaults and validates the result.
+ * Throws {@link ConfigError} with a one-line message on the first problem.
+ */
+export function resolveConfig(sources: ConfigSources): Config {
+  const c = defaultConfig() as unknown as Record<string, unknown>;
+  if (sources.file) {
+    const { path, data } = sources.file;
+    if (!data || typeof data !== "object" || Array.isArray(data)) {
+      throw new ConfigError(`config file ${path}: expected a JSON object`);
+    }
+    for (const [k, v] of Object.entries(data)) {
+      const spec = SPEC_BY_KEY.get(k);
+      if (!spec) throw new ConfigError(`config file ${path}: unknown key "${k}"`);
+      c[k] = coerce(spec, v, `config file ${path}:`);
+    }
+  }
+  if (sources.env) {
+    for (const spec of OPTIONS) {
+      const v = sources.env[envName(spec.key)];
+      if (v !== undefined) c[spec.key] = coerce(spec, v, "environment");
+    }
+  }
+  if (sources.flags) {
+    for (const [k, v] of Object.entries(sources.flags)) {
+      const spec = SPEC_BY_KEY.get(k);
+      if (!spec) throw new ConfigError(`unknown flag ${flagName(k)}`);
+      c[k] = coerce(spec, v, "flag");
+    }
+  }
+  const cfg = c as unknown as Config;
+  validate(cfg);
+  return cfg;
+}
+
+/** Convenience for tests and embedders: defaults overridden by `overrides`, validated. */
+export function makeConfig(overrides: Partial<Config> = {}): Config {
+  const c = { ...defaultConfig(), ...overrides };
+  validate(c);
+  return c;
+}
+
+/** `--help` text for every option with its default, flag and env name. */
+export function optionsHelp(): string {
+  const lines: string[] = [];
+  for (const o of OPTIONS) {
+    const d = o.kind === "peers"
+      ? ""
+      : o.kind === "list"
+      ? (o.default as string[]).join(",")
+      : String(o.default);
+    const choices = o.choices ? ` (${o.choices.join("|")})` : "";
+    lines.push(`  ${flagName(o.key).padEnd(26)} ${o.help}${choices}`);
+    lines.push(`  ${"".padEnd(26)} default: ${d === "" ? "(none)" : d}; env ${envName(o.key)}`);
+  }
+  return lines.join("\n");
+}

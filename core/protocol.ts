@@ -1,0 +1,102 @@
+/**
+ * Client wire protocol: message types and shapes. See `docs/protocol.md`.
+ *
+ * On TCP every message travels as a frame: a 4-byte big-endian length, then one CBOR map. On UDP
+ * the transport delivers the same CBOR maps as whole messages. Field names follow DESIGN §4.
+ * @module
+ */
+
+/** Message type numbers (the `type` field of every message). */
+export const MsgType = {
+  AUTH: 1,
+  COMMAND: 2,
+  COMMAND_BATCH: 3,
+  AUTH_RESPONSE: 0x81,
+  COMMAND_RESPONSE: 0x82,
+  BATCH_RESPONSE: 0x83,
+  /** A connection-level error (malformed frame, too large, auth): sent before closing, or alone. */
+  ERROR: 0xff,
+} as const;
+
+/** One command: an argv array (binary-safe) or the plan's space-separated string form. */
+export type WireCommand = (string | Uint8Array)[] | string;
+
+/** `AUTH`: authenticate the connection with the server password. */
+export interface AuthRequest {
+  type: typeof MsgType.AUTH;
+  password: string | Uint8Array;
+  /** Optional stable client id (used to key the idempotency cache). */
+  client_id?: string;
+}
+
+/** `COMMAND`: one command, one response. Kept for backward compatibility. */
+export interface CommandRequest {
+  type: typeof MsgType.COMMAND;
+  request_id: string;
+  command: WireCommand;
+  auth_key?: string | Uint8Array;
+}
+
+/**
+ * `COMMAND_BATCH`: many commands, one response with one slot per command.
+ * Either `commands` (an array) or `commands_cbor` (the CBOR encoding of that array, as a byte
+ * string) is set. `commands_cbor` lets the server put the bytes in the log without re-encoding.
+ */
+export interface BatchRequest {
+  type: typeof MsgType.COMMAND_BATCH;
+  batch_id: string;
+  request_ids?: string[];
+  commands?: WireCommand[];
+  commands_cbor?: Uint8Array;
+  auth_key?: string | Uint8Array;
+  client_id?: string;
+}
+
+/** A value in a response slot. Integers are numbers; bulk values are byte strings. */
+export type WireValue = null | number | Uint8Array | string | WireValue[];
+
+/** Response to `AUTH`. */
+export interface AuthResponse {
+  type: typeof MsgType.AUTH_RESPONSE;
+  code: number;
+  error?: string;
+}
+
+/** Response to `COMMAND`. */
+export interface CommandResponse {
+  type: typeof MsgType.COMMAND_RESPONSE;
+  request_id: string;
+  code: number;
+  data: WireValue;
+  error?: string;
+  /** With `NOT_LEADER`: the leader's client address. */
+  leader?: string;
+}
+
+/** Response to `COMMAND_BATCH`: `codes`, `data` and `errors` have one slot per command. */
+export interface BatchResponse {
+  type: typeof MsgType.BATCH_RESPONSE;
+  batch_id: string;
+  codes: number[];
+  data: WireValue[];
+  /** Error messages; `null` where the command succeeded. */
+  errors: (string | null)[];
+  /** With `NOT_LEADER` (whole batch refused): the leader's client address. */
+  leader?: string;
+}
+
+/** A connection-level error. */
+export interface ErrorMessage {
+  type: typeof MsgType.ERROR;
+  code: number;
+  error: string;
+  /** Echoed when the error concerns one identifiable request. */
+  batch_id?: string;
+  request_id?: string;
+  leader?: string;
+}
+
+/** Every client→server message. */
+export type ClientMessage = AuthRequest | CommandRequest | BatchRequest;
+/** Every server→client message. */
+export type ServerMessage = AuthResponse | CommandResponse | BatchResponse | ErrorMessage;

@@ -1,0 +1,50 @@
+/**
+ * The contract of the replicated state machine (`core/state/`).
+ *
+ * Commands are applied in log order on every replica. Everything that depends on time uses
+ * `ApplyContext.nowMs`, which the leader wrote into the log entry: replicas never read their own
+ * clocks while applying, so expiry is deterministic. `ApplyContext.index` is the entry's log index;
+ * it is the basis for per-key revisions (DESIGN §5, later issue).
+ * @module
+ */
+
+/** A command's arguments: name first, binary-safe. */
+export type Argv = Uint8Array[];
+
+/** A result value: null (nil), integer, bulk bytes, simple string, or array of values. */
+export type Value = null | number | Uint8Array | string | Value[];
+
+/** Per-entry apply context (identical on every replica). */
+export interface ApplyContext {
+  /** Leader-decided wall-clock time in ms, carried in the log entry. */
+  nowMs: number;
+  /** Log index of the entry being applied (monotonic revision source). */
+  index: number;
+}
+
+/**
+ * Columnar result sink for a batch: slot `i` gets the code, value and error message of command i.
+ * Columnar so the server can send them as the response's `codes`/`data`/`errors` arrays as-is.
+ */
+export interface ResultSink {
+  codes: number[];
+  data: Value[];
+  errors: (string | null)[];
+}
+
+/** The Redis-like state machine. */
+export interface StateMachine {
+  /**
+   * Apply one command and append its code/value/error to `out`. Never throws for bad input: bad
+   * commands get an error code (UNKNOWN_COMMAND, SYNTAX, WRONG_TYPE, NOT_INTEGER, ...).
+   */
+  apply(argv: Argv, ctx: ApplyContext, out: ResultSink): void;
+  /** True if the command only reads (can be served by a ReadIndex read). Unknown names: false. */
+  isReadOnly(name: Uint8Array): boolean;
+  /** Serialise the whole state (every type, expiry times). Deterministic for equal states. */
+  snapshot(): Uint8Array;
+  /** Replace the whole state with a snapshot produced by `snapshot()`. Throws on corrupt input. */
+  restore(data: Uint8Array): void;
+  /** Number of keys (including not-yet-collected expired ones is acceptable). */
+  size(): number;
+}
