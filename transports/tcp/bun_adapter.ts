@@ -1,0 +1,151 @@
+/**
+ * TCP on Bun's native sockets (`Bun.listen` / `Bun.connect`).
+ * @module
+ */
+import type {
+  Connection,
+  ConnectionHandler,
+  Listener,
+  Transport,
+  TransportOptions,
+} from "../types.ts";
+import { FramedConnection } from "./framed_connection.ts";
+
+/** The small part of Bun's socket API we use (typed locally so core needs no Bun types). */
+interface BunSocket {
+  data: BunConnection | undefined;
+  remoteAddress: string;
+  write(data: Uint8Array): number;
+  end(): void;
+  setNoDelay?(on: boolean): void;
+}
+interface BunSocketHandler {
+  open?(s: BunSocket): void;
+  data?(s: BunSocket, chunk: Uint8Array): void;
+  drain?(s: BunSocket): void;
+  close?(s: BunSocket): void;
+  error?(s: BunSocket, err: Error): void;
+  connectError?(s: BunSocket, err: Error): void;
+}
+interface BunListener {
+  port: number;
+  hostname: string;
+  stop(closeActive?: boolean): void;
+}
+interface BunApi {
+  listen(o: { hostname: string; port: number; socket: BunSocketHandler }): BunListener;
+  connect(o: { hostname: string; port: number; socket: BunSocketHandler }): Promise<BunSocket>;
+}
+
+const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+
+class BunConnection extends FramedConnection {
+  readonly #socket: BunSocket;
+  /** Bytes the kernel did not take yet (written on drain). */
+  #pending: Uint8Array | null = null;
+  #endRequested = false;
+
+  constructor(socket: BunSocket, remote: string, max: number) {
+    super(remote, max);
+    this.#socket = socket;
+  }
+
+  protected writeRaw(bytes: Uint8Array): void {
+    if (this.#pending) {
+      const merged = new Uint8Array(this.#pending.length + bytes.length);
+      merged.set(this.#pending);
+      merged.set(bytes, this.#pending.length);
+      this.#pending = merged;
+      return;
+    }
+    const n = this.#socket.write(bytes);
+    if (n < bytes.length) this.#pending = bytes.subarray(Math.max(n, 0));
+  }
+
+  protected pendingRaw(): number {
+    return this.#pending ? this.#pending.length : 0;
+  }
+
+  protected closeRaw(): void {
+    this.#endRequested = true;
+    if (!this.#pending) this.#socket.end();
+  }
+
+  onDrain(): void {
+    const p = this.#pending;
+    if (!p) return;
+    this.#pending = null;
+    this.writeRaw(p);
+    if (!this.#pending && this.#endRequested) this.#socket.end();
+  }
+
+  onData(chunk: Uint8Array): void {
+    this.received(chunk);
+  }
+
+  onSocketClose(): void {
+    this.closedBySocket();
+  }
+}
+
+function handlers(
+  max: number,
+  onOpen: (c: BunConnection, s: BunSocket) => void,
+  noDelay: boolean,
+): BunSocketHandler {
+  return {
+    open(s) {
+      if (noDelay) s.setNoDelay?.(true);
+      const c = new BunConnection(s, s.remoteAddress, max);
+      s.data = c;
+      onOpen(c, s);
+    },
+    data(s, chunk) {
+      s.data?.onData(chunk);
+    },
+    drain(s) {
+      s.data?.onDrain();
+    },
+    close(s) {
+      s.data?.onSocketClose();
+    },
+    error(s) {
+      s.data?.onSocketClose();
+    },
+  };
+}
+
+/** TCP transport on Bun. */
+export function createBunTcpTransport(): Transport {
+  return {
+    name: "tcp",
+    listen(
+      opts: TransportOptions,
+      accept: (c: Connection) => ConnectionHandler,
+    ): Promise<Listener> {
+      const l = Bun.listen({
+        hostname: opts.host,
+        port: opts.port,
+        socket: handlers(opts.maxMessageBytes, (c) => c.attach(accept(c)), opts.noDelay !== false),
+      });
+      return Promise.resolve({
+        port: l.port,
+        host: opts.host,
+        close: () => {
+          l.stop(false);
+          return Promise.resolve();
+        },
+      });
+    },
+    async connect(opts: TransportOptions, handler: ConnectionHandler): Promise<Connection> {
+      let conn: BunConnection | undefined;
+      const socket = handlers(opts.maxMessageBytes, (c) => {
+        c.attach(handler);
+        conn = c;
+      }, opts.noDelay !== false);
+      await Bun.connect({ hostname: opts.host, port: opts.port, socket });
+      if (!conn) throw new Error(`connect to ${opts.host}:${opts.port} failed`);
+      return conn;
+    },
+  };
+}

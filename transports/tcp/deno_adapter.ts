@@ -1,0 +1,144 @@
+/**
+ * TCP on Deno's native sockets (`Deno.listen` / `Deno.connect`).
+ * @module
+ */
+import type {
+  Connection,
+  ConnectionHandler,
+  Listener,
+  Transport,
+  TransportOptions,
+} from "../types.ts";
+import { FramedConnection } from "./framed_connection.ts";
+
+const READ_BUFFER = 64 * 1024;
+
+class DenoConnection extends FramedConnection {
+  readonly #conn: Deno.TcpConn;
+  #writing: Promise<void> | null = null;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #endRequested = false;
+
+  constructor(conn: Deno.TcpConn, max: number) {
+    const a = conn.remoteAddr;
+    super(`${a.hostname}:${a.port}`, max);
+    this.#conn = conn;
+  }
+
+  protected writeRaw(bytes: Uint8Array): void {
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    if (!this.#writing) this.#writing = this.#writeLoop();
+  }
+
+  async #writeLoop(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const chunks = this.#pending;
+        this.#pending = [];
+        let buf: Uint8Array;
+        if (chunks.length === 1) buf = chunks[0];
+        else {
+          buf = new Uint8Array(this.#pendingBytes);
+          let p = 0;
+          for (const c of chunks) {
+            buf.set(c, p);
+            p += c.length;
+          }
+        }
+        let off = 0;
+        while (off < buf.length) off += await this.#conn.write(buf.subarray(off));
+        this.#pendingBytes -= buf.length;
+      }
+    } catch {
+      this.#shutdown();
+      return;
+    } finally {
+      this.#writing = null;
+    }
+    if (this.#endRequested) this.#shutdown();
+  }
+
+  protected pendingRaw(): number {
+    return this.#pendingBytes;
+  }
+
+  protected closeRaw(): void {
+    this.#endRequested = true;
+    if (!this.#writing) this.#shutdown();
+  }
+
+  #shutdown(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.closedBySocket();
+  }
+
+  async readLoop(): Promise<void> {
+    const buf = new Uint8Array(READ_BUFFER);
+    try {
+      while (!this.closed) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        this.received(buf.subarray(0, n));
+      }
+    } catch {
+      // reset by peer or closed locally
+    }
+    this.#shutdown();
+  }
+}
+
+function setup(
+  conn: Deno.TcpConn,
+  opts: TransportOptions,
+  handler: (c: DenoConnection) => ConnectionHandler,
+): DenoConnection {
+  if (opts.noDelay !== false) conn.setNoDelay(true);
+  const c = new DenoConnection(conn, opts.maxMessageBytes);
+  c.attach(handler(c));
+  void c.readLoop();
+  return c;
+}
+
+/** TCP transport on Deno. */
+export function createDenoTcpTransport(): Transport {
+  return {
+    name: "tcp",
+    listen(
+      opts: TransportOptions,
+      accept: (c: Connection) => ConnectionHandler,
+    ): Promise<Listener> {
+      const l = Deno.listen({ hostname: opts.host, port: opts.port, transport: "tcp" });
+      let open = true;
+      (async () => {
+        try {
+          for await (const conn of l) setup(conn, opts, accept);
+        } catch (err) {
+          if (open) console.error("tcp listener failed:", err);
+        }
+      })();
+      return Promise.resolve({
+        port: (l.addr as Deno.NetAddr).port,
+        host: opts.host,
+        close: () => {
+          open = false;
+          try {
+            l.close();
+          } catch {
+            // already closed
+          }
+          return Promise.resolve();
+        },
+      });
+    },
+    async connect(opts: TransportOptions, handler: ConnectionHandler): Promise<Connection> {
+      const conn = await Deno.connect({ hostname: opts.host, port: opts.port, transport: "tcp" });
+      return setup(conn, opts, () => handler);
+    },
+  };
+}

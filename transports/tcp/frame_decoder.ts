@@ -1,0 +1,109 @@
+/**
+ * Splits a TCP byte stream into length-prefixed frames: a 4-byte big-endian length, then the
+ * message. Bounded: a length above the limit is refused before any of the body is buffered, so a
+ * hostile 100 MiB length prefix costs nothing.
+ * @module
+ */
+
+/** Why a stream was refused. */
+export interface FrameError {
+  kind: "too_large" | "malformed";
+  detail: string;
+}
+
+/** Incremental frame decoder; one per connection. */
+export class FrameDecoder {
+  readonly #max: number;
+  readonly #header = new Uint8Array(4);
+  #headerHave = 0;
+  /** Body being assembled across chunks (null when between frames). */
+  #body: Uint8Array | null = null;
+  #bodyHave = 0;
+
+  /** @param maxFrameBytes largest message accepted (the 4-byte prefix not included) */
+  constructor(maxFrameBytes: number) {
+    this.#max = maxFrameBytes;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get buffered(): number {
+    return this.#headerHave + this.#bodyHave;
+  }
+
+  #checkLength(len: number): FrameError | null {
+    if (len === 0) return { kind: "malformed", detail: "zero-length frame" };
+    if (len > this.#max) {
+      return {
+        kind: "too_large",
+        detail: `frame of ${len} bytes exceeds the limit of ${this.#max} bytes`,
+      };
+    }
+    return null;
+  }
+
+  /**
+   * Feeds one chunk; calls `onFrame` with each complete frame (a fresh copy the callee owns).
+   * Returns an error (and stops) when the stream is unacceptable; the connection should close.
+   */
+  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): FrameError | null {
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n) {
+      if (this.#body !== null) {
+        const take = Math.min(this.#body.length - this.#bodyHave, n - pos);
+        this.#body.set(chunk.subarray(pos, pos + take), this.#bodyHave);
+        this.#bodyHave += take;
+        pos += take;
+        if (this.#bodyHave === this.#body.length) {
+          const frame = this.#body;
+          this.#body = null;
+          this.#bodyHave = 0;
+          onFrame(frame);
+        }
+        continue;
+      }
+      let len: number;
+      if (this.#headerHave === 0 && n - pos >= 4) {
+        len =
+          ((chunk[pos] << 24) | (chunk[pos + 1] << 16) | (chunk[pos + 2] << 8) | chunk[pos + 3]) >>>
+          0;
+        pos += 4;
+      } else {
+        const take = Math.min(4 - this.#headerHave, n - pos);
+        this.#header.set(chunk.subarray(pos, pos + take), this.#headerHave);
+        this.#headerHave += take;
+        pos += take;
+        if (this.#headerHave < 4) break;
+        const h = this.#header;
+        len = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
+        this.#headerHave = 0;
+      }
+      const err = this.#checkLength(len);
+      if (err) return err;
+      if (n - pos >= len) {
+        onFrame(chunk.slice(pos, pos + len));
+        pos += len;
+      } else {
+        this.#body = new Uint8Array(len);
+        this.#bodyHave = 0;
+      }
+    }
+    return null;
+  }
+}
+
+/** Writes `messages` as frames into one contiguous buffer (one syscall for many messages). */
+export function encodeFrames(messages: readonly Uint8Array[], totalPayload: number): Uint8Array {
+  const out = new Uint8Array(totalPayload + 4 * messages.length);
+  let p = 0;
+  for (const m of messages) {
+    const len = m.length;
+    out[p] = len >>> 24;
+    out[p + 1] = (len >>> 16) & 0xff;
+    out[p + 2] = (len >>> 8) & 0xff;
+    out[p + 3] = len & 0xff;
+    out.set(m, p + 4);
+    p += 4 + len;
+  }
+  return out;
+}

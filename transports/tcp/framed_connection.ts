@@ -1,0 +1,106 @@
+/**
+ * The runtime-neutral half of a TCP connection: frame decoding on the way in, and on the way out a
+ * queue of messages that is flushed once per tick as one contiguous write. Adapters supply only
+ * the raw write and close operations of their runtime's socket.
+ * @module
+ */
+import type { Connection, ConnectionHandler } from "../types.ts";
+import { encodeFrames, FrameDecoder } from "./frame_decoder.ts";
+
+let nextId = 1;
+
+/** Base class for the per-runtime TCP connections. */
+export abstract class FramedConnection implements Connection {
+  readonly id: number = nextId++;
+  readonly remoteAddress: string;
+  #closed = false;
+  #handler: ConnectionHandler | null = null;
+  readonly #decoder: FrameDecoder;
+  #queue: Uint8Array[] = [];
+  #queueBytes = 0;
+  #flushScheduled = false;
+  #closeAfterFlush = false;
+  /** Set once the stream was refused: further input is ignored. */
+  #refused = false;
+
+  constructor(remoteAddress: string, maxMessageBytes: number) {
+    this.remoteAddress = remoteAddress;
+    this.#decoder = new FrameDecoder(maxMessageBytes);
+  }
+
+  /** Attach the handler (done once, right after accept/connect). */
+  attach(handler: ConnectionHandler): void {
+    this.#handler = handler;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Adapter: hand bytes to the socket; queues internally if the socket is busy. */
+  protected abstract writeRaw(bytes: Uint8Array): void;
+  /** Adapter: bytes accepted by writeRaw but not yet written to the OS. */
+  protected abstract pendingRaw(): number;
+  /** Adapter: close the socket once pending raw bytes are written. */
+  protected abstract closeRaw(): void;
+
+  /** Adapter: bytes arrived from the socket (may be reused by the runtime after return). */
+  protected received(chunk: Uint8Array): void {
+    if (this.#refused || this.#closed) return;
+    const h = this.#handler;
+    if (!h) return;
+    const err = this.#decoder.push(chunk, (frame) => {
+      if (!this.#refused) h.onMessage(this, frame);
+    });
+    if (err) {
+      this.#refused = true;
+      if (h.onError) h.onError(this, err.kind, err.detail);
+      else this.close();
+    }
+  }
+
+  /** Adapter: the socket is gone (either side). */
+  protected closedBySocket(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queueBytes = 0;
+    this.#handler?.onClose?.(this);
+  }
+
+  send(message: Uint8Array): boolean {
+    if (this.#closed || this.#closeAfterFlush) return false;
+    this.#queue.push(message);
+    this.#queueBytes += message.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return true;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed) return;
+    if (this.#queue.length > 0) {
+      const frames = encodeFrames(this.#queue, this.#queueBytes);
+      this.#queue = [];
+      this.#queueBytes = 0;
+      this.writeRaw(frames);
+    }
+    if (this.#closeAfterFlush) this.closeRaw();
+  }
+
+  bufferedBytes(): number {
+    return this.#queueBytes + this.pendingRaw();
+  }
+
+  close(): void {
+    if (this.#closed || this.#closeAfterFlush) return;
+    this.#closeAfterFlush = true;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+}
