@@ -47,6 +47,7 @@ export interface Config {
   wal_segment_bytes: number;
   idempotency_max_entries: number;
   idempotency_max_age_ms: number;
+  coalesce_max_queue_bytes: number;
 }
 
 type Kind = "int" | "string" | "bool" | "list" | "peers" | "enum";
@@ -281,7 +282,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: "idempotency_max_entries",
     kind: "int",
     help: "idempotency cache: most batch results kept",
-    default: 100_000,
+    default: 10_000,
     min: 1,
     max: 100_000_000,
   },
@@ -292,6 +293,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 600_000,
     min: 1000,
     max: 604_800_000,
+  },
+  {
+    key: "coalesce_max_queue_bytes",
+    kind: "int",
+    help: "coalesce plugin: most bytes of client batches queued for proposal; more get BUSY",
+    default: 16 * MiB,
+    min: 64 * 1024,
+    max: 4096 * MiB,
   },
 ];
 

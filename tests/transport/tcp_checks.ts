@@ -15,7 +15,7 @@ export async function runTcpChecks(): Promise<string[]> {
   const t = await createTcpTransport();
   const max = 64 * 1024;
   const errors: string[] = [];
-  const listener = await t.listen({ host: "127.0.0.1", port: 0, maxMessageBytes: max }, (conn) => ({
+  const listener = await t.listen({ host: "127.0.0.1", port: 0, maxMessageBytes: max }, () => ({
     onMessage(c, m) {
       c.send(m); // echo
     },

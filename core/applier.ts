@@ -1,0 +1,98 @@
+/**
+ * Applies committed entries to the state machine, in log order, on every replica: decodes each
+ * batch's commands once, runs them, collects per-command results, and runs the plugins'
+ * `beforeApply`/`onApply` hooks. The leader then answers the waiting clients from the results.
+ * @module
+ */
+import { decodeCbor } from "./cbor.ts";
+import { toArgv } from "./commands.ts";
+import { Code } from "./errors.ts";
+import type { HookBus } from "./hooks.ts";
+import type { BatchResult, ClientBatch, CommittedEntry } from "./plugin.ts";
+import { decodeProposal } from "./proposal.ts";
+import type { Entry } from "./raft/types.ts";
+import type { ApplyContext, Argv, StateMachine, Value } from "./state/types.ts";
+
+/** Answers server commands (INFO, GET_LEADER, ...) that appear inside a batch. */
+export type ServerCommandHandler = (
+  argv: Argv,
+) => { code: number; value: Value; error: string | null } | null;
+
+/** Applies Normal entries; conf-change entries are handled by the node. */
+export class Applier {
+  readonly #sm: StateMachine;
+  readonly #hooks: HookBus;
+  readonly #serverCommand: ServerCommandHandler;
+  readonly #ctx: ApplyContext = { nowMs: 0, index: 0 };
+
+  constructor(sm: StateMachine, hooks: HookBus, serverCommand: ServerCommandHandler) {
+    this.#sm = sm;
+    this.#hooks = hooks;
+    this.#serverCommand = serverCommand;
+  }
+
+  /**
+   * Applies one Normal entry and returns its batches with their results
+   * (`results[i]` belongs to `batches[i]`).
+   */
+  apply(e: Entry): { batches: readonly ClientBatch[]; results: BatchResult[] } {
+    const { nowMs, batches } = decodeProposal(e.data);
+    if (batches.length === 0) return { batches, results: [] };
+    const ctx = this.#ctx;
+    ctx.nowMs = nowMs;
+    ctx.index = e.index;
+    const hooks = this.#hooks;
+    const view: CommittedEntry | null = hooks.wantsApply || hooks.wantsCommit
+      ? { index: e.index, term: e.term, nowMs, batches, raw: e }
+      : null;
+    // onCommit sees the entry first: a quorum holds it, it is about to be applied.
+    if (view && hooks.wantsCommit) hooks.onCommit(view);
+    const results: BatchResult[] = new Array(batches.length);
+    for (let b = 0; b < batches.length; b++) {
+      const batch = batches[b];
+      const cached = view && hooks.wantsApply ? hooks.beforeApply(batch, view) : undefined;
+      results[b] = cached ?? this.#applyBatch(batch, ctx);
+    }
+    if (view) hooks.onApply(view, results);
+    return { batches, results };
+  }
+
+  #applyBatch(batch: ClientBatch, ctx: ApplyContext): BatchResult {
+    const out: BatchResult = { codes: [], data: [], errors: [] };
+    let cmds: unknown;
+    try {
+      cmds = decodeCbor(batch.commands);
+    } catch {
+      cmds = null;
+    }
+    if (!Array.isArray(cmds)) {
+      for (let i = 0; i < batch.count; i++) {
+        out.codes.push(Code.MALFORMED);
+        out.data.push(null);
+        out.errors.push("malformed commands: not a CBOR array");
+      }
+      return out;
+    }
+    const sm = this.#sm;
+    for (let i = 0; i < cmds.length; i++) {
+      const argv = toArgv(cmds[i]);
+      if (typeof argv === "string") {
+        out.codes.push(Code.SYNTAX);
+        out.data.push(null);
+        out.errors.push(argv);
+        continue;
+      }
+      sm.apply(argv, ctx, out);
+      const last = out.codes.length - 1;
+      if (out.codes[last] === Code.UNKNOWN_COMMAND) {
+        const r = this.#serverCommand(argv);
+        if (r) {
+          out.codes[last] = r.code;
+          out.data[last] = r.value;
+          out.errors[last] = r.error;
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * `mod.ts cluster --nodes N`: starts N nodes on loopback as child processes of the same runtime
+ * (ports 5210/5211, 5220/5221, ...; data in <data-dir>/node<i>), prints where each listens, and
+ * stops them all on Ctrl-C. Other flags (e.g. --plugins) are passed to every node.
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import { RUNTIME } from "../transports/runtime.ts";
+import { flagName } from "./config.ts";
+import { EXIT_USAGE, parseNodeArgs, UsageError } from "./node_cli.ts";
+
+/** The command that runs `mod.ts` under the current runtime. */
+export function runtimeCommand(): { cmd: string; args: string[] } {
+  const mod = fileURLToPath(new URL("../mod.ts", import.meta.url));
+  if (RUNTIME === "deno") return { cmd: process.execPath, args: ["run", "-A", mod] };
+  return { cmd: process.execPath, args: [mod] };
+}
+
+/** Ports and peers for node `i` (1-based) of an N-node local cluster based at `basePort`. */
+export function clusterLayout(n: number, host: string, basePort: number) {
+  const nodes = [];
+  for (let i = 1; i <= n; i++) {
+    nodes.push({ id: i, port: basePort + 10 * (i - 1), raftPort: basePort + 10 * (i - 1) + 1 });
+  }
+  const peers = nodes.map((x) => `${x.id}=${host}:${x.raftPort}`).join(",");
+  const peerClients = nodes.map((x) => `${x.id}=${host}:${x.port}`).join(",");
+  return { nodes, peers, peerClients };
+}
+
+/** Runs the cluster command; resolves to the exit code after every node stopped. */
+export async function runClusterCli(argv: string[]): Promise<number> {
+  let n: number;
+  let passthrough: string[];
+  let host: string;
+  let base: number;
+  let dataDir: string;
+  try {
+    const args = parseNodeArgs(argv, { nodes: { type: "string" } });
+    const nodesArg = argv.indexOf("--nodes") >= 0 ? argv[argv.indexOf("--nodes") + 1] : "3";
+    n = Number(nodesArg);
+    if (!Number.isInteger(n) || n < 1 || n > 9) {
+      throw new UsageError(`--nodes ${nodesArg}: expected an integer 1..9`);
+    }
+    for (const k of ["node_id", "peers", "peer_clients", "raft_port"]) {
+      if (k in args.flags) {
+        throw new UsageError(`${flagName(k)} is chosen by the cluster command; do not pass it`);
+      }
+    }
+    host = args.flags.host ?? "127.0.0.1";
+    base = args.flags.port ? Number(args.flags.port) : 5210;
+    if (!Number.isInteger(base) || base < 1 || base > 65000) {
+      throw new UsageError(`--port ${args.flags.port}: expected 1..65000`);
+    }
+    dataDir = args.flags.data_dir ?? "./data";
+    passthrough = [];
+    for (const [k, v] of Object.entries(args.flags)) {
+      if (k !== "port" && k !== "data_dir") passthrough.push(flagName(k), v);
+    }
+    if (args.configPath) passthrough.push("--config", args.configPath);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tinykv cluster: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  const { nodes, peers, peerClients } = clusterLayout(n, host, base);
+  const { cmd, args } = runtimeCommand();
+  const children: ChildProcess[] = [];
+  const exited: Promise<number>[] = [];
+  for (const x of nodes) {
+    const child = spawn(cmd, [
+      ...args,
+      "--node-id",
+      String(x.id),
+      "--port",
+      String(x.port),
+      "--raft-port",
+      String(x.raftPort),
+      "--peers",
+      peers,
+      "--peer-clients",
+      peerClients,
+      "--data-dir",
+      `${dataDir}/node${x.id}`,
+      ...passthrough,
+    ], { stdio: ["ignore", "inherit", "inherit"] });
+    children.push(child);
+    exited.push(new Promise((r) => child.on("exit", (code) => r(code ?? 1))));
+    process.stdout.write(
+      `node ${x.id}: clients ${host}:${x.port}  raft ${host}:${x.raftPort}  data ${dataDir}/node${x.id}\n`,
+    );
+  }
+  process.stdout.write(`cluster of ${n} started; Ctrl-C stops all nodes\n`);
+  const stopAll = () => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  };
+  process.on("SIGINT", stopAll);
+  process.on("SIGTERM", stopAll);
+  const codes = await Promise.all(exited.map((p) => p.then((c) => (stopAll(), c))));
+  return codes.every((c) => c === 0) ? 0 : 1;
+}

@@ -1,0 +1,75 @@
+/**
+ * Turns a command as it arrives on the wire (an argv array of strings/bytes, or the plan's
+ * space-separated string form) into binary-safe argv for the state machine.
+ * @module
+ */
+import type { Argv } from "./state/types.ts";
+
+const enc = new TextEncoder();
+
+/** Splits the string form `set k "a b"` into words; double quotes group, `\"` escapes. */
+export function splitCommandString(line: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    while (i < n && /\s/.test(line[i])) i++;
+    if (i >= n) break;
+    let word = "";
+    if (line[i] === '"') {
+      i++;
+      let closed = false;
+      while (i < n) {
+        const ch = line[i];
+        if (ch === "\\" && i + 1 < n) {
+          word += line[i + 1];
+          i += 2;
+        } else if (ch === '"') {
+          i++;
+          closed = true;
+          break;
+        } else {
+          word += ch;
+          i++;
+        }
+      }
+      if (!closed) return null;
+    } else {
+      while (i < n && !/\s/.test(line[i])) word += line[i++];
+    }
+    out.push(word);
+  }
+  return out;
+}
+
+/**
+ * Normalises one wire command to argv. Returns a string describing the problem when the command
+ * is not an array of strings/byte strings or a string.
+ */
+export function toArgv(cmd: unknown): Argv | string {
+  if (typeof cmd === "string") {
+    const words = splitCommandString(cmd);
+    if (words === null) return "unbalanced quotes in command string";
+    if (words.length === 0) return "empty command";
+    return words.map((w) => enc.encode(w));
+  }
+  if (!Array.isArray(cmd)) return "command must be an array of strings/byte strings or a string";
+  if (cmd.length === 0) return "empty command";
+  const argv: Argv = new Array(cmd.length);
+  for (let i = 0; i < cmd.length; i++) {
+    const a = cmd[i];
+    if (a instanceof Uint8Array) argv[i] = a;
+    else if (typeof a === "string") argv[i] = enc.encode(a);
+    else if (typeof a === "number" && Number.isFinite(a)) argv[i] = enc.encode(String(a));
+    else return `argument ${i} must be a string or byte string`;
+  }
+  return argv;
+}
+
+/** Upper-case ASCII name of argv[0] (short names only; used off the hot path). */
+export function commandName(argv: Argv): string {
+  const a = argv[0];
+  let s = "";
+  for (let i = 0; i < a.length && i < 32; i++) s += String.fromCharCode(a[i]);
+  return s.toUpperCase();
+}

@@ -1,0 +1,106 @@
+/**
+ * Loads plugins by built-in name (`wal`, `metrics`, `idempotency`, `coalesce`) or by module
+ * specifier (`./my-plugin.ts`, `/abs/path.ts`, `npm:tinykv-plugin-x`, a package name). Load-time
+ * errors name the plugin that failed.
+ * @module
+ */
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Plugin } from "./plugin.ts";
+import { RUNTIME } from "../transports/runtime.ts";
+
+/** Built-in plugins and their modules (relative to this file). */
+export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
+  wal: "../plugins/wal/mod.ts",
+  metrics: "../plugins/metrics/mod.ts",
+  idempotency: "../plugins/idempotency/mod.ts",
+  coalesce: "../plugins/coalesce/mod.ts",
+};
+
+/** A plugin could not be loaded; the message names it. */
+export class PluginLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PluginLoadError";
+  }
+}
+
+function isModuleSpecifier(s: string): boolean {
+  return s.startsWith(".") || s.startsWith("/") || isAbsolute(s) || s.includes(":") ||
+    s.includes("/") ||
+    /\.(ts|js|mjs)$/.test(s);
+}
+
+function isPlugin(x: unknown): x is Plugin {
+  return typeof x === "object" && x !== null && typeof (x as Plugin).name === "string" &&
+    (x as Plugin).name !== "";
+}
+
+function notFound(err: unknown): boolean {
+  const msg = String((err as Error)?.message ?? err);
+  const code = (err as { code?: string })?.code;
+  return code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" ||
+    /not find|not found|No such file/i.test(msg);
+}
+
+/** Resolves a specifier to something `import()` accepts, relative to `cwd` for paths. */
+function importTarget(spec: string, cwd: string): string {
+  if (spec.startsWith("file:")) return spec;
+  if (spec.startsWith(".") || spec.startsWith("/") || isAbsolute(spec)) {
+    return pathToFileURL(resolve(cwd, spec)).href;
+  }
+  // `npm:pkg` works natively on Deno; elsewhere it means the installed package `pkg`.
+  if (spec.startsWith("npm:") && RUNTIME !== "deno") return spec.slice(4).replace(/@[^/@]+$/, "");
+  return spec;
+}
+
+/** Turns a module's exports into a plugin: `default` (object or factory), or a `plugin` export. */
+async function fromModule(mod: Record<string, unknown>, label: string): Promise<Plugin> {
+  let p: unknown = mod.default ?? mod.plugin;
+  if (typeof p === "function") p = await (p as () => unknown)();
+  if (!isPlugin(p)) {
+    throw new PluginLoadError(
+      `plugin ${label}: the module must export default definePlugin({ name, ... }) (or a function returning one)`,
+    );
+  }
+  return p;
+}
+
+/** Loads one plugin by built-in name or module specifier. */
+export async function loadPlugin(spec: string, cwd: string): Promise<Plugin> {
+  const builtin = BUILTIN_PLUGINS[spec];
+  if (builtin !== undefined) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = await import(new URL(builtin, import.meta.url).href);
+    } catch (err) {
+      if (notFound(err)) {
+        throw new PluginLoadError(`plugin "${spec}": not yet available in this version of TinyKV`);
+      }
+      throw new PluginLoadError(`plugin "${spec}": failed to load: ${(err as Error).message}`);
+    }
+    return await fromModule(mod, `"${spec}"`);
+  }
+  if (!isModuleSpecifier(spec)) {
+    throw new PluginLoadError(
+      `unknown plugin "${spec}" (built-in plugins: ${Object.keys(BUILTIN_PLUGINS).join(", ")}; ` +
+        `or give a module path like ./my-plugin.ts)`,
+    );
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(importTarget(spec, cwd));
+  } catch (err) {
+    throw new PluginLoadError(
+      `plugin "${spec}": cannot load module: ${(err as Error).message.split("\n")[0]}`,
+    );
+  }
+  return await fromModule(mod, `"${spec}"`);
+}
+
+/** Loads every plugin in `specs`, in order. */
+export async function loadPlugins(specs: readonly string[], cwd: string): Promise<Plugin[]> {
+  const out: Plugin[] = [];
+  for (const s of specs) out.push(await loadPlugin(s, cwd));
+  return out;
+}
