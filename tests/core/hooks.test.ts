@@ -49,7 +49,7 @@ test("hooks run in order with pre/post enforcement; the first decision wins", ()
 
 test("async onBatch hooks are awaited in order", async () => {
   const b = bus([
-    definePlugin({ name: "x", onBatch: async () => undefined }),
+    definePlugin({ name: "x", onBatch: () => Promise.resolve(undefined) }),
     definePlugin({ name: "y", onBatch: () => ({ defer: true as const }) }),
   ]);
   const d = b.onBatch(batch);
