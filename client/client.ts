@@ -1,0 +1,471 @@
+/**
+ * The TinyKV client library: `connect()` returns a {@link Client} that sends single commands
+ * (`COMMAND`), batches (`COMMAND_BATCH`, split when larger than the server accepts) and, with
+ * `autoBatch`, coalesces concurrent `command()` calls into batch frames. It follows `NOT_LEADER`
+ * redirects, moves to another endpoint when a connection is lost, and resends a request with the
+ * same batch id / request id (deduplicated by the server's idempotency plugin). See
+ * `docs/client.md`.
+ * @module
+ */
+import hyperid from "hyperid";
+import { encodeCbor } from "../core/cbor.ts";
+import { Code, codeName, isSuccess, TinyKVError } from "../core/errors.ts";
+import { MsgType } from "../core/protocol.ts";
+import type { Value } from "../core/state/types.ts";
+import { createTransport } from "../transports/mod.ts";
+import type { Transport } from "../transports/types.ts";
+import { type Address, formatAddress, parseAddress } from "./address.ts";
+import { AutoBatcher, type AutoBatchSettings, slotOutcome } from "./auto_batcher.ts";
+import { encodeBatchMessage, ENVELOPE_BYTES, planBatch } from "./batch_frames.ts";
+import { batchKey, ClientConnection, commandKey, type Reply, type Waiting } from "./connection.ts";
+import { CommandPipeline } from "./pipeline.ts";
+import type {
+  Arg,
+  BatchItemResult,
+  BatchOptions,
+  Client,
+  ClientStats,
+  ConnectOptions,
+  Pipeline,
+} from "./types.ts";
+
+export type {
+  Arg,
+  AutoBatchOptions,
+  BatchItemResult,
+  BatchOptions,
+  Client,
+  ClientStats,
+  ConnectOptions,
+  Pipeline,
+  Value,
+} from "./types.ts";
+export { TinyKVError } from "../core/errors.ts";
+
+/** Default per-request timeout (ms). */
+export const DEFAULT_TIMEOUT_MS = 5000;
+/** Default frame payload limit: the server's default `batch_max_bytes`. */
+export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
+/** Most endpoints remembered (configured plus learned from redirects). */
+const MAX_ENDPOINTS = 64;
+/** Longest pause between two retries of one request (ms). */
+const MAX_BACKOFF_MS = 200;
+
+const transports = new Map<string, Promise<Transport>>();
+
+function transportFor(name: "tcp" | "udp"): Promise<Transport> {
+  let t = transports.get(name);
+  if (!t) {
+    t = createTransport(name);
+    transports.set(name, t);
+    t.catch(() => transports.delete(name));
+  }
+  return t;
+}
+
+/** Errors after which the same request may be sent again elsewhere (nothing was applied). */
+function redirectCode(code: number): boolean {
+  return code === Code.NOT_LEADER || code === Code.UNAVAILABLE || code === Code.SHUTTING_DOWN;
+}
+
+/** Connection-level failures worth another endpoint (not TOO_LARGE, MALFORMED, AUTH_FAILED). */
+function retriableLoss(err: TinyKVError): boolean {
+  return redirectCode(err.code) || err.code === Code.BUSY;
+}
+
+function backoffMs(attempt: number): number {
+  return Math.min(5 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
+}
+
+function positiveInt(name: string, v: number | undefined, dflt: number, min = 1): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < min) {
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  }
+  return v;
+}
+
+interface CurrentConnection {
+  endpoint: string;
+  promise: Promise<ClientConnection>;
+  conn: ClientConnection | null;
+}
+
+/** The client implementation behind {@link connect}. */
+class TinyKVClient implements Client {
+  readonly clientId: string;
+  readonly #transport: Transport;
+  readonly #endpoints: string[];
+  readonly #addresses = new Map<string, Address>();
+  #index = 0;
+  #current: CurrentConnection | null = null;
+  readonly #connections = new Set<ClientConnection>();
+  readonly #ids: () => string;
+  readonly #password: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #maxRedirects: number;
+  readonly #maxBatchBytes: number;
+  readonly #maxResponseBytes: number;
+  readonly #batcher: AutoBatcher | null;
+  readonly #stats: ClientStats = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    reconnects: 0,
+    retries: 0,
+  };
+  #opened = false;
+  #closed = false;
+
+  constructor(opts: ConnectOptions, transport: Transport) {
+    this.#transport = transport;
+    this.#ids = hyperid();
+    this.clientId = opts.clientId ?? this.#ids();
+    if (this.clientId.length === 0 || this.clientId.length > 128) {
+      throw new RangeError("clientId must be 1..128 characters");
+    }
+    this.#password = opts.password;
+    this.#timeoutMs = positiveInt("timeoutMs", opts.timeoutMs, DEFAULT_TIMEOUT_MS);
+    this.#connectTimeoutMs = positiveInt("connectTimeoutMs", opts.connectTimeoutMs, 2000);
+    this.#maxRedirects = positiveInt("maxRedirects", opts.maxRedirects, 5, 0);
+    this.#maxBatchBytes = positiveInt(
+      "maxBatchBytes",
+      opts.maxBatchBytes,
+      DEFAULT_MAX_BATCH_BYTES,
+      ENVELOPE_BYTES + 64,
+    );
+    this.#maxResponseBytes = positiveInt(
+      "maxResponseBytes",
+      opts.maxResponseBytes,
+      64 * 1024 * 1024,
+    );
+    const list: string[] = [];
+    if (opts.host !== undefined || opts.port !== undefined || !opts.endpoints?.length) {
+      list.push(formatAddress({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 5210 }));
+    }
+    for (const e of opts.endpoints ?? []) list.push(e);
+    this.#endpoints = [];
+    for (const e of list) this.#learn(e);
+    if (this.#endpoints.length === 0) throw new RangeError("no endpoint to connect to");
+    const ab = opts.autoBatch;
+    if (ab) {
+      const o = ab === true ? {} : ab;
+      const maxBatch = positiveInt("autoBatch.maxBatch", o.maxBatch, 100);
+      const maxInflightFrames = positiveInt(
+        "autoBatch.maxInflightFrames",
+        o.maxInflightFrames,
+        16,
+      );
+      const settings: AutoBatchSettings = {
+        maxBatch,
+        maxDelayMs: positiveInt("autoBatch.maxDelayMs", o.maxDelayMs, 0, 0),
+        maxInflightFrames,
+        maxQueued: positiveInt(
+          "autoBatch.maxQueued",
+          o.maxQueued,
+          maxBatch * maxInflightFrames * 4,
+        ),
+        maxPayloadBytes: this.#maxBatchBytes - ENVELOPE_BYTES,
+      };
+      this.#batcher = new AutoBatcher(settings, (cbor, count) => {
+        const id = this.#ids();
+        return this.#dispatch(
+          batchKey(id),
+          encodeBatchMessage(id, this.clientId, cbor),
+          count,
+          this.#timeoutMs,
+        );
+      });
+    } else {
+      this.#batcher = null;
+    }
+  }
+
+  get endpoint(): string {
+    return this.#endpoints[this.#index];
+  }
+
+  /** Adds an address to the endpoint list (normalised); returns its index or -1 if invalid. */
+  #learn(text: string): number {
+    let a: Address;
+    try {
+      a = parseAddress(text);
+    } catch (err) {
+      if (this.#opened) return -1;
+      throw err;
+    }
+    const key = formatAddress(a);
+    const i = this.#endpoints.indexOf(key);
+    if (i >= 0) return i;
+    if (this.#endpoints.length >= MAX_ENDPOINTS) return -1;
+    this.#addresses.set(key, a);
+    return this.#endpoints.push(key) - 1;
+  }
+
+  /** Opens the first reachable endpoint (each tried once). */
+  async open(): Promise<void> {
+    const failures: string[] = [];
+    for (let i = 0; i < this.#endpoints.length; i++) {
+      const ep = this.endpoint;
+      try {
+        await this.#connection();
+        this.#opened = true;
+        return;
+      } catch (err) {
+        const e = err as TinyKVError;
+        if (!(e instanceof TinyKVError) || !retriableLoss(e)) throw e;
+        failures.push(e.message);
+        this.#moveAway(ep);
+      }
+    }
+    throw new TinyKVError(Code.UNAVAILABLE, failures.join("; "));
+  }
+
+  /** The connection to the current endpoint, opened (and authenticated) if needed. */
+  #connection(): Promise<ClientConnection> {
+    const ep = this.endpoint;
+    const cur = this.#current;
+    if (cur && cur.endpoint === ep && !(cur.conn?.closed ?? false)) return cur.promise;
+    if (this.#opened) this.#stats.reconnects++;
+    const entry: CurrentConnection = { endpoint: ep, conn: null, promise: null! };
+    entry.promise = this.#openConnection(ep).then((c) => {
+      entry.conn = c;
+      return c;
+    });
+    entry.promise.catch(() => {
+      if (this.#current === entry) this.#current = null;
+    });
+    this.#current = entry;
+    return entry.promise;
+  }
+
+  async #openConnection(ep: string): Promise<ClientConnection> {
+    const conn = await ClientConnection.open(this.#transport, this.#addresses.get(ep)!, ep, {
+      maxResponseBytes: this.#maxResponseBytes,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      stats: this.#stats,
+    }, (c) => this.#connections.delete(c));
+    this.#connections.add(conn);
+    if (this.#closed) {
+      conn.close();
+      throw new TinyKVError(Code.UNAVAILABLE, "client is closed");
+    }
+    // AUTH registers the stable client id (so COMMAND retries deduplicate too) and, with a
+    // password, authenticates. Without a password an AUTH_FAILED answer is ignored.
+    const r = await conn.auth(this.#password ?? "", this.clientId, this.#connectTimeoutMs)
+      .catch((err: TinyKVError) => ({ code: err.code as number, error: err.message }));
+    if (r.code !== Code.OK && (this.#password !== undefined || r.code !== Code.AUTH_FAILED)) {
+      conn.close();
+      throw new TinyKVError(
+        r.code as TinyKVError["code"],
+        `${ep}: ${r.error || codeName(r.code)}`,
+      );
+    }
+    return conn;
+  }
+
+  /** Leaves `from` (if still current) for the leader it named, or for the next endpoint. */
+  #moveAway(from: string, leader?: string): void {
+    if (this.endpoint !== from) return;
+    const i = leader ? this.#learn(leader) : -1;
+    this.#index = i >= 0 ? i : (this.#index + 1) % this.#endpoints.length;
+    const cur = this.#current;
+    if (cur && cur.endpoint === from) {
+      this.#current = null;
+      cur.promise.then((c) => c.drain(), () => {});
+    }
+  }
+
+  /**
+   * Sends one encoded request and waits for its reply, following redirects and moving endpoints
+   * on connection loss (the same bytes, hence the same ids, are resent). Rejects with `TIMEOUT`
+   * after `timeoutMs` overall.
+   */
+  #dispatch(key: string, frame: Uint8Array, count: number, timeoutMs: number): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      let attempts = 0;
+      let done = false;
+      let conn: ClientConnection | null = null;
+      let endpoint = this.endpoint;
+      const finish = () => {
+        done = true;
+        clearTimeout(timer);
+      };
+      const timer = setTimeout(() => {
+        if (done) return;
+        finish();
+        conn?.forget(key);
+        reject(
+          new TinyKVError(
+            Code.TIMEOUT,
+            `no answer within ${timeoutMs} ms (outcome unknown: resend with the same batch id)`,
+          ),
+        );
+      }, timeoutMs);
+      const retry = (leader?: string) => {
+        attempts++;
+        this.#stats.retries++;
+        this.#moveAway(endpoint, leader);
+        const wait = leader && attempts === 1 ? 0 : backoffMs(attempts);
+        setTimeout(attempt, wait);
+      };
+      const waiting: Waiting = {
+        count,
+        reply: (r) => {
+          if (done) return;
+          if (redirectCode(r.codes[0]) && attempts < this.#maxRedirects && !this.#closed) {
+            retry(r.leader);
+            return;
+          }
+          finish();
+          resolve(r);
+        },
+        lost: (err) => {
+          if (done) return;
+          if (this.#closed) {
+            finish();
+            reject(new TinyKVError(Code.UNAVAILABLE, "client closed before the answer arrived"));
+          } else if (retriableLoss(err) && attempts < this.#maxRedirects) {
+            retry();
+          } else {
+            finish();
+            reject(err);
+          }
+        },
+      };
+      const attempt = () => {
+        if (done) return;
+        if (this.#closed) {
+          waiting.lost(new TinyKVError(Code.UNAVAILABLE, "client is closed"));
+          return;
+        }
+        endpoint = this.endpoint;
+        this.#connection().then((c) => {
+          if (done) return;
+          conn = c;
+          c.send(key, frame, waiting);
+        }, (err: unknown) => {
+          waiting.lost(
+            err instanceof TinyKVError
+              ? err
+              : new TinyKVError(Code.UNAVAILABLE, (err as Error).message),
+          );
+        });
+      };
+      attempt();
+    });
+  }
+
+  command(...args: Arg[]): Promise<Value> {
+    if (args.length === 0) {
+      return Promise.reject(new TinyKVError(Code.SYNTAX, "command needs at least a name"));
+    }
+    if (this.#batcher) return this.#batcher.enqueue(args);
+    const requestId = this.#ids();
+    const frame = encodeCbor({ type: MsgType.COMMAND, request_id: requestId, command: args });
+    if (frame.length > this.#maxBatchBytes) {
+      return Promise.reject(
+        new TinyKVError(
+          Code.TOO_LARGE,
+          `command of ${frame.length} bytes exceeds maxBatchBytes (${this.#maxBatchBytes})`,
+        ),
+      );
+    }
+    return this.#dispatch(commandKey(requestId), frame, 1, this.#timeoutMs).then((r) => {
+      const out = slotOutcome(r, 0);
+      if (out instanceof TinyKVError) throw out;
+      return out;
+    });
+  }
+
+  async batch(commands: Arg[][], opts: BatchOptions = {}): Promise<BatchItemResult[]> {
+    if (!Array.isArray(commands) || !commands.every(Array.isArray)) {
+      throw new TypeError("batch() takes an array of commands, each an array of arguments");
+    }
+    if (commands.length === 0) return [];
+    const batchId = opts.batchId ?? this.#ids();
+    if (batchId.length === 0 || batchId.length > 240) {
+      throw new RangeError("batchId must be 1..240 characters");
+    }
+    const timeoutMs = positiveInt("timeoutMs", opts.timeoutMs, this.#timeoutMs);
+    const plan = planBatch(commands, batchId, this.clientId, this.#maxBatchBytes);
+    const results = new Array<BatchItemResult>(commands.length);
+    for (const [i, size] of plan.oversized) {
+      results[i] = {
+        ok: false,
+        code: "TOO_LARGE",
+        value: null,
+        error: `command of ${size} bytes exceeds maxBatchBytes (${this.#maxBatchBytes})`,
+      };
+    }
+    for (let f = 0; f < plan.frames.length; f++) {
+      const frame = plan.frames[f];
+      let r: Reply;
+      try {
+        r = await this.#dispatch(
+          batchKey(frame.batchId),
+          frame.bytes,
+          frame.indices.length,
+          timeoutMs,
+        );
+      } catch (err) {
+        if (f === 0 || !(err instanceof TinyKVError)) throw err;
+        throw new TinyKVError(
+          err.code,
+          `${err.message} (batch split into ${plan.frames.length} frames; frames 0..${
+            f - 1
+          } were answered, frame ${frame.batchId} failed)`,
+          err.leader,
+        );
+      }
+      for (let j = 0; j < frame.indices.length; j++) {
+        const code = r.codes[j];
+        results[frame.indices[j]] = {
+          ok: isSuccess(code),
+          code: codeName(code),
+          value: r.data[j] ?? null,
+          error: r.errors[j] ?? null,
+        };
+      }
+    }
+    return results;
+  }
+
+  pipeline(): Pipeline {
+    return new CommandPipeline((commands, opts) => this.batch(commands, opts));
+  }
+
+  stats(): ClientStats {
+    return { ...this.#stats };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#batcher?.close();
+    this.#current = null;
+    for (const c of [...this.#connections]) c.close();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+/**
+ * Connects to a TinyKV node (or, with `endpoints`, to the first reachable of several) and
+ * authenticates when a password is given. Rejects with `UNAVAILABLE` when no endpoint answers and
+ * with `AUTH_FAILED` for a wrong password.
+ *
+ * ```ts
+ * const c = await connect({ host: "127.0.0.1", port: 5210 });
+ * await c.command("SET", "k", "v");
+ * const v = await c.command("GET", "k"); // Uint8Array
+ * await c.close();
+ * ```
+ */
+export async function connect(opts: ConnectOptions = {}): Promise<Client> {
+  const transport = await transportFor(opts.transport ?? "tcp");
+  const client = new TinyKVClient(opts, transport);
+  await client.open();
+  return client;
+}

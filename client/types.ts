@@ -1,0 +1,135 @@
+/**
+ * Public types of the client library: options, results and the `Client` interface.
+ * @module
+ */
+import type { CodeName } from "../core/errors.ts";
+import type { Value } from "../core/state/types.ts";
+
+export type { Value };
+
+/** One command argument: text (sent as a CBOR text string) or raw bytes (binary-safe). */
+export type Arg = string | Uint8Array;
+
+/** Tuning of the auto-batching pipeline (see {@link ConnectOptions.autoBatch}). */
+export interface AutoBatchOptions {
+  /** Most commands coalesced into one `COMMAND_BATCH` frame. Default 100. */
+  maxBatch?: number;
+  /**
+   * Longest a queued command waits for more company before its frame is sent. Default 0: the
+   * frame leaves on the next event-loop turn (every `command()` issued in the current turn joins).
+   */
+  maxDelayMs?: number;
+  /** Most auto-batch frames awaiting their response at once. Default 16. */
+  maxInflightFrames?: number;
+  /**
+   * Most commands waiting for a free frame slot. Beyond it `command()` rejects at once with a
+   * `BUSY` {@link TinyKVError} (client-side back-pressure). Default `maxBatch * maxInflightFrames * 4`.
+   */
+  maxQueued?: number;
+}
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** Server host. Default `127.0.0.1` (used when `endpoints` is not given). */
+  host?: string;
+  /** Server client port. Default 5210. */
+  port?: number;
+  /** Server password; when set, every connection authenticates first (`AUTH`). */
+  password?: string;
+  /** Transport, as the server was started with. Default `tcp`. */
+  transport?: "tcp" | "udp";
+  /**
+   * Every node's client address (`host:port`). The client talks to one at a time, follows
+   * `NOT_LEADER` redirects, and moves to the next one when a connection is lost. When `host`/`port`
+   * are given too, that address is tried first.
+   */
+  endpoints?: string[];
+  /** Per-request timeout in ms (covers redirects and retries). Default 5000. */
+  timeoutMs?: number;
+  /** Time allowed to open one connection (and authenticate) in ms. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Coalesce concurrent `command()` calls into `COMMAND_BATCH` frames. Default false. */
+  autoBatch?: boolean | AutoBatchOptions;
+  /**
+   * Stable id sent with every batch and in `AUTH` (the idempotency plugin keys its cache by
+   * client id + batch id). Default: a fresh hyperid per client.
+   */
+  clientId?: string;
+  /** Most redirects / reconnections for one request before giving up. Default 5. */
+  maxRedirects?: number;
+  /**
+   * Largest `commands_cbor` payload per `COMMAND_BATCH` frame; larger batches are split into several
+   * frames (sent one after the other, results concatenated in order). Must not exceed the server's
+   * `batch_max_bytes`. Default 1 MiB (the server default) minus room for the envelope.
+   */
+  maxBatchBytes?: number;
+  /** Largest response frame accepted from the server. Default 64 MiB. */
+  maxResponseBytes?: number;
+}
+
+/** Options of {@link Client.batch}. */
+export interface BatchOptions {
+  /**
+   * The batch id. Give the same id when you resend the same batch (e.g. after a `TIMEOUT`) so the
+   * idempotency plugin can answer it from its cache. Default: a fresh hyperid.
+   */
+  batchId?: string;
+  /** Timeout for this batch (each frame, when split). Default: the client's `timeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** The outcome of one command of a batch. */
+export interface BatchItemResult {
+  /** True for `OK` and `NOT_FOUND`. */
+  ok: boolean;
+  /** Result code name, e.g. `"OK"`, `"WRONG_TYPE"`. */
+  code: CodeName;
+  /** The value (null when there is none or on error). */
+  value: Value;
+  /** The error message, or null on success. */
+  error: string | null;
+}
+
+/** Counters of one client (bytes are payload plus the 4-byte frame header). */
+export interface ClientStats {
+  bytesSent: number;
+  bytesReceived: number;
+  framesSent: number;
+  framesReceived: number;
+  /** Connections opened after the first one. */
+  reconnects: number;
+  /** Requests resent after `NOT_LEADER` / `UNAVAILABLE` / a lost connection. */
+  retries: number;
+}
+
+/** A queued set of commands sent as one batch by {@link Pipeline.exec}. */
+export interface Pipeline {
+  /** Queues one command; returns the pipeline for chaining. */
+  command(...args: Arg[]): Pipeline;
+  /** Number of queued commands. */
+  readonly length: number;
+  /** Sends the queued commands as one batch (split if too large) and empties the queue. */
+  exec(opts?: BatchOptions): Promise<BatchItemResult[]>;
+}
+
+/** A connected TinyKV client. */
+export interface Client {
+  /** This client's id (sent with every batch). */
+  readonly clientId: string;
+  /** The address currently talked to (`host:port`). */
+  readonly endpoint: string;
+  /**
+   * Runs one command. Resolves to its value (`null` for `NOT_FOUND`), or rejects with a
+   * `TinyKVError` carrying the code. Arguments are sent as they are (a string with spaces stays one
+   * argument).
+   */
+  command(...args: Arg[]): Promise<Value>;
+  /** Runs many commands as one `COMMAND_BATCH`; one result per command, in order. */
+  batch(commands: Arg[][], opts?: BatchOptions): Promise<BatchItemResult[]>;
+  /** A pipeline that queues commands and sends them as one batch on `exec()`. */
+  pipeline(): Pipeline;
+  /** Counters (bytes on the wire, frames, retries). */
+  stats(): ClientStats;
+  /** Closes every connection; pending requests reject. */
+  close(): Promise<void>;
+}
