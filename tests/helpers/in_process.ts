@@ -1,0 +1,21 @@
+/** Starts an in-process single node on ephemeral ports for server-level tests. */
+import { makeConfig } from "../../core/config.ts";
+import type { Config } from "../../core/config.ts";
+import { createLogger } from "../../core/logger.ts";
+import { startNode, type TinyKVNode } from "../../core/node.ts";
+import type { Plugin } from "../../core/plugin.ts";
+
+export async function startTestNode(
+  overrides: Partial<Config> = {},
+  plugins: Plugin[] = [],
+): Promise<TinyKVNode> {
+  const config = makeConfig({ port: 0, raft_port: 0, log_level: "error", ...overrides });
+  const node = await startNode(config, { plugins, logger: createLogger(config.log_level) });
+  // a single voter elects itself at once; wait (bounded) for it
+  const end = Date.now() + 5000;
+  while (node.status().role !== "leader") {
+    if (Date.now() > end) throw new Error("single node did not become leader");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return node;
+}
