@@ -1,14 +1,35 @@
 /** CLI client: argument parsing, redis-cli style output, one-shot and piped interactive mode. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
-import { Code } from "../../core/errors.ts";
-import { MsgType } from "../../core/protocol.ts";
 import { runClientCli } from "../../client/cli.ts";
 import { formatRaw, formatValue, quoteBytes } from "../../client/format.ts";
 import { parseLine } from "../../client/line_parser.ts";
-import { FakeServer } from "./fake_server.ts";
+import type { FakeServer } from "./fake_server.ts";
+import { startKvFake } from "./kv_fake.ts";
 
 const enc = new TextEncoder();
+
+/** Runs a child process (async, so the fake server in this process keeps answering). */
+function runChild(
+  cmd: string,
+  args: string[],
+  input: string,
+): Promise<{ stdout: string; stderr: string; status: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, status });
+    });
+    child.stdin.end(input);
+  });
+}
 
 describe("line parser", () => {
   test("quotes group words, escapes work, \\x makes bytes", () => {
@@ -52,32 +73,8 @@ afterEach(async () => {
 });
 
 async function kvServer(): Promise<FakeServer> {
-  const store = new Map<string, Uint8Array>();
-  const s = await new FakeServer((req, reply) => {
-    const cmd = (req.msg.command as (string | Uint8Array)[]).map((a) =>
-      typeof a === "string" ? a : new TextDecoder().decode(a)
-    );
-    const base = { type: MsgType.COMMAND_RESPONSE, request_id: req.msg.request_id };
-    const name = cmd[0].toUpperCase();
-    if (name === "SET") {
-      store.set(cmd[1], enc.encode(cmd[2]));
-      reply({ ...base, code: Code.OK, data: "OK" });
-    } else if (name === "GET") {
-      const v = store.get(cmd[1]);
-      reply({ ...base, code: v ? Code.OK : Code.NOT_FOUND, data: v ?? null });
-    } else if (name === "LRANGE") {
-      reply({ ...base, code: Code.OK, data: [enc.encode("x"), enc.encode("y")] });
-    } else {
-      reply({
-        ...base,
-        code: Code.UNKNOWN_COMMAND,
-        data: null,
-        error: `unknown command '${cmd[0]}'`,
-      });
-    }
-  }).start();
-  server = s;
-  return s;
+  server = await startKvFake();
+  return server;
 }
 
 function io(input: string) {
@@ -131,4 +128,19 @@ describe("runClientCli", () => {
     expect(await runClientCli(["--port", String(port), "GET", "k"], b.io)).toBe(1);
     expect(b.err.text()).toContain("could not connect");
   });
+});
+
+describe("under Deno", () => {
+  test("the CLI runs under Deno: one-shot and piped", async () => {
+    const s = await kvServer();
+    const run = (args: string[], input: string) =>
+      runChild("node_modules/.bin/deno", ["run", "-A", "tests/client/cli_main.ts", ...args], input);
+    const oneShot = await run(["--port", String(s.port), "SET", "k", "v w"], "");
+    expect(oneShot.stderr.replace(/npm warn.*\n/g, "")).toBe("");
+    expect(oneShot.stdout).toBe("OK\n");
+    expect(oneShot.status).toBe(0);
+    const piped = await run(["--port", String(s.port)], "GET k\nNOPE\n");
+    expect(piped.stdout).toBe("\"v w\"\n(error) UNKNOWN_COMMAND unknown command 'NOPE'\n");
+    expect(piped.status).toBe(0);
+  }, 60_000);
 });
