@@ -218,6 +218,48 @@ describe("timeouts, redirects and reconnects", () => {
     expect(s.requests.length).toBe(6);
   });
 
+  test("after a redirect the old connection drains: requests sent there are still answered", async () => {
+    const leader = await server();
+    let release: (() => void) | null = null;
+    const old = await server((req, reply) => {
+      const id = req.msg.batch_id as string;
+      if (id === "slow") release = () => reply(batchOk(id, 1));
+      else reply(batchAll(id, 1, Code.NOT_LEADER, "not leader", leader.address));
+    });
+    const c = await client({ port: old.port });
+    const slow = c.batch([["SET", "a", "1"]], { batchId: "slow" });
+    await new Promise((r) => setTimeout(r, 20));
+    const moved = await c.batch([["SET", "b", "1"]], { batchId: "moved" });
+    expect(moved[0].ok).toBe(true);
+    expect(c.endpoint).toBe(leader.address);
+    release!();
+    expect((await slow)[0].ok).toBe(true);
+    expect(old.requests.map((r) => r.msg.batch_id)).toEqual(["slow", "moved"]);
+    expect(leader.requests.map((r) => r.msg.batch_id)).toEqual(["moved"]);
+  });
+
+  test("COMMAND is resent with the same request id after a lost connection", async () => {
+    let drops = 1;
+    const s = await server((req, reply) => {
+      if (drops-- > 0) {
+        req.conn.close();
+        return;
+      }
+      reply({
+        type: MsgType.COMMAND_RESPONSE,
+        request_id: req.msg.request_id,
+        code: Code.OK,
+        data: "OK",
+      });
+    });
+    const c = await client({ port: s.port });
+    expect(await c.command("SET", "a", "1")).toBe("OK");
+    expect(s.requests.length).toBe(2);
+    expect(s.requests[0].msg.request_id).toBe(s.requests[1].msg.request_id);
+    expect(s.connections).toBe(2);
+    expect(c.stats().reconnects).toBe(1);
+  });
+
   test("connection lost: the batch is resent to the next endpoint with the same batch id", async () => {
     const good = await server();
     const bad = await server((req) => req.conn.close());
