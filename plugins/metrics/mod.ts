@@ -1,0 +1,139 @@
+/**
+ * The `metrics` plugin: Prometheus metrics, health and a live dashboard over HTTP.
+ *
+ * On `start` it listens on `config.host`:`config.metrics_port` (0 = ephemeral) and serves
+ * - `/metrics`    the node's Prometheus registry (text format),
+ * - `/health`     JSON Raft summary; 200 when the node knows a leader, 503 otherwise,
+ * - `/api/stats`  JSON the dashboard polls,
+ * - `/dashboard`  a self-contained live page (`/` redirects there).
+ *
+ * Hooks (`onBatch`, `onPropose`, `onCommit`, `onApply`) only add to counters, read the clock once
+ * and observe one histogram per batch or entry; gauges and node counters are read at scrape time.
+ * It runs with `enforce: "pre"` so it sees every client batch before other plugins may answer or
+ * defer it.
+ *
+ * The default export is the factory {@link createMetricsPlugin} (the plugin loader calls it), so
+ * every node in a process gets its own instance and server.
+ * @module
+ */
+import { definePlugin, type Plugin, type PluginContext } from "../../core/plugin.ts";
+import { DASHBOARD_HTML } from "./dashboard_page.ts";
+import { type HttpReply, json, type MetricsHttpServer, startHttpServer } from "./http_server.ts";
+import { MetricsRecorder, type RecorderOptions } from "./recorder.ts";
+
+/** Options of {@link createMetricsPlugin}. */
+export interface MetricsPluginOptions extends RecorderOptions {
+  /**
+   * Period (ms) of the samples behind windowed values (throughput, error rate, dashboard
+   * percentiles). Default 1000; 0 = no timer (tests call `sample()` themselves).
+   */
+  sampleIntervalMs?: number;
+}
+
+/** The metrics plugin instance: a {@link Plugin} plus accessors for tests and embedders. */
+export interface MetricsPlugin extends Plugin {
+  readonly name: "metrics";
+  /** Bound HTTP port once started (the real one when `metrics_port` is 0); 0 before start/after stop. */
+  readonly port: number;
+  /** `http://host:port` of the running server, or undefined when not listening. */
+  readonly url: string | undefined;
+  /** The recorder (null before `setup`). */
+  readonly recorder: MetricsRecorder | null;
+  /** Takes one sample now (what the timer does every `sampleIntervalMs`). */
+  sample(): Promise<void>;
+}
+
+const html = (body: string): HttpReply => ({
+  status: 200,
+  contentType: "text/html; charset=utf-8",
+  body,
+});
+
+/** Creates a metrics plugin instance. */
+export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlugin {
+  let rec: MetricsRecorder | null = null;
+  let server: MetricsHttpServer | null = null;
+  let host = "";
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const interval = opts.sampleIntervalMs ?? 1000;
+
+  const routes = (ctx: PluginContext, r: MetricsRecorder) => ({
+    "/metrics": async (): Promise<HttpReply> => ({
+      status: 200,
+      contentType: ctx.metrics.contentType,
+      body: await ctx.metrics.metrics(),
+    }),
+    "/health": (): HttpReply => {
+      const h = r.health();
+      return json(h.ok ? 200 : 503, h);
+    },
+    "/api/stats": async (): Promise<HttpReply> => json(200, await r.dashboardStats()),
+    "/dashboard": (): HttpReply => html(DASHBOARD_HTML),
+    "/": (): HttpReply =>
+      html('<!doctype html><meta http-equiv="refresh" content="0; url=dashboard">'),
+  });
+
+  const plugin: MetricsPlugin = definePlugin({
+    name: "metrics" as const,
+    enforce: "pre" as const,
+    get port(): number {
+      return server?.port ?? 0;
+    },
+    get url(): string | undefined {
+      if (!server) return undefined;
+      const h = host.includes(":") ? `[${host}]` : host;
+      return `http://${h}:${server.port}`;
+    },
+    get recorder(): MetricsRecorder | null {
+      return rec;
+    },
+    async sample(): Promise<void> {
+      await rec?.sample();
+    },
+    setup(ctx: PluginContext): void {
+      if (rec) throw new Error("this metrics plugin instance is already set up (one per node)");
+      rec = new MetricsRecorder(ctx, opts);
+    },
+    async start(ctx: PluginContext): Promise<void> {
+      if (!rec) rec = new MetricsRecorder(ctx, opts);
+      const r = rec;
+      host = ctx.config.host;
+      server = await startHttpServer(host, ctx.config.metrics_port, routes(ctx, r), ctx.logger);
+      await r.sample();
+      if (interval > 0) {
+        timer = setInterval(() => {
+          r.sample().catch((err) => ctx.logger.warn(`sample failed: ${(err as Error).message}`));
+        }, interval);
+        (timer as { unref?: () => void }).unref?.();
+      }
+      ctx.logger.info(
+        `serving ${plugin.url}/metrics, /health, /api/stats and /dashboard (port ${server.port})`,
+      );
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = null;
+      const s = server;
+      server = null;
+      await s?.close();
+    },
+    onBatch(batch) {
+      rec!.onBatch(batch);
+    },
+    onPropose(entry) {
+      rec!.onPropose(entry);
+    },
+    onCommit(entry) {
+      rec!.onCommit(entry);
+    },
+    onApply(entry, results) {
+      rec!.onApply(entry, results);
+    },
+  });
+  return plugin;
+}
+
+export { MetricsRecorder };
+export type { DashboardStats, HealthReport, Percentiles, RecorderOptions } from "./recorder.ts";
+
+export default createMetricsPlugin;

@@ -1,0 +1,646 @@
+/**
+ * What the metrics plugin records: the hook handlers (kept to a few integer adds, one clock read
+ * and one histogram observation per batch or entry), the Prometheus instruments registered in the
+ * node's registry (scrape-time values are read in `collect()` callbacks, never pushed from the hot
+ * path), a ring of one-second samples for windowed gauges, and the JSON views served to
+ * `/health` and the dashboard.
+ * @module
+ */
+import { Counter, Gauge, Histogram } from "prom-client";
+import { Code, codeName } from "../../core/errors.ts";
+import type {
+  BatchResult,
+  ClientBatch,
+  CommittedEntry,
+  NodeStats,
+  PluginContext,
+  ProposedEntry,
+} from "../../core/plugin.ts";
+import type { RaftStatus } from "../../core/raft/types.ts";
+import { type BucketCounts, bucketDelta, bucketTotal, quantile } from "./quantile.ts";
+import { ratePerSecond, SampleRing } from "./sample_ring.ts";
+
+/** Buckets of `tinykv_batch_size` (commands per client batch). */
+export const BATCH_SIZE_BUCKETS: readonly number[] = [
+  1,
+  2,
+  5,
+  10,
+  20,
+  50,
+  100,
+  200,
+  500,
+  1000,
+  2000,
+  5000,
+  10000,
+];
+/** Buckets (seconds) of the latency histograms. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+];
+
+/** Options of the recorder (all optional; tests inject a clock). */
+export interface RecorderOptions {
+  /** Monotonic clock in milliseconds (default `performance.now`). Used for latencies and windows. */
+  now?: () => number;
+  /** Window of `tinykv_throughput` and of the dashboard's percentiles (ms, default 10 000). */
+  throughputWindowMs?: number;
+  /** Window of `tinykv_error_rate` (ms, default 60 000). */
+  errorRateWindowMs?: number;
+}
+
+/** `/health` body. */
+export interface HealthReport {
+  /** True when the node knows a leader (HTTP 200); false gives 503. */
+  ok: boolean;
+  nodeId: number;
+  role: string;
+  /** Leader's node id, 0 when unknown. */
+  leader: number;
+  leaderAddress: string | null;
+  term: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  durable: boolean;
+  /** Set when the Raft status could not be read (node not started yet). */
+  error?: string;
+}
+
+/** Latency percentiles in milliseconds (null when nothing was observed in the window). */
+export interface Percentiles {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+/** `/api/stats` body: what the dashboard shows. Windowed values cover `windowSeconds`. */
+export interface DashboardStats {
+  health: HealthReport;
+  windowSeconds: number;
+  /** Applied commands per second over the window. */
+  throughput: number;
+  /** Applied commands per second for each sample interval, oldest first (sparkline). */
+  throughputSeries: number[];
+  commandsTotal: number;
+  /** Client batches received per second over the window (leader). */
+  batchesPerSecond: number;
+  /** Commands per received batch over the window, null when no batch arrived. */
+  avgBatchSize: number | null;
+  batchSize: { p50: number | null; p99: number | null };
+  /** Batch arrival → applied on the leader. */
+  batchLatencyMs: Percentiles;
+  /** Proposal → committed (leader). */
+  commitLatencyMs: Percentiles;
+  errorsTotal: number;
+  /** Errors / (commands + rejected batches) over the error-rate window, 0..1. */
+  errorRate: number;
+  errorsByType: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  bytesInPerSecond: number;
+  bytesOutPerSecond: number;
+  connections: number;
+  pendingBatches: number;
+  batchTimeouts: number;
+  busyRejections: number;
+  /** Leader only: follower id → entries behind the leader's last index. */
+  replicationLag: Record<string, number>;
+}
+
+/** Cumulative counters captured once per sample interval. */
+interface Sample {
+  t: number;
+  commands: number;
+  errors: number;
+  batchesIn: number;
+  commandsIn: number;
+  bytesIn: number;
+  bytesOut: number;
+  rejected: number;
+  latency: BucketCounts;
+  commit: BucketCounts;
+  size: BucketCounts;
+}
+
+/** Codes counted per type; larger numbers count as INTERNAL (as `codeName` maps them). */
+const CODE_SLOTS = 64;
+
+function key(b: ClientBatch): string {
+  return b.clientId + "\u0000" + b.batchId;
+}
+
+const round = (x: number, digits = 3): number => {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+};
+
+const ms = (seconds: number | null): number | null =>
+  seconds === null ? null : round(seconds * 1000);
+
+/** Reads a prom-client histogram's cumulative buckets (unlabelled histograms). */
+async function readBuckets(h: Histogram): Promise<BucketCounts> {
+  const m = await h.get();
+  const bounds: number[] = [];
+  const counts: number[] = [];
+  let inf = 0;
+  let sum = 0;
+  for (const v of m.values) {
+    const name = (v as { metricName?: string }).metricName ?? "";
+    if (name.endsWith("_bucket")) {
+      const le = (v.labels as Record<string, string | number>).le;
+      if (le === "+Inf") inf = v.value;
+      else {
+        bounds.push(Number(le));
+        counts.push(v.value);
+      }
+    } else if (name.endsWith("_sum")) sum = v.value;
+  }
+  counts.push(inf);
+  return { bounds, counts, sum };
+}
+
+/** The recorder behind one metrics plugin instance (one node). */
+export class MetricsRecorder {
+  readonly #ctx: PluginContext;
+  readonly #now: () => number;
+  readonly #throughputWindowMs: number;
+  readonly #errorWindowMs: number;
+  readonly #trackLimit: number;
+  readonly #staleMs: number;
+  readonly #started: number;
+
+  // hot-path state: plain numbers and two bounded maps
+  #commands = 0;
+  #errors = 0;
+  readonly #errorsByCode = new Float64Array(CODE_SLOTS);
+  /** (clientId, batchId) → arrival time, leader only, insertion (= time) ordered. */
+  readonly #arrivals = new Map<string, number>();
+  /** First batch key of a proposed entry → proposal time, insertion (= time) ordered. */
+  readonly #proposals = new Map<string, number>();
+
+  // reported-so-far values for counters filled at scrape time
+  readonly #reportedByCode = new Float64Array(CODE_SLOTS);
+  #reportedCommands = 0;
+  #reportedBusy = 0;
+  #reportedTimeouts = 0;
+  #reportedTimeoutsMetric = 0;
+  #reportedBytesIn = 0;
+  #reportedBytesOut = 0;
+
+  readonly #ring: SampleRing<Sample>;
+  readonly batchSize: Histogram;
+  readonly batchLatency: Histogram;
+  readonly commitLatency: Histogram;
+
+  constructor(ctx: PluginContext, opts: RecorderOptions = {}) {
+    this.#ctx = ctx;
+    this.#now = opts.now ?? (() => performance.now());
+    this.#throughputWindowMs = opts.throughputWindowMs ?? 10_000;
+    this.#errorWindowMs = opts.errorRateWindowMs ?? 60_000;
+    this.#trackLimit = Math.max(1024, ctx.config.max_pending_batches + 1024);
+    this.#staleMs = Math.max(5000, 2 * ctx.config.raft_submit_timeout_ms);
+    this.#ring = new SampleRing<Sample>(
+      Math.max(62, Math.ceil(Math.max(this.#throughputWindowMs, this.#errorWindowMs) / 1000) + 2),
+    );
+    this.#started = this.#now();
+    const registers = [ctx.metrics];
+    this.batchSize = new Histogram({
+      name: "tinykv_batch_size",
+      help: "Commands per client batch received by the leader",
+      buckets: [...BATCH_SIZE_BUCKETS],
+      registers,
+    });
+    this.batchLatency = new Histogram({
+      name: "tinykv_batch_latency_seconds",
+      help: "Client batch arrival on the leader until it is applied (seconds)",
+      buckets: [...LATENCY_BUCKETS],
+      registers,
+    });
+    this.commitLatency = new Histogram({
+      name: "tinykv_raft_commit_latency_seconds",
+      help: "Entry proposal until a quorum holds it, on the leader (seconds)",
+      buckets: [...LATENCY_BUCKETS],
+      registers,
+    });
+    this.#registerScrapeMetrics(registers);
+  }
+
+  // ------------------------------------------------------------------ hooks (hot path)
+
+  /** A client batch arrived on the leader. */
+  onBatch(batch: ClientBatch): void {
+    this.batchSize.observe(batch.count);
+    const m = this.#arrivals;
+    m.set(key(batch), this.#now());
+    if (m.size > this.#trackLimit) m.delete(m.keys().next().value!);
+  }
+
+  /** An entry is about to be proposed (leader). */
+  onPropose(entry: ProposedEntry): void {
+    if (entry.batches.length === 0) return;
+    const m = this.#proposals;
+    m.set(key(entry.batches[0]), this.#now());
+    if (m.size > this.#trackLimit) m.delete(m.keys().next().value!);
+  }
+
+  /** A quorum holds the entry. */
+  onCommit(entry: CommittedEntry): void {
+    const m = this.#proposals;
+    if (m.size === 0 || entry.batches.length === 0) return;
+    const k = key(entry.batches[0]);
+    const t0 = m.get(k);
+    if (t0 === undefined) return;
+    m.delete(k);
+    this.commitLatency.observe(Math.max(0, this.#now() - t0) / 1000);
+  }
+
+  /** The entry was applied: count commands and error codes; finish batch latencies (leader). */
+  onApply(entry: CommittedEntry, results: readonly BatchResult[]): void {
+    let n = 0;
+    let errs = 0;
+    const byCode = this.#errorsByCode;
+    for (let b = 0; b < results.length; b++) {
+      const codes = results[b].codes;
+      n += codes.length;
+      for (let i = 0; i < codes.length; i++) {
+        const c = codes[i];
+        if (c > Code.NOT_FOUND) {
+          errs++;
+          byCode[c < CODE_SLOTS ? c : Code.INTERNAL]++;
+        }
+      }
+    }
+    this.#commands += n;
+    this.#errors += errs;
+    const m = this.#arrivals;
+    if (m.size === 0) return;
+    const batches = entry.batches;
+    let now = -1;
+    for (let b = 0; b < batches.length; b++) {
+      const k = key(batches[b]);
+      const t0 = m.get(k);
+      if (t0 === undefined) continue;
+      m.delete(k);
+      if (now < 0) now = this.#now();
+      this.batchLatency.observe(Math.max(0, now - t0) / 1000);
+    }
+  }
+
+  // ------------------------------------------------------------------ sampling
+
+  /** Batches tracked for latency (bounded; exposed for tests). */
+  get tracked(): { arrivals: number; proposals: number } {
+    return { arrivals: this.#arrivals.size, proposals: this.#proposals.size };
+  }
+
+  /**
+   * Takes one sample of the cumulative counters (the plugin does it every second) and forgets
+   * tracked batches that can no longer finish (rejected, timed out, answered from a cache).
+   */
+  async sample(): Promise<void> {
+    const [latency, commit, size] = await Promise.all([
+      readBuckets(this.batchLatency),
+      readBuckets(this.commitLatency),
+      readBuckets(this.batchSize),
+    ]);
+    const t = this.#now();
+    const s = this.#stats();
+    this.#ring.push({
+      t,
+      commands: this.#commands,
+      errors: this.#errors,
+      batchesIn: s.batchesReceived,
+      commandsIn: s.commandsReceived,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      rejected: s.busyRejections + s.proposalTimeouts,
+      latency,
+      commit,
+      size,
+    });
+    const cutoff = t - this.#staleMs;
+    for (const m of [this.#arrivals, this.#proposals]) {
+      for (const [k, t0] of m) {
+        if (t0 >= cutoff) break;
+        m.delete(k);
+      }
+    }
+  }
+
+  /** Applied commands per second over the throughput window (live counter vs. an older sample). */
+  throughput(): number {
+    const now = this.#now();
+    const then = this.#ring.atOrBefore(now - this.#throughputWindowMs);
+    const t0 = then?.t ?? this.#started;
+    return ratePerSecond(this.#commands, then?.commands ?? 0, now - t0);
+  }
+
+  /** Errors / (commands + rejected batches) over the error-rate window; 0 without traffic. */
+  errorRate(): number {
+    const now = this.#now();
+    const then = this.#ring.atOrBefore(now - this.#errorWindowMs);
+    const s = this.#stats();
+    const rejected = s.busyRejections + s.proposalTimeouts;
+    const errs = this.#errors + rejected - ((then?.errors ?? 0) + (then?.rejected ?? 0));
+    const total = this.#commands + rejected - ((then?.commands ?? 0) + (then?.rejected ?? 0));
+    return total > 0 ? Math.max(0, errs) / total : 0;
+  }
+
+  #stats(): Readonly<NodeStats> {
+    return this.#ctx.node.stats();
+  }
+
+  #raft(): RaftStatus | null {
+    try {
+      return this.#ctx.node.raftStatus();
+    } catch {
+      return null;
+    }
+  }
+
+  /** Errors so far by code name (command results, plus BUSY/TIMEOUT rejected batches). */
+  errorsByType(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const byCode = this.#errorsByCode;
+    for (let c = 0; c < CODE_SLOTS; c++) {
+      if (byCode[c] > 0) {
+        const name = codeName(c);
+        out[name] = (out[name] ?? 0) + byCode[c];
+      }
+    }
+    const s = this.#stats();
+    if (s.busyRejections > 0) out.BUSY = (out.BUSY ?? 0) + s.busyRejections;
+    if (s.proposalTimeouts > 0) out.TIMEOUT = (out.TIMEOUT ?? 0) + s.proposalTimeouts;
+    return out;
+  }
+
+  /** The `/health` report. */
+  health(): HealthReport {
+    const node = this.#ctx.node;
+    let st: RaftStatus;
+    try {
+      st = node.raftStatus();
+    } catch (err) {
+      return {
+        ok: false,
+        nodeId: node.id,
+        role: "unknown",
+        leader: 0,
+        leaderAddress: null,
+        term: 0,
+        commit: 0,
+        applied: 0,
+        lastIndex: 0,
+        durable: node.durable,
+        error: `raft status unavailable: ${(err as Error).message}`,
+      };
+    }
+    return {
+      ok: st.leader !== 0,
+      nodeId: node.id,
+      role: st.role,
+      leader: st.leader,
+      leaderAddress: node.leaderAddress() ?? null,
+      term: st.term,
+      commit: st.commit,
+      applied: st.applied,
+      lastIndex: st.lastIndex,
+      durable: node.durable,
+    };
+  }
+
+  /** Follower id → entries behind the leader's last index (empty on followers). */
+  replicationLag(): Record<string, number> {
+    const st = this.#raft();
+    const out: Record<string, number> = {};
+    if (!st || st.role !== "leader" || !st.progress) return out;
+    for (const [id, p] of Object.entries(st.progress)) {
+      if (Number(id) === st.id) continue;
+      out[id] = Math.max(0, st.lastIndex - p.match);
+    }
+    return out;
+  }
+
+  /** The dashboard's JSON (`/api/stats`). */
+  async dashboardStats(): Promise<DashboardStats> {
+    const [latency, commit, size] = await Promise.all([
+      readBuckets(this.batchLatency),
+      readBuckets(this.commitLatency),
+      readBuckets(this.batchSize),
+    ]);
+    const now = this.#now();
+    const then = this.#ring.atOrBefore(now - this.#throughputWindowMs);
+    const dt = now - (then?.t ?? this.#started);
+    const s = this.#stats();
+    const lat = bucketDelta(latency, then?.latency);
+    const com = bucketDelta(commit, then?.commit);
+    const sz = bucketDelta(size, then?.size);
+    const dBatches = s.batchesReceived - (then?.batchesIn ?? 0);
+    const dCommandsIn = s.commandsReceived - (then?.commandsIn ?? 0);
+    const series: number[] = [];
+    const samples = this.#ring.toArray();
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1];
+      const b = samples[i];
+      series.push(round(ratePerSecond(b.commands, a.commands, b.t - a.t), 1));
+    }
+    const pct = (b: BucketCounts): Percentiles => ({
+      p50: ms(quantile(b, 0.5)),
+      p90: ms(quantile(b, 0.9)),
+      p99: ms(quantile(b, 0.99)),
+    });
+    const errorsByType = this.errorsByType();
+    let errorsTotal = 0;
+    for (const v of Object.values(errorsByType)) errorsTotal += v;
+    return {
+      health: this.health(),
+      windowSeconds: round(dt / 1000, 1),
+      throughput: round(this.throughput(), 1),
+      throughputSeries: series,
+      commandsTotal: this.#commands,
+      batchesPerSecond: round(ratePerSecond(s.batchesReceived, then?.batchesIn ?? 0, dt), 1),
+      avgBatchSize: dBatches > 0 ? round(dCommandsIn / dBatches, 1) : null,
+      batchSize: {
+        p50: bucketTotal(sz) > 0 ? round(quantile(sz, 0.5)!, 1) : null,
+        p99: bucketTotal(sz) > 0 ? round(quantile(sz, 0.99)!, 1) : null,
+      },
+      batchLatencyMs: pct(lat),
+      commitLatencyMs: pct(com),
+      errorsTotal,
+      errorRate: round(this.errorRate(), 6),
+      errorsByType,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      bytesInPerSecond: round(ratePerSecond(s.bytesIn, then?.bytesIn ?? 0, dt), 1),
+      bytesOutPerSecond: round(ratePerSecond(s.bytesOut, then?.bytesOut ?? 0, dt), 1),
+      connections: s.connections,
+      pendingBatches: s.pendingBatches,
+      batchTimeouts: s.proposalTimeouts,
+      busyRejections: s.busyRejections,
+      replicationLag: this.replicationLag(),
+    };
+  }
+
+  // ------------------------------------------------------------------ scrape-time instruments
+
+  #registerScrapeMetrics(registers: PluginContext["metrics"][]): void {
+    // deno-lint-ignore no-this-alias
+    const rec = this;
+    const stats = () => this.#stats();
+    const raft = () => this.#raft();
+
+    new Counter({
+      name: "tinykv_commands_total",
+      help: "Commands applied by this replica",
+      registers,
+      collect() {
+        const d = rec.#commands - rec.#reportedCommands;
+        if (d > 0) this.inc(d);
+        rec.#reportedCommands = rec.#commands;
+      },
+    });
+    const errorsCounter = new Counter({
+      name: "tinykv_errors_total",
+      help:
+        "Errors by code: commands applied with an error code, plus client batches refused as BUSY or timed out (TIMEOUT)",
+      labelNames: ["error_type"],
+      registers,
+      collect() {
+        const byCode = rec.#errorsByCode;
+        const seen = rec.#reportedByCode;
+        for (let c = 0; c < CODE_SLOTS; c++) {
+          const d = byCode[c] - seen[c];
+          if (d > 0) {
+            this.inc({ error_type: codeName(c) }, d);
+            seen[c] = byCode[c];
+          }
+        }
+        const s = stats();
+        if (s.busyRejections > rec.#reportedBusy) {
+          this.inc({ error_type: "BUSY" }, s.busyRejections - rec.#reportedBusy);
+        }
+        rec.#reportedBusy = s.busyRejections;
+        if (s.proposalTimeouts > rec.#reportedTimeouts) {
+          this.inc({ error_type: "TIMEOUT" }, s.proposalTimeouts - rec.#reportedTimeouts);
+        }
+        rec.#reportedTimeouts = s.proposalTimeouts;
+      },
+    });
+    // every error type is exported from the start (0), so rate() and dashboards see the series
+    for (const name of Object.keys(Code)) {
+      if (name !== "OK" && name !== "NOT_FOUND") errorsCounter.inc({ error_type: name }, 0);
+    }
+    new Gauge({
+      name: "tinykv_error_rate",
+      help: `Errors / (commands + refused batches) over the last ${
+        this.#errorWindowMs / 1000
+      } s (0..1)`,
+      registers,
+      collect() {
+        this.set(rec.errorRate());
+      },
+    });
+    new Gauge({
+      name: "tinykv_throughput",
+      help: `Commands applied per second over the last ${this.#throughputWindowMs / 1000} s`,
+      registers,
+      collect() {
+        this.set(rec.throughput());
+      },
+    });
+    new Counter({
+      name: "tinykv_batch_timeouts_total",
+      help: "Client batches answered TIMEOUT (not applied within raft_submit_timeout_ms)",
+      registers,
+      collect() {
+        const v = stats().proposalTimeouts;
+        if (v > rec.#reportedTimeoutsMetric) this.inc(v - rec.#reportedTimeoutsMetric);
+        rec.#reportedTimeoutsMetric = v;
+      },
+    });
+    new Counter({
+      name: "tinykv_network_bytes_total",
+      help: "Bytes received (in) and sent (out) on client and peer connections",
+      labelNames: ["direction"],
+      registers,
+      collect() {
+        const s = stats();
+        if (s.bytesIn > rec.#reportedBytesIn) {
+          this.inc({ direction: "in" }, s.bytesIn - rec.#reportedBytesIn);
+        }
+        if (s.bytesOut > rec.#reportedBytesOut) {
+          this.inc({ direction: "out" }, s.bytesOut - rec.#reportedBytesOut);
+        }
+        rec.#reportedBytesIn = s.bytesIn;
+        rec.#reportedBytesOut = s.bytesOut;
+      },
+    }).inc({ direction: "in" }, 0);
+    new Gauge({
+      name: "tinykv_connections",
+      help: "Open client connections",
+      registers,
+      collect() {
+        this.set(stats().connections);
+      },
+    });
+    new Gauge({
+      name: "tinykv_pending_batches",
+      help: "Client batches waiting to be applied and answered",
+      registers,
+      collect() {
+        this.set(stats().pendingBatches);
+      },
+    });
+    const raftGauge = (name: string, help: string, pick: (st: RaftStatus) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const st = raft();
+          if (st) this.set(pick(st));
+        },
+      });
+    raftGauge("tinykv_raft_term", "Current Raft term", (st) => st.term);
+    raftGauge("tinykv_raft_commit_index", "Highest log index known committed", (st) => st.commit);
+    raftGauge(
+      "tinykv_raft_applied_index",
+      "Highest log index applied to the state machine",
+      (st) => st.applied,
+    );
+    raftGauge("tinykv_raft_last_index", "Last index in this replica's log", (st) => st.lastIndex);
+    raftGauge(
+      "tinykv_raft_is_leader",
+      "1 when this node is the Raft leader, else 0",
+      (st) => st.role === "leader" ? 1 : 0,
+    );
+    raftGauge("tinykv_raft_leader_id", "Node id of the known leader (0 = none)", (st) => st.leader);
+    new Gauge({
+      name: "tinykv_raft_replication_lag_entries",
+      help: "Leader only: entries each follower is behind the leader's last log index",
+      labelNames: ["follower"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [id, lag] of Object.entries(rec.replicationLag())) {
+          this.set({ follower: id }, lag);
+        }
+      },
+    });
+  }
+}
