@@ -99,11 +99,11 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
       const r = rec;
       host = ctx.config.host;
       server = await startHttpServer(host, ctx.config.metrics_port, routes(ctx, r), ctx.logger);
-      await r.sample();
+      const sample = () =>
+        r.sample().catch((err) => ctx.logger.warn(`sample failed: ${(err as Error).message}`));
+      await sample();
       if (interval > 0) {
-        timer = setInterval(() => {
-          r.sample().catch((err) => ctx.logger.warn(`sample failed: ${(err as Error).message}`));
-        }, interval);
+        timer = setInterval(sample, interval);
         (timer as { unref?: () => void }).unref?.();
       }
       ctx.logger.info(

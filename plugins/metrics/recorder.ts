@@ -38,6 +38,8 @@ export const BATCH_SIZE_BUCKETS: readonly number[] = [
 ];
 /** Buckets (seconds) of the latency histograms. */
 export const LATENCY_BUCKETS: readonly number[] = [
+  0.0001,
+  0.00025,
   0.0005,
   0.001,
   0.0025,
