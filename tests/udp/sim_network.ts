@@ -171,8 +171,8 @@ export class SimNetwork {
         sameTimeSteps = 0;
         lastNow = this.now;
       }
-      this.flush();
       if (done()) return true;
+      this.flush();
       let t = this.#queue.length > 0 ? this.#queue[0].at : Infinity;
       for (const ep of this.endpoints.values()) t = Math.min(t, ep.nextTimeout());
       if (t === Infinity || t > maxTime) {
