@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createServer } from "node:net";
 import { Code } from "../../core/errors.ts";
+import { HookBus } from "../../core/hooks.ts";
+import { definePlugin } from "../../core/plugin.ts";
 import { loadPlugin } from "../../core/plugin_loader.ts";
 import createDefault, {
   createMetricsPlugin,
@@ -318,4 +320,26 @@ describe("loading", () => {
     p.setup!(metricsContext().ctx);
     expect(() => p.setup!(metricsContext().ctx)).toThrow("already set up");
   });
+});
+
+test("through the core's hook bus it runs first and passes every batch on", async () => {
+  const m = metricsContext();
+  const metrics = createMetricsPlugin({ sampleIntervalMs: 0 });
+  const seen: string[] = [];
+  const gate = definePlugin({
+    name: "gate",
+    onBatch(b) {
+      seen.push(b.batchId);
+      return b.count > 50 ? { reject: { code: Code.TOO_LARGE, message: "too big" } } : undefined;
+    },
+  });
+  const bus = new HookBus([gate, metrics], () => m.ctx, m.ctx.logger);
+  expect(bus.plugins.map((p) => p.name)).toEqual(["metrics", "gate"]);
+  expect(bus.wantsCommit && bus.wantsApply).toBe(true);
+  metrics.setup!(m.ctx);
+  expect(bus.onBatch(batch(10))).toBeUndefined();
+  expect(bus.onBatch(batch(100))).toEqual({ reject: { code: Code.TOO_LARGE, message: "too big" } });
+  expect(seen.length).toBe(2);
+  const hist = await metrics.recorder!.batchSize.get();
+  expect(hist.values.find((v) => v.metricName === "tinykv_batch_size_count")?.value).toBe(2);
 });
