@@ -41,6 +41,12 @@ export interface MetricsPlugin extends Plugin {
   readonly recorder: MetricsRecorder | null;
   /** Takes one sample now (what the timer does every `sampleIntervalMs`). */
   sample(): Promise<void>;
+  /** Registers the instruments in `ctx.metrics` (once per instance). */
+  setup(ctx: PluginContext): void;
+  /** Starts the HTTP server and the sampling timer. */
+  start(ctx: PluginContext): Promise<void>;
+  /** Stops the timer and the server. */
+  stop(ctx?: PluginContext): Promise<void>;
 }
 
 const html = (body: string): HttpReply => ({
