@@ -1,0 +1,298 @@
+/**
+ * The UDP transport behind the neutral `Transport` interface: one socket per listener (many
+ * connections multiplexed by connection id) or per client connection, one timer per endpoint set
+ * to the earliest protocol deadline, and batched sends once per event-loop turn.
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import type {
+  Connection,
+  ConnectionHandler,
+  Listener,
+  Transport,
+  TransportOptions,
+} from "../types.ts";
+import { resolveUdpConfig, type UdpConfigInput } from "./config.ts";
+import type { PeerAddress, UdpConnectionCore } from "./connection_core.ts";
+import type { DatagramSocket, DatagramSocketFactory } from "./datagram_socket.ts";
+import { UdpEndpoint } from "./endpoint.ts";
+import { MAX_DATAGRAM_BYTES } from "./wire.ts";
+
+/** Transport-wide protocol options (everything of `UdpConfig` except per-call `maxMessageBytes`). */
+export type UdpTransportOptions = Omit<Partial<UdpConfigInput>, "maxMessageBytes">;
+
+const BATCH = 64;
+const MAX_PACKETS_PER_TURN = 1024;
+
+const now = (): number => performance.now();
+
+/** Drives one endpoint: socket in, timer, batched socket out. */
+class EndpointDriver {
+  readonly endpoint: UdpEndpoint;
+  socket: DatagramSocket | null = null;
+  readonly #arena = new Uint8Array(BATCH * MAX_DATAGRAM_BYTES);
+  readonly #slots: Uint8Array[] = [];
+  readonly #views: Uint8Array[] = new Array(BATCH);
+  readonly #to: PeerAddress[] = new Array(BATCH);
+  /** Packets written into the batch but not yet accepted by the socket. */
+  #queued = 0;
+  #blocked = false;
+  #flushScheduled = false;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = Infinity;
+  #closed = false;
+  /** Close the socket once no connection is left. */
+  closeWhenEmpty = false;
+  onSocketClosed: (() => void) | null = null;
+
+  constructor(endpoint: UdpEndpoint) {
+    this.endpoint = endpoint;
+    for (let i = 0; i < BATCH; i++) {
+      this.#slots.push(this.#arena.subarray(i * MAX_DATAGRAM_BYTES, (i + 1) * MAX_DATAGRAM_BYTES));
+    }
+  }
+
+  onDatagram(bytes: Uint8Array, host: string, port: number): void {
+    if (this.#closed) return;
+    this.endpoint.handleDatagram(bytes, { host, port }, now());
+    this.schedule();
+  }
+
+  /** Socket errors seen (ICMP unreachable and the like; the protocol's timers handle them). */
+  socketErrors = 0;
+  lastSocketError = "";
+
+  onSocketError(err: Error | undefined): void {
+    this.socketErrors++;
+    this.lastSocketError = err?.message ?? "socket error";
+  }
+
+  onDrain(): void {
+    this.#blocked = false;
+    this.schedule();
+  }
+
+  schedule(): void {
+    if (this.#flushScheduled || this.#closed) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#closed || !this.socket) return;
+    const t = now();
+    const ep = this.endpoint;
+    if (ep.nextTimeout() <= t) ep.onTimeout(t);
+    let sent = 0;
+    while (!this.#blocked && sent < MAX_PACKETS_PER_TURN) {
+      while (this.#queued < BATCH) {
+        const slot = this.#slots[this.#queued];
+        const n = ep.poll(t, slot);
+        if (n === 0) break;
+        this.#views[this.#queued] = n === slot.length ? slot : slot.subarray(0, n);
+        this.#to[this.#queued] = ep.polledAddress;
+        this.#queued++;
+      }
+      if (this.#queued === 0) break;
+      const accepted = this.socket.sendBatch(this.#views, this.#to, this.#queued);
+      sent += accepted;
+      if (accepted < this.#queued) {
+        // Keep the rest (move it to the front) and wait for drain.
+        const rest = this.#queued - accepted;
+        for (let i = 0; i < rest; i++) {
+          const len = this.#views[accepted + i].length;
+          this.#slots[i].set(this.#views[accepted + i]);
+          this.#views[i] = this.#slots[i].subarray(0, len);
+          this.#to[i] = this.#to[accepted + i];
+        }
+        this.#queued = rest;
+        this.#blocked = true;
+        break;
+      }
+      this.#queued = 0;
+    }
+    // More may be due: continue next turn so received datagrams get processed in between.
+    if (!this.#blocked && sent >= MAX_PACKETS_PER_TURN) this.schedule();
+    if (this.closeWhenEmpty && ep.connectionCount === 0 && this.#queued === 0) {
+      this.shutdown();
+      return;
+    }
+    this.#arm(t);
+  };
+
+  #arm(t: number): void {
+    const next = this.endpoint.nextTimeout();
+    if (next === Infinity) {
+      if (this.#timer !== null) {
+        clearTimeout(this.#timer);
+        this.#timer = null;
+        this.#timerAt = Infinity;
+      }
+      return;
+    }
+    if (this.#timer !== null && this.#timerAt <= next) return; // fires early, then re-arms
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = next;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      this.schedule();
+    }, Math.max(0, Math.ceil(next - t)));
+  }
+
+  shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.socket?.close();
+    this.onSocketClosed?.();
+  }
+}
+
+/** A connection as the transport's users see it. */
+class UdpConnection implements Connection {
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly #core: UdpConnectionCore;
+  readonly #driver: EndpointDriver;
+
+  constructor(core: UdpConnectionCore, driver: EndpointDriver) {
+    this.#core = core;
+    this.#driver = driver;
+    this.id = core.id;
+    this.remoteAddress = `${core.remote.host}:${core.remote.port}`;
+  }
+
+  get closed(): boolean {
+    return this.#core.closing;
+  }
+
+  /** Why the connection ended ("" while open): idle timeout, closed by peer: …, reset, … */
+  get closeReason(): string {
+    return this.#core.closeReason;
+  }
+
+  send(message: Uint8Array): boolean {
+    const ok = this.#core.send(message);
+    if (ok) this.#driver.schedule();
+    return ok;
+  }
+
+  bufferedBytes(): number {
+    return this.#core.bufferedBytes();
+  }
+
+  close(): void {
+    this.#core.close();
+    this.#driver.schedule();
+  }
+
+  /** Routes core events to the handler; handler exceptions abort the connection. */
+  bind(handler: ConnectionHandler, onEstablished?: () => void): void {
+    const core = this.#core;
+    const guard = (what: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        console.error(`udp connection ${this.id}: ${what} handler threw:`, err);
+        core.abort(`${what} handler failed`);
+        this.#driver.schedule();
+      }
+    };
+    core.events = {
+      onEstablished,
+      onMessage: (m) => guard("message", () => handler.onMessage(this, m)),
+      onError: (kind, detail) =>
+        guard("error", () => {
+          if (handler.onError) handler.onError(this, kind, detail);
+          else this.close();
+        }),
+      onClose: () => guard("close", () => handler.onClose?.(this)),
+    };
+  }
+}
+
+async function resolveHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  return (await lookup(host)).address;
+}
+
+/** Builds the UDP `Transport` on a given socket factory. */
+export function createUdpTransportWith(
+  bind: DatagramSocketFactory,
+  options: UdpTransportOptions = {},
+): Transport {
+  return {
+    name: "udp",
+    async listen(
+      opts: TransportOptions,
+      accept: (c: Connection) => ConnectionHandler,
+    ): Promise<Listener> {
+      let accepting = true;
+      const config = resolveUdpConfig({ ...options, maxMessageBytes: opts.maxMessageBytes });
+      const driver: EndpointDriver = new EndpointDriver(
+        new UdpEndpoint(config, (core) => {
+          const conn = new UdpConnection(core, driver);
+          if (!accepting) {
+            core.abort("listener closed");
+            return;
+          }
+          conn.bind(accept(conn));
+        }),
+      );
+      driver.socket = await bind(opts.host, opts.port, {
+        datagram: (b, h, p) => driver.onDatagram(b, h, p),
+        drain: () => driver.onDrain(),
+        error: (err) => driver.onSocketError(err),
+      }, opts.socketBufferBytes);
+      const port = driver.socket.port;
+      return {
+        port,
+        host: opts.host,
+        close(): Promise<void> {
+          accepting = false;
+          driver.closeWhenEmpty = true;
+          driver.schedule();
+          return Promise.resolve();
+        },
+      };
+    },
+
+    async connect(opts: TransportOptions, handler: ConnectionHandler): Promise<Connection> {
+      const host = await resolveHost(opts.host);
+      const config = resolveUdpConfig({ ...options, maxMessageBytes: opts.maxMessageBytes });
+      const driver = new EndpointDriver(new UdpEndpoint(config));
+      driver.socket = await bind(host.includes(":") ? "::" : "0.0.0.0", 0, {
+        datagram: (b, h, p) => driver.onDatagram(b, h, p),
+        drain: () => driver.onDrain(),
+        error: (err) => driver.onSocketError(err),
+      }, opts.socketBufferBytes);
+      driver.closeWhenEmpty = true;
+      const core = driver.endpoint.connect({ host, port: opts.port }, now());
+      const conn = new UdpConnection(core, driver);
+      return await new Promise<Connection>((resolve, reject) => {
+        let established = false;
+        conn.bind({
+          onMessage: (c, m) => handler.onMessage(c, m),
+          onError: (c, k, d) => handler.onError ? handler.onError(c, k, d) : c.close(),
+          onClose: (c) => {
+            if (established) handler.onClose?.(c);
+            else {
+              reject(
+                new Error(`udp connect to ${opts.host}:${opts.port} failed: ${conn.closeReason}`),
+              );
+            }
+          },
+        }, () => {
+          established = true;
+          resolve(conn);
+        });
+        driver.schedule();
+      });
+    },
+  };
+}
