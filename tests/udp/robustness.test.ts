@@ -219,3 +219,30 @@ describe("hostile datagrams", () => {
     expect(ep.drainDatagrams(0).length).toBe(0);
   });
 });
+
+describe("multiplexing", () => {
+  test("one server endpoint serves 50 clients by connection id, each echo stays separate", () => {
+    const net = new SimNetwork(30, { delayMs: 2, jitterMs: 2, loss: 0.02 });
+    const sEp = new UdpEndpoint(net.config({ maxMessageBytes: 1 << 20 }), (c) => {
+      new Recorder().attach(c, (m) => c.send(m));
+    });
+    net.add(sEp, S.host, S.port);
+    const clients: { c: UdpConnectionCore; r: Recorder; msgs: Uint8Array[] }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const ep = new UdpEndpoint(net.config({ maxMessageBytes: 1 << 20 }));
+      net.add(ep, "10.0.1.1", 7000 + i);
+      const c = ep.connect(S, 0);
+      const r = new Recorder();
+      r.attach(c);
+      const msgs = Array.from({ length: 5 }, (_, k) => makeMessage(i * 10 + k, 50 + k * 3000, i));
+      for (const m of msgs) c.send(m);
+      clients.push({ c, r, msgs });
+    }
+    const ok = net.run(() => clients.every((x) => x.r.messages.length === 5), 60_000);
+    expect(ok).toBe(true);
+    expect(sEp.connectionCount).toBe(50);
+    for (const x of clients) {
+      for (let k = 0; k < 5; k++) expect(sameBytes(x.r.messages[k], x.msgs[k])).toBe(true);
+    }
+  });
+});
