@@ -1,0 +1,173 @@
+/**
+ * Byte helpers for the state machine: a binary-safe bytes ⇄ string mapping used for `Map` keys,
+ * strict Redis-style integer and float parsing straight from bytes, and number formatting.
+ *
+ * The key mapping is one UTF-16 code unit per byte (`String.fromCharCode(b)`, 0..255), so it is
+ * lossless for every byte value, and JS string comparison equals unsigned byte-wise comparison.
+ * (`TextDecoder("latin1")` is not used: it is windows-1252 and remaps 0x80..0x9F.)
+ * @module
+ */
+
+const CHUNK = 4096;
+
+/** Maps bytes to a string with one code unit per byte (lossless, order-preserving). */
+export function bytesToKey(b: Uint8Array): string {
+  const n = b.length;
+  if (n <= CHUNK) return String.fromCharCode.apply(null, b as unknown as number[]);
+  let s = "";
+  for (let i = 0; i < n; i += CHUNK) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + CHUNK) as unknown as number[]);
+  }
+  return s;
+}
+
+/** Inverse of {@link bytesToKey}. */
+export function keyToBytes(s: string): Uint8Array {
+  const n = s.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+// Small copies are carved out of shared slabs: allocating one ArrayBuffer per value is slow on
+// Deno (~300 ns and off-heap GC pressure each) while a subarray of a slab costs ~15 ns. A slab
+// stays alive while any value in it does, so slabs are small to bound that overhead.
+const SLAB_BYTES = 4096;
+const SLAB_MAX_VALUE = 128;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabPos = 0;
+
+/**
+ * Returns `b` itself when it owns its whole buffer, else a compact copy. Values decoded from a
+ * batch are views into the whole log entry; storing the view would keep the entry alive.
+ */
+export function own(b: Uint8Array): Uint8Array {
+  const n = b.byteLength;
+  if (b.byteOffset === 0 && n === b.buffer.byteLength) return b;
+  if (n > SLAB_MAX_VALUE) return b.slice();
+  const c = alloc(n);
+  c.set(b);
+  return c;
+}
+
+/** Allocates `n` fresh bytes (from a slab when small; see {@link own}). */
+export function alloc(n: number): Uint8Array {
+  if (n > SLAB_MAX_VALUE) return new Uint8Array(n);
+  if (slabPos + n > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabPos = 0;
+  }
+  const c = slab.subarray(slabPos, slabPos + n);
+  slabPos += n;
+  return c;
+}
+
+/** ASCII case-insensitive comparison of `b` against a lower-case ASCII word. */
+export function eqWord(b: Uint8Array, lower: string): boolean {
+  const n = lower.length;
+  if (b.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = b[i];
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Parse result when the bytes are not a valid int64 (see {@link parseInt64}). */
+export const NOT_AN_INTEGER: unique symbol = Symbol("not an integer");
+
+/**
+ * Parses a strict Redis integer (`-?[1-9][0-9]*` or `0`, no spaces, no `+`) within int64.
+ * Values with at most 15 digits are exact numbers; longer ones are exact `bigint`s (they may still
+ * be within `Number.MAX_SAFE_INTEGER`, callers that only need a number use {@link parseIntArg}).
+ */
+export function parseInt64(b: Uint8Array): number | bigint | typeof NOT_AN_INTEGER {
+  const n = b.length;
+  if (n === 0 || n > 20) return NOT_AN_INTEGER;
+  let i = 0;
+  let neg = false;
+  if (b[0] === 45) {
+    if (n === 1) return NOT_AN_INTEGER;
+    neg = true;
+    i = 1;
+  }
+  const first = b[i];
+  if (first === 48) {
+    // "0" alone; "-0", leading zeros rejected like Redis.
+    return n === 1 ? 0 : NOT_AN_INTEGER;
+  }
+  const digits = n - i;
+  if (digits > 19) return NOT_AN_INTEGER;
+  let v = 0;
+  for (let j = i; j < n; j++) {
+    const d = b[j] - 48;
+    if (d < 0 || d > 9) return NOT_AN_INTEGER;
+    if (digits <= 15) v = v * 10 + d;
+  }
+  if (digits <= 15) return neg ? -v : v;
+  let big = 0n;
+  for (let j = i; j < n; j++) big = big * 10n + BigInt(b[j] - 48);
+  if (neg) big = -big;
+  if (big < INT64_MIN || big > INT64_MAX) return NOT_AN_INTEGER;
+  return big;
+}
+
+/**
+ * Parses an integer argument (count, index, seconds) as a JS number; int64 values beyond 2^53
+ * become the nearest double, which is fine for clamped indices and range checks.
+ * Returns `null` when the bytes are not an int64.
+ */
+export function parseIntArg(b: Uint8Array): number | null {
+  const v = parseInt64(b);
+  if (v === NOT_AN_INTEGER) return null;
+  return typeof v === "number" ? v : Number(v);
+}
+
+/** True when `v` is within int64 (as a bigint). */
+export function inInt64(v: bigint): boolean {
+  return v >= INT64_MIN && v <= INT64_MAX;
+}
+
+/** Decimal ASCII bytes of an integer (number or bigint). */
+export function intToBytes(v: number | bigint): Uint8Array {
+  const s = String(v);
+  const out = alloc(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+const FLOAT_RE = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)$/;
+
+/**
+ * Parses a float argument the way Redis does for scores: decimal/exponent notation, or
+ * `inf`/`+inf`/`-inf` (any case). NaN and anything else give `null`.
+ */
+export function parseFloatArg(b: Uint8Array): number | null {
+  const n = b.length;
+  if (n === 0 || n > 64) return null;
+  let s = "";
+  for (let i = 0; i < n; i++) s += String.fromCharCode(b[i]);
+  const lower = s.toLowerCase();
+  if (lower === "inf" || lower === "+inf" || lower === "infinity" || lower === "+infinity") {
+    return Infinity;
+  }
+  if (lower === "-inf" || lower === "-infinity") return -Infinity;
+  if (!FLOAT_RE.test(s)) return null;
+  const v = Number(s);
+  return Number.isNaN(v) ? null : v;
+}
+
+/** Printable rendering of (possibly binary) bytes for error messages, truncated. */
+export function printable(b: Uint8Array, max = 64): string {
+  let s = "";
+  const n = Math.min(b.length, max);
+  for (let i = 0; i < n; i++) {
+    const c = b[i];
+    s += c >= 32 && c < 127 ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`;
+  }
+  return b.length > max ? s + "..." : s;
+}

@@ -1,0 +1,215 @@
+/**
+ * The keyspace: every key's entry (type, value, expiry, revisions) behind a small store interface,
+ * plus a deterministic expiry index.
+ *
+ * Expiry is deterministic across replicas: "now" only ever comes from `ApplyContext.nowMs`.
+ * Read-only commands never mutate (a leader may serve them outside the log); write commands
+ * reclaim an expired key they touch, and each write runs a bounded active sweep that deletes the
+ * expired keys with the smallest `(expireAt, key)` — a function of the logical state only, so a
+ * replica restored from a snapshot sweeps exactly like one that applied the log.
+ * @module
+ */
+import type { Deque } from "./deque.ts";
+import type { SortedSet } from "./sorted_set.ts";
+
+/** Data type tags (also the snapshot's type bytes: never renumber). */
+export const Kind = { STRING: 0, LIST: 1, SET: 2, HASH: 3, ZSET: 4 } as const;
+/** A data type tag. */
+export type KindTag = (typeof Kind)[keyof typeof Kind];
+
+/** The value held by a key, by kind. */
+export type EntryValue = Uint8Array | Deque | Set<string> | Map<string, Uint8Array> | SortedSet;
+
+/** One key's state. Mutable in place; `value`'s runtime type follows `kind`. */
+export class KeyEntry {
+  /** Data type tag. */
+  kind: KindTag;
+  /** The value (bytes for strings; collection objects for the others). */
+  value: EntryValue;
+  /** Absolute expiry time in ms (leader clock), 0 = no expiry. */
+  expireAt: number;
+  /** Log index of the write that created the key (etcd's create_revision). */
+  createRev: number;
+  /** Log index of the last write that changed the key's value or expiry (mod_revision). */
+  modRev: number;
+
+  constructor(kind: KindTag, value: EntryValue, rev: number) {
+    this.kind = kind;
+    this.value = value;
+    this.expireAt = 0;
+    this.createRev = rev;
+    this.modRev = rev;
+  }
+}
+
+/**
+ * The minimal key store the keyspace needs. A `Map` (hash, insertion-ordered) implements it
+ * today; an ordered index for range/prefix scans can implement it later without touching commands.
+ */
+export interface KeyStore {
+  get(key: string): KeyEntry | undefined;
+  set(key: string, e: KeyEntry): unknown;
+  delete(key: string): boolean;
+  clear(): void;
+  readonly size: number;
+  entries(): IterableIterator<[string, KeyEntry]>;
+}
+
+/** How many expired keys each write command may reclaim actively (besides the key it touches). */
+export const SWEEP_PER_WRITE = 4;
+
+/** Min-heap of (expireAt, key) with lazy invalidation; ties broken by key for a total order. */
+class ExpiryHeap {
+  at: number[] = [];
+  keys: string[] = [];
+
+  get length(): number {
+    return this.at.length;
+  }
+
+  clear(): void {
+    this.at.length = 0;
+    this.keys.length = 0;
+  }
+
+  #less(i: number, j: number): boolean {
+    const a = this.at[i];
+    const b = this.at[j];
+    return a < b || (a === b && this.keys[i] < this.keys[j]);
+  }
+
+  #swap(i: number, j: number): void {
+    const t = this.at[i];
+    this.at[i] = this.at[j];
+    this.at[j] = t;
+    const k = this.keys[i];
+    this.keys[i] = this.keys[j];
+    this.keys[j] = k;
+  }
+
+  push(at: number, key: string): void {
+    this.at.push(at);
+    this.keys.push(key);
+    let i = this.at.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.#less(i, p)) break;
+      this.#swap(i, p);
+      i = p;
+    }
+  }
+
+  pop(): void {
+    const last = this.at.length - 1;
+    this.#swap(0, last);
+    this.at.pop();
+    this.keys.pop();
+    const n = this.at.length;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const m = r < n && this.#less(r, l) ? r : l;
+      if (!this.#less(m, i)) break;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+}
+
+/** Keys plus expiry bookkeeping. */
+export class Keyspace {
+  /** The key store (insertion-ordered `Map`). */
+  readonly store: KeyStore = new Map<string, KeyEntry>();
+  readonly #heap = new ExpiryHeap();
+  /** Keys currently carrying an expiry (upper bound; used to bound stale heap entries). */
+  #withExpiry = 0;
+
+  /** Entry for reading: expired keys are absent; never mutates. */
+  read(key: string, now: number): KeyEntry | undefined {
+    const e = this.store.get(key);
+    if (e === undefined) return undefined;
+    return e.expireAt !== 0 && e.expireAt <= now ? undefined : e;
+  }
+
+  /** Entry for writing: an expired key is deleted and reported absent. */
+  write(key: string, now: number): KeyEntry | undefined {
+    const e = this.store.get(key);
+    if (e === undefined) return undefined;
+    if (e.expireAt !== 0 && e.expireAt <= now) {
+      this.remove(key, e);
+      return undefined;
+    }
+    return e;
+  }
+
+  /** Adds a new key (the caller checked it is absent). */
+  add(key: string, e: KeyEntry): void {
+    this.store.set(key, e);
+    if (e.expireAt !== 0) this.#track(key, e.expireAt);
+  }
+
+  /** Deletes a key. */
+  remove(key: string, e: KeyEntry): void {
+    if (e.expireAt !== 0) this.#withExpiry--;
+    this.store.delete(key);
+  }
+
+  /** Sets or clears (`at` = 0) a key's absolute expiry. */
+  setExpire(key: string, e: KeyEntry, at: number): void {
+    if (e.expireAt === at) return;
+    if (e.expireAt !== 0) this.#withExpiry--;
+    e.expireAt = at;
+    if (at !== 0) this.#track(key, at);
+  }
+
+  #track(key: string, at: number): void {
+    this.#withExpiry++;
+    this.#heap.push(at, key);
+    // Stale heap entries (keys deleted or re-timed) are dropped when popped; if they pile up
+    // (e.g. the same key re-timed far in the future many times) rebuild from the live keys.
+    if (this.#heap.length > 1024 && this.#heap.length > 4 * this.#withExpiry) this.#rebuild();
+  }
+
+  #rebuild(): void {
+    const h = this.#heap;
+    h.clear();
+    let n = 0;
+    for (const [k, e] of this.store.entries()) {
+      if (e.expireAt !== 0) {
+        h.push(e.expireAt, k);
+        n++;
+      }
+    }
+    this.#withExpiry = n;
+  }
+
+  /**
+   * Deletes up to `budget` expired keys, smallest `(expireAt, key)` first. Stale index entries
+   * are skipped without counting (each is popped once: amortised O(1) per write).
+   */
+  sweep(now: number, budget: number): number {
+    const h = this.#heap;
+    let done = 0;
+    while (done < budget && h.length > 0) {
+      const at = h.at[0];
+      if (at > now) break;
+      const key = h.keys[0];
+      h.pop();
+      const e = this.store.get(key);
+      if (e !== undefined && e.expireAt === at) {
+        this.remove(key, e);
+        done++;
+      }
+    }
+    return done;
+  }
+
+  /** Removes every key. */
+  clear(): void {
+    this.store.clear();
+    this.#heap.clear();
+    this.#withExpiry = 0;
+  }
+}

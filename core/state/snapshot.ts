@@ -1,0 +1,290 @@
+/**
+ * The state machine's snapshot format: a compact, self-checking binary encoding of every key.
+ *
+ * Layout: `"TKVS"` magic, version byte (1), varint key count, the keys, then a CRC-32 (IEEE,
+ * big-endian) of everything before it. Each key: kind byte, key bytes, varint expireAt, varint
+ * createRev, varint modRev, then the value by kind — string: bytes; list/set: varint count +
+ * items; hash: varint count + (field, value) pairs; zset: varint count + (member, float64 score)
+ * in score order. "bytes" = varint length + raw bytes. Varints are LEB128 up to 2^53.
+ *
+ * Keys, set members and hash fields are written in the state's own (insertion) order, which is
+ * replicated, so equal states (same applied log) produce identical bytes, and a restored replica
+ * keeps the same order (e.g. HKEYS) as the one that applied the log.
+ * @module
+ */
+import { Deque } from "./deque.ts";
+import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
+import type { KindTag } from "./keyspace.ts";
+import { SortedSet } from "./sorted_set.ts";
+
+const MAGIC = [0x54, 0x4b, 0x56, 0x53]; // "TKVS"
+const VERSION = 1;
+/** Platform byte order (scores are written little-endian everywhere). */
+const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const CRC_TABLE = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC_TABLE[n] = c;
+}
+
+/** CRC-32 (IEEE) of `b[0..end)`. */
+function crc32(b: Uint8Array, end: number): number {
+  let c = -1;
+  for (let i = 0; i < end; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+class Writer {
+  buf = new Uint8Array(4096);
+  pos = 0;
+  readonly #f64 = new Float64Array(1);
+  readonly #f64b = new Uint8Array(this.#f64.buffer);
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.pos + n) cap *= 2;
+    const b = new Uint8Array(cap);
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  byte(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  varint(n: number): void {
+    this.ensure(8);
+    while (n >= 128) {
+      this.buf[this.pos++] = (n % 128) | 128;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** A binary key string (one code unit per byte). */
+  key(s: string): void {
+    const n = s.length;
+    this.varint(n);
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.#f64[0] = v;
+    for (let i = 0; i < 8; i++) this.buf[this.pos++] = this.#f64b[LE ? i : 7 - i];
+  }
+}
+
+/** Serialises the keyspace. */
+export function encodeSnapshot(db: Keyspace): Uint8Array {
+  const w = new Writer();
+  for (const m of MAGIC) w.byte(m);
+  w.byte(VERSION);
+  w.varint(db.store.size);
+  for (const [k, e] of db.store.entries()) {
+    w.byte(e.kind);
+    w.key(k);
+    w.varint(e.expireAt);
+    w.varint(e.createRev);
+    w.varint(e.modRev);
+    switch (e.kind) {
+      case Kind.STRING:
+        w.bytes(e.value as Uint8Array);
+        break;
+      case Kind.LIST: {
+        const d = e.value as Deque;
+        w.varint(d.length);
+        for (let i = 0; i < d.length; i++) w.bytes(d.at(i));
+        break;
+      }
+      case Kind.SET: {
+        const s = e.value as Set<string>;
+        w.varint(s.size);
+        for (const m of s) w.key(m);
+        break;
+      }
+      case Kind.HASH: {
+        const h = e.value as Map<string, Uint8Array>;
+        w.varint(h.size);
+        for (const [f, v] of h) {
+          w.key(f);
+          w.bytes(v);
+        }
+        break;
+      }
+      case Kind.ZSET: {
+        const z = e.value as SortedSet;
+        w.varint(z.size);
+        for (let n = z.first(); n !== null; n = n.next[0]) {
+          w.key(n.member);
+          w.f64(n.score);
+        }
+        break;
+      }
+    }
+  }
+  const crc = crc32(w.buf, w.pos);
+  w.ensure(4);
+  w.buf[w.pos++] = crc >>> 24;
+  w.buf[w.pos++] = (crc >>> 16) & 0xff;
+  w.buf[w.pos++] = (crc >>> 8) & 0xff;
+  w.buf[w.pos++] = crc & 0xff;
+  return w.buf.slice(0, w.pos);
+}
+
+class Reader {
+  pos = 0;
+  readonly #f64 = new Float64Array(1);
+  readonly #f64b = new Uint8Array(this.#f64.buffer);
+  constructor(readonly buf: Uint8Array, readonly end: number) {}
+
+  fail(what: string): never {
+    throw new Error(`corrupt state snapshot: ${what} at byte ${this.pos}`);
+  }
+
+  byte(): number {
+    if (this.pos >= this.end) this.fail("unexpected end");
+    return this.buf[this.pos++];
+  }
+
+  varint(): number {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = this.byte();
+      v += (b & 127) * mul;
+      if (b < 128) break;
+      mul *= 128;
+      if (mul > 2 ** 56) this.fail("varint too long");
+    }
+    if (!Number.isSafeInteger(v)) this.fail("integer out of range");
+    return v;
+  }
+
+  /** A length/count that must fit in the remaining bytes (each item takes ≥ `min` bytes). */
+  count(min: number): number {
+    const n = this.varint();
+    if (n * min > this.end - this.pos) this.fail(`count ${n} exceeds the remaining data`);
+    return n;
+  }
+
+  bytes(): Uint8Array {
+    const n = this.count(1);
+    const b = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  key(): string {
+    const n = this.count(1);
+    let s = "";
+    const CH = 4096;
+    for (let i = 0; i < n; i += CH) {
+      const sub = this.buf.subarray(this.pos + i, this.pos + Math.min(n, i + CH));
+      s += String.fromCharCode.apply(null, sub as unknown as number[]);
+    }
+    this.pos += n;
+    return s;
+  }
+
+  f64(): number {
+    if (this.pos + 8 > this.end) this.fail("unexpected end");
+    for (let i = 0; i < 8; i++) this.#f64b[LE ? i : 7 - i] = this.buf[this.pos++];
+    return this.#f64[0];
+  }
+}
+
+/** Parses a snapshot into a fresh keyspace; throws `Error("corrupt state snapshot: ...")`. */
+export function decodeSnapshot(data: Uint8Array): Keyspace {
+  if (!(data instanceof Uint8Array)) throw new Error("corrupt state snapshot: not bytes");
+  if (data.length < MAGIC.length + 2 + 4) throw new Error("corrupt state snapshot: too short");
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (data[i] !== MAGIC[i]) throw new Error("corrupt state snapshot: bad magic");
+  }
+  if (data[4] !== VERSION) {
+    throw new Error(`corrupt state snapshot: unsupported version ${data[4]}`);
+  }
+  const end = data.length - 4;
+  const want =
+    ((data[end] << 24) | (data[end + 1] << 16) | (data[end + 2] << 8) | data[end + 3]) >>>
+    0;
+  if (crc32(data, end) !== want) throw new Error("corrupt state snapshot: checksum mismatch");
+  const r = new Reader(data, end);
+  r.pos = 5;
+  const db = new Keyspace();
+  const nkeys = r.count(5);
+  for (let i = 0; i < nkeys; i++) {
+    const kind = r.byte();
+    if (kind > Kind.ZSET) r.fail(`unknown type ${kind}`);
+    const key = r.key();
+    if (db.store.get(key) !== undefined) r.fail("duplicate key");
+    const expireAt = r.varint();
+    const createRev = r.varint();
+    const modRev = r.varint();
+    let value: KeyEntry["value"];
+    switch (kind) {
+      case Kind.STRING:
+        value = r.bytes();
+        break;
+      case Kind.LIST: {
+        const d = new Deque();
+        const n = r.count(1);
+        if (n === 0) r.fail("empty list");
+        for (let j = 0; j < n; j++) d.pushBack(r.bytes());
+        value = d;
+        break;
+      }
+      case Kind.SET: {
+        const s = new Set<string>();
+        const n = r.count(1);
+        if (n === 0) r.fail("empty set");
+        for (let j = 0; j < n; j++) s.add(r.key());
+        if (s.size !== n) r.fail("duplicate set member");
+        value = s;
+        break;
+      }
+      case Kind.HASH: {
+        const h = new Map<string, Uint8Array>();
+        const n = r.count(2);
+        if (n === 0) r.fail("empty hash");
+        for (let j = 0; j < n; j++) h.set(r.key(), r.bytes());
+        if (h.size !== n) r.fail("duplicate hash field");
+        value = h;
+        break;
+      }
+      default: {
+        const z = new SortedSet();
+        const n = r.count(9);
+        if (n === 0) r.fail("empty sorted set");
+        for (let j = 0; j < n; j++) {
+          const m = r.key();
+          const score = r.f64();
+          if (Number.isNaN(score)) r.fail("NaN score");
+          if (!z.set(m, score)) r.fail("duplicate sorted-set member");
+        }
+        value = z;
+      }
+    }
+    const e = new KeyEntry(kind as KindTag, value, createRev);
+    e.modRev = modRev;
+    e.expireAt = expireAt;
+    db.add(key, e);
+  }
+  if (r.pos !== end) r.fail("trailing bytes");
+  return db;
+}
