@@ -6,11 +6,12 @@
  *   deno run bench/state_machine.ts
  * @module
  */
+import process from "node:process";
 import { createStateMachine } from "../core/state/state_machine.ts";
 import type { ApplyContext, Argv, ResultSink } from "../core/state/types.ts";
 
 function flag(name: string, def: number): number {
-  const args = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
+  const args = process.argv.slice(2);
   const i = args.indexOf(`--${name}`);
   if (i < 0) return def;
   const v = Number(args[i + 1]);
@@ -58,7 +59,8 @@ function run(label: string, make: (i: number) => Argv): number {
   return ops;
 }
 
-const runtime = typeof Deno !== "undefined" ? `deno ${Deno.version.deno}` : `bun ${Bun.version}`;
+const v = process.versions as Record<string, string | undefined>;
+const runtime = v.bun ? `bun ${v.bun}` : v.deno ? `deno ${v.deno}` : `node ${v.node}`;
 console.log(`state machine microbenchmark (${runtime}): ${KEYS} keys, ${OPS} ops per run`);
 for (let round = 0; round < 2; round++) {
   run(`SET 16B key / 64B value`, (i) => [SET, keys[i], value]);
