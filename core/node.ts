@@ -321,6 +321,12 @@ class Node implements TinyKVNode {
         const rd = this.#raft.ready();
         await this.#handleReady(rd);
         this.#raft.advance(rd);
+        // Snapshot after advance: the core must know the entries are applied before compacting.
+        if (
+          this.#applied - this.#snapshotIndex >= this.config.snapshot_entries && !this.#snapshotting
+        ) {
+          await this.#takeSnapshot();
+        }
       }
     } catch (err) {
       this.#fail(err as Error);
