@@ -12,6 +12,7 @@
  * keeps the same order (e.g. HKEYS) as the one that applied the log.
  * @module
  */
+import { alloc } from "./bytes.ts";
 import { Deque } from "./deque.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
 import type { KindTag } from "./keyspace.ts";
@@ -185,7 +186,8 @@ class Reader {
 
   bytes(): Uint8Array {
     const n = this.count(1);
-    const b = this.buf.slice(this.pos, this.pos + n);
+    const b = alloc(n); // own copy (slab for small values): never pins the snapshot buffer
+    b.set(this.buf.subarray(this.pos, this.pos + n));
     this.pos += n;
     return b;
   }
