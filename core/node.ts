@@ -346,11 +346,6 @@ class Node implements TinyKVNode {
     if (rd.mustSync || rd.entries.length) await st.sync();
     if (rd.messages.length) this.#peers.send(rd.messages);
     if (rd.committedEntries.length) this.#applyEntries(rd.committedEntries);
-    if (
-      this.#applied - this.#snapshotIndex >= this.config.snapshot_entries && !this.#snapshotting
-    ) {
-      await this.#takeSnapshot();
-    }
   }
 
   #onSoftState(role: RaftStatus["role"], leader: NodeId): void {
