@@ -93,7 +93,7 @@ export type MessageType =
   | "snap" // InstallSnapshot (whole snapshot in `snapshot`; chunking happens in node wiring)
   | "snapResp"
   | "timeoutNow" // leader transfer: campaign now
-  | "transferLeader" // ask the leader to transfer to `from`... see RawNode.transferLeader
+  | "transferLeader" // a follower asks the leader to transfer leadership to the node in `index`
   | "readIndex" // follower forwards a read-index request to the leader
   | "readIndexResp";
 
@@ -105,7 +105,10 @@ export interface Message {
   term: number;
   /** Term of the entry at `index` (app: prev entry; vote: last entry). */
   logTerm: number;
-  /** app: prev index; appResp: last index matched (or rejected index); vote: last index. */
+  /**
+   * app: prev index; appResp: last index matched (or rejected index); vote: last index;
+   * readIndexResp: the read index; transferLeader: the id of the node to transfer to.
+   */
   index: number;
   entries: Entry[];
   commit: number;
