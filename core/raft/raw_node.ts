@@ -230,7 +230,9 @@ export class RaftNode implements RawNode {
     this.#setConf(cs);
     if (this.#role === "leader") {
       if (!this.#voters.has(this.id)) {
-        // Removed or demoted: step down; the remaining voters elect a new leader.
+        // Removed or demoted: tell followers the commit index (so they apply the change too),
+        // then step down; the remaining voters elect a new leader.
+        this.#bcastHeartbeat(undefined);
         this.#becomeFollower(this.#term, 0);
       } else {
         if (this.#leadTransferee !== 0 && !this.#voters.has(this.#leadTransferee)) {
