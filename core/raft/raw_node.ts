@@ -988,9 +988,10 @@ export class RaftNode implements RawNode {
     const s = m.snapshot!;
     const log = this.#log;
     const r = this.#msg("appResp", m.from);
+    // The snapshot's membership may predate our own addition: install it anyway; the entries
+    // after it (which the leader sends next) add us back.
     const { index, term, conf } = s.meta;
-    const member = conf.voters.includes(this.id) || conf.learners.includes(this.id);
-    if (index <= log.committed || !member) {
+    if (index <= log.committed) {
       r.index = log.committed;
     } else if (log.matchTerm(index, term)) {
       // We already have the snapshot's entry: just fast-forward the commit index.

@@ -39,6 +39,11 @@ describe("raft cluster simulation", () => {
   test("100 long seeds x 3000 ticks", () => {
     for (let s = 1_000_000; s < 1_000_100; s++) check(s, 3000);
   }, 300_000);
+  // Seeds that once found bugs (kept as regression tests).
+  // 5654: a snapshot whose membership predates the recipient's addition must still be installed.
+  test("regression seeds", () => {
+    for (const s of [5654]) check(s, 500);
+  });
   test("runs are deterministic: same seed, same history", () => {
     const a = runSeed(optionsForSeed(42, 300));
     const b = runSeed(optionsForSeed(42, 300));
