@@ -109,6 +109,7 @@ export class WalStorage implements Storage {
   #written = 0;
   #synced = 0;
   #syncing = false;
+  #fsyncs = 0;
   #waiters: Waiter[] = [];
   #retiring: number[] = [];
   #dirDirty = false;
@@ -195,6 +196,11 @@ export class WalStorage implements Storage {
   /** The latest snapshot (index 0 when none). */
   snapshot(): Snapshot {
     return this.#snap;
+  }
+
+  /** Group commits performed so far (each is one fdatasync per open segment file). */
+  get fsyncCount(): number {
+    return this.#fsyncs;
   }
 
   /** Number of segment files currently making up the log. */
@@ -418,6 +424,7 @@ export class WalStorage implements Storage {
     const dirDirty = this.#dirDirty;
     this.#dirDirty = false;
     const fds = [...retiring, this.#fd];
+    this.#fsyncs++;
     Promise.all(fds.map(datasync))
       .then(() => (dirDirty ? fsyncDir(this.dir) : undefined))
       .then(() => {
