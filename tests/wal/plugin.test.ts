@@ -42,12 +42,15 @@ describe("wal plugin", () => {
     const cfg = { data_dir: dataDir, snapshot_entries: 50, snapshot_keep_entries: 5 };
     const n1 = await startTestNode(cfg, [walPlugin]);
     try {
-      const c = await RawClient.connect(n1.clientPort);
-      for (let i = 0; i < 120; i++) {
-        const r = await c.batch([["SET", `k${i}`, `v${i}`]], `b${i}`);
-        expect(r.codes).toEqual([Code.OK]);
+      // 4 concurrent clients, so snapshots and compaction overlap appends and syncs.
+      const cs = await Promise.all([0, 1, 2, 3].map(() => RawClient.connect(n1.clientPort)));
+      for (let i = 0; i < 30; i++) {
+        const rs = await Promise.all(
+          cs.map((c, k) => c.batch([["SET", `k${i * 4 + k}`, `v${i * 4 + k}`]], `b${i}-${k}`)),
+        );
+        for (const r of rs) expect(r.codes).toEqual([Code.OK]);
       }
-      c.close();
+      for (const c of cs) c.close();
     } finally {
       await n1.stop();
     }

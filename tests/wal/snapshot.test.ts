@@ -76,6 +76,26 @@ describe("wal snapshots", () => {
     await r2.close();
   });
 
+  test("recovery from a first segment whose Truncate goes below its base", async () => {
+    const d = dir("truncbase");
+    // segmentBytes 1: every flush rotates, so each sync() ends a segment.
+    const w = await openWal(d, { segmentBytes: 1 });
+    w.append(makeEntries(1, 10, 1)); // S1: 1..10, then S2 starts after (10, 1)
+    await w.sync();
+    w.append(makeEntries(8, 30, 2)); // S2: Truncate(8, prevTerm 1), 8..30
+    w.setHardState({ term: 2, vote: 1, commit: 30 });
+    await w.sync();
+    await w.saveSnapshot(snap(20, 2), 0); // deletes S1 only (S2 holds entries above 20)
+    expect(segmentFiles(d).length).toBe(2);
+    await w.close();
+    const r = await openWal(d, { segmentBytes: 1 });
+    expect(r.firstIndex()).toBe(8);
+    expect(r.term(7)).toBe(1);
+    expect(plain(r.entries(8, 31))).toEqual(plain(makeEntries(8, 30, 2)));
+    expect(r.snapshot().meta.index).toBe(20);
+    await r.close();
+  });
+
   test("saveSnapshot rejects a snapshot beyond the log or with the wrong term", async () => {
     const d = dir("savebad");
     const w = await openWal(d);
