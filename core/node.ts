@@ -129,6 +129,8 @@ class Node implements TinyKVNode {
   #applied = 0;
   #snapshotIndex = 0;
   #snapshotting = false;
+  #bytesSinceSnapshot = 0;
+  #lastSnapshotBytes = 0;
   #lastNow = 0;
   #stopping = false;
   #stopped = false;
@@ -322,9 +324,7 @@ class Node implements TinyKVNode {
         await this.#handleReady(rd);
         this.#raft.advance(rd);
         // Snapshot after advance: the core must know the entries are applied before compacting.
-        if (
-          this.#applied - this.#snapshotIndex >= this.config.snapshot_entries && !this.#snapshotting
-        ) {
+        if (this.#snapshotDue()) {
           await this.#takeSnapshot();
         }
       }
@@ -374,6 +374,7 @@ class Node implements TinyKVNode {
     const pending = this.#pending;
     for (const e of entries) {
       if (e.index <= this.#applied) continue;
+      this.#bytesSinceSnapshot += e.data.length;
       if (e.type === EntryType.ConfChange) this.#applyConfChange(e);
       else {
         const { batches, results } = this.#applier.apply(e);
@@ -423,6 +424,17 @@ class Node implements TinyKVNode {
     return out;
   }
 
+  /**
+   * A snapshot is due after `snapshot_entries` entries *and* once the log written since the last
+   * snapshot is at least as large as that snapshot: the cost of snapshotting stays proportional to
+   * the data written, however large the state grows.
+   */
+  #snapshotDue(): boolean {
+    return !this.#snapshotting &&
+      this.#applied - this.#snapshotIndex >= this.config.snapshot_entries &&
+      this.#bytesSinceSnapshot >= this.#lastSnapshotBytes;
+  }
+
   async #takeSnapshot(): Promise<void> {
     this.#snapshotting = true;
     try {
@@ -439,6 +451,8 @@ class Node implements TinyKVNode {
       await this.#storage.saveSnapshot(snap, this.config.snapshot_keep_entries);
       this.#raft.compact(index);
       this.#snapshotIndex = index;
+      this.#bytesSinceSnapshot = 0;
+      this.#lastSnapshotBytes = data.length;
       this.#log.debug(`snapshot at index ${index} (${data.length} bytes)`);
     } finally {
       this.#snapshotting = false;

@@ -12,6 +12,7 @@
  * keeps the same order (e.g. HKEYS) as the one that applied the log.
  * @module
  */
+import { crc32 as nativeCrc32 } from "@node-rs/crc32";
 import { alloc } from "./bytes.ts";
 import { Deque } from "./deque.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
@@ -23,18 +24,9 @@ const VERSION = 1;
 /** Platform byte order (scores are written little-endian everywhere). */
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const CRC_TABLE = new Int32Array(256);
-for (let n = 0; n < 256; n++) {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  CRC_TABLE[n] = c;
-}
-
-/** CRC-32 (IEEE) of `b[0..end)`. */
+/** CRC-32 (IEEE) of `b[0..end)`, computed natively (N-API; works in Deno and Bun). */
 function crc32(b: Uint8Array, end: number): number {
-  let c = -1;
-  for (let i = 0; i < end; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+  return nativeCrc32(b.subarray(0, end)) >>> 0;
 }
 
 class Writer {
@@ -67,10 +59,16 @@ class Writer {
   }
 
   bytes(b: Uint8Array): void {
-    this.varint(b.length);
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    const n = b.length;
+    this.varint(n);
+    this.ensure(n);
+    if (n <= 64) {
+      // A native set() call costs more than copying a short value by hand.
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) buf[p++] = b[i];
+    } else this.buf.set(b, this.pos);
+    this.pos += n;
   }
 
   /** A binary key string (one code unit per byte). */
