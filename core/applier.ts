@@ -51,13 +51,17 @@ export class Applier {
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b];
       const cached = view && hooks.wantsApply ? hooks.beforeApply(batch, view) : undefined;
-      results[b] = cached ?? this.#applyBatch(batch, ctx);
+      results[b] = cached ?? this.execute(batch, ctx);
     }
     if (view) hooks.onApply(view, results);
     return { batches, results };
   }
 
-  #applyBatch(batch: ClientBatch, ctx: ApplyContext): BatchResult {
+  /**
+   * Runs one batch's commands against the state machine and returns their results. Used for
+   * entries (above) and, with read-only batches, for ReadIndex reads that never enter the log.
+   */
+  execute(batch: ClientBatch, ctx: ApplyContext): BatchResult {
     const out: BatchResult = { codes: [], data: [], errors: [] };
     let cmds: unknown;
     try {

@@ -19,6 +19,7 @@ export interface Config {
   peers: Record<number, string>;
   /** Client addresses of peers (id → `host:port`), for NOT_LEADER redirects. */
   peer_clients: Record<number, string>;
+  join: boolean;
   host: string;
   port: number;
   raft_port: number;
@@ -87,6 +88,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     help:
       'client addresses of peers "1=127.0.0.1:5210,..." for not-leader redirects (default: raft port - 1)',
     default: {},
+  },
+  {
+    key: "join",
+    kind: "bool",
+    help:
+      "join a running cluster: start with no membership and wait for the leader's ADD_NODE (instead of forming a new cluster from --peers)",
+    default: false,
   },
   {
     key: "host",

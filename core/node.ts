@@ -8,6 +8,7 @@ import { setImmediate } from "node:timers";
 import { Registry } from "prom-client";
 import { Applier } from "./applier.ts";
 import { decodeCbor, encodeCbor } from "./cbor.ts";
+import { isReadOnlyBatch } from "./cbor_peek.ts";
 import { commandName, toArgv } from "./commands.ts";
 import type { Config } from "./config.ts";
 import { Code, type CodeNumber } from "./errors.ts";
@@ -26,6 +27,7 @@ import type {
 } from "./plugin.ts";
 import { encodeProposal } from "./proposal.ts";
 import type { WireValue } from "./protocol.ts";
+import { decodeConfChange } from "./raft/conf_change.ts";
 import { createRawNode } from "./raft/raw_node.ts";
 import type {
   ConfChange,
@@ -35,6 +37,7 @@ import type {
   NodeId,
   RaftStatus,
   RawNode,
+  ReadState,
   Ready,
   Snapshot,
 } from "./raft/types.ts";
@@ -42,7 +45,7 @@ import { EntryType } from "./raft/types.ts";
 import { ClientServer } from "./server.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_codec.ts";
 import { createStateMachine } from "./state/state_machine.ts";
-import type { Argv, StateMachine, Value } from "./state/types.ts";
+import type { ApplyContext, Argv, StateMachine, Value } from "./state/types.ts";
 import type { Storage } from "./storage.ts";
 import { createTransport } from "../transports/mod.ts";
 import type { Transport } from "../transports/types.ts";
@@ -81,6 +84,8 @@ export interface TinyKVNode {
 }
 
 const PEER_FRAME_SLACK = 8 * 1024 * 1024;
+/** ReadIndex requests whose answer never came (lost message, leader change) are forgotten after this many. */
+const MAX_READ_REQUESTS = 1024;
 const SERVER_COMMANDS = new Set([
   "INFO",
   "GET_LEADER",
@@ -132,6 +137,14 @@ class Node implements TinyKVNode {
   #bytesSinceSnapshot = 0;
   #lastSnapshotBytes = 0;
   #lastNow = 0;
+  /** Read-only batches waiting for the next ReadIndex request (one request covers them all). */
+  #readQueue: ClientBatch[] = [];
+  /** ReadIndex requests in flight: context sequence number → the batches they cover. */
+  readonly #readRequests = new Map<number, ClientBatch[]>();
+  /** Confirmed reads waiting for `applied` to reach their read index (ascending index). */
+  readonly #readsToServe: { index: number; batches: ClientBatch[] }[] = [];
+  #readSeq = 0;
+  readonly #readCtx: ApplyContext = { nowMs: 0, index: 0 };
   #stopping = false;
   #stopped = false;
   #fatal: Error | null = null;
@@ -203,7 +216,9 @@ class Node implements TinyKVNode {
     await this.#hooks.setup();
     const peerIds = Object.keys(c.peers).map(Number);
     const voters = peerIds.length > 0 ? peerIds.sort((a, b) => a - b) : [this.id];
-    const initialConf: ConfState = { voters, learners: [] };
+    // A joining node starts with no membership: it neither campaigns nor votes until the leader's
+    // log (ADD_NODE, or a snapshot) tells it who the members are.
+    const initialConf: ConfState = c.join ? { voters: [], learners: [] } : { voters, learners: [] };
     const provider = this.#hooks.storageProvider();
     this.#storage = provider
       ? await provider.plugin.storage!(
@@ -213,7 +228,9 @@ class Node implements TinyKVNode {
       : new MemoryStorage(initialConf);
     if (!this.#storage.durable) {
       this.#log.warn(
-        "no durable storage: this node keeps its data in memory only (load the wal plugin to persist)",
+        provider
+          ? `storage: ${this.#storage.description}; not durable: a crash can lose acknowledged writes`
+          : "storage: in memory only; a crash loses every write (load the wal plugin to persist)",
       );
     } else {
       this.#log.info(`storage: ${this.#storage.description}`);
@@ -240,6 +257,7 @@ class Node implements TinyKVNode {
       },
       (m) => this.#step(m),
       (id) => this.#raft.reportUnreachable(id),
+      (id) => this.#raft.reportSnapshot(id, false),
       this.#log.child("peers"),
       this.#statsObj,
     );
@@ -309,7 +327,9 @@ class Node implements TinyKVNode {
     this.#readyScheduled = true;
     setImmediate(() => {
       this.#readyScheduled = false;
-      if (this.#readyRunning || this.#stopped) return;
+      if (this.#stopped) return;
+      if (this.#readQueue.length > 0) this.#requestReadIndex();
+      if (this.#readyRunning) return;
       this.#readyRunning = this.#runReady().finally(() => {
         this.#readyRunning = null;
         if (this.#raft.hasReady()) this.#scheduleReady();
@@ -346,6 +366,8 @@ class Node implements TinyKVNode {
     if (rd.mustSync || rd.entries.length) await st.sync();
     if (rd.messages.length) this.#peers.send(rd.messages);
     if (rd.committedEntries.length) this.#applyEntries(rd.committedEntries);
+    if (rd.readStates.length) this.#onReadStates(rd.readStates);
+    if (this.#readsToServe.length) this.#serveReads();
   }
 
   #onSoftState(role: RaftStatus["role"], leader: NodeId): void {
@@ -368,6 +390,7 @@ class Node implements TinyKVNode {
       });
       if (n > 0) this.#log.warn(`leadership lost: failed ${n} pending batches`);
     }
+    if (role !== "leader") this.#dropReads();
   }
 
   #applyEntries(entries: Entry[]): void {
@@ -389,9 +412,10 @@ class Node implements TinyKVNode {
   #applyConfChange(e: Entry): void {
     let cc: ConfChange;
     try {
-      cc = decodeCbor(e.data) as ConfChange;
-    } catch {
-      this.#log.error(`entry ${e.index}: undecodable conf change; ignored`);
+      cc = decodeConfChange(e.data);
+    } catch (err) {
+      // Every replica ignores the same bad entry, so they stay in agreement.
+      this.#log.error(`entry ${e.index}: ${(err as Error).message}; ignored`);
       return;
     }
     const cs = this.#raft.applyConfChange(cc);
@@ -479,6 +503,9 @@ class Node implements TinyKVNode {
     const refuse = this.#admission();
     if (refuse) return done(refuse);
     if (!this.#pending.add(batch, done, Date.now() + this.config.raft_submit_timeout_ms)) return;
+    if (isReadOnlyBatch(batch.commands, this.#isRead)) {
+      (batch as { readOnly?: boolean }).readOnly = true;
+    }
     let d: BatchDecision | Promise<BatchDecision>;
     try {
       d = this.#hooks.onBatch(batch);
@@ -519,8 +546,10 @@ class Node implements TinyKVNode {
   }
 
   #decide(batch: ClientBatch, d: BatchDecision): void {
-    if (!d) this.#proposeBatches([batch]);
-    else if ("respond" in d) {
+    if (!d) {
+      if (batch.readOnly) this.#read(batch);
+      else this.#proposeBatches([batch]);
+    } else if ("respond" in d) {
       this.#pending.settle(batch.clientId, batch.batchId, { result: d.respond });
     } else if ("reject" in d) {
       this.#pending.settle(batch.clientId, batch.batchId, {
@@ -561,6 +590,64 @@ class Node implements TinyKVNode {
     }
     this.#statsObj.proposals++;
     this.#scheduleReady();
+  }
+
+  // ---------------------------------------------------------------- read path (ReadIndex)
+
+  readonly #isRead = (name: Uint8Array): boolean => this.#sm.isReadOnly(name);
+
+  /** Queues a read-only batch; the next scheduled round asks Raft for one read index for all. */
+  #read(batch: ClientBatch): void {
+    this.#readQueue.push(batch);
+    this.#scheduleReady();
+  }
+
+  #requestReadIndex(): void {
+    if (this.#role !== "leader") return this.#dropReads();
+    const seq = ++this.#readSeq;
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setFloat64(0, seq);
+    this.#readRequests.set(seq, this.#readQueue);
+    this.#readQueue = [];
+    if (this.#readRequests.size > MAX_READ_REQUESTS) {
+      // The oldest request's answer was lost; its batches time out through the pending table.
+      this.#readRequests.delete(this.#readRequests.keys().next().value!);
+    }
+    this.#raft.readIndex(ctx);
+  }
+
+  #onReadStates(states: readonly ReadState[]): void {
+    for (const rs of states) {
+      if (rs.context.length !== 8) continue;
+      const seq = new DataView(rs.context.buffer, rs.context.byteOffset, 8).getFloat64(0);
+      const batches = this.#readRequests.get(seq);
+      if (!batches) continue;
+      this.#readRequests.delete(seq);
+      this.#readsToServe.push({ index: rs.index, batches });
+    }
+  }
+
+  /** Answers confirmed reads whose read index is applied, from the local state machine. */
+  #serveReads(): void {
+    const q = this.#readsToServe;
+    let done = 0;
+    const ctx = this.#readCtx;
+    ctx.nowMs = Math.max(Date.now(), this.#lastNow);
+    ctx.index = this.#applied;
+    while (done < q.length && q[done].index <= this.#applied) {
+      for (const b of q[done].batches) {
+        this.#pending.settle(b.clientId, b.batchId, { result: this.#applier.execute(b, ctx) });
+      }
+      done++;
+    }
+    if (done > 0) q.splice(0, done);
+  }
+
+  /** Forgets queued and in-flight reads (their clients are answered via the pending table). */
+  #dropReads(): void {
+    this.#readQueue = [];
+    this.#readRequests.clear();
+    this.#readsToServe.length = 0;
   }
 
   // ---------------------------------------------------------------- server commands

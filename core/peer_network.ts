@@ -52,6 +52,7 @@ export class PeerNetwork {
   readonly #inbound = new Set<Connection>();
   readonly #onMessage: (m: Message) => void;
   readonly #onUnreachable: (id: NodeId) => void;
+  readonly #onSnapshotFailed: (id: NodeId) => void;
   readonly #log: Logger;
   readonly #stats: NodeStats;
   #listener: Listener | null = null;
@@ -65,6 +66,7 @@ export class PeerNetwork {
     opts: PeerNetworkOptions,
     onMessage: (m: Message) => void,
     onUnreachable: (id: NodeId) => void,
+    onSnapshotFailed: (id: NodeId) => void,
     log: Logger,
     stats: NodeStats,
   ) {
@@ -72,6 +74,7 @@ export class PeerNetwork {
     this.#opts = opts;
     this.#onMessage = onMessage;
     this.#onUnreachable = onUnreachable;
+    this.#onSnapshotFailed = onSnapshotFailed;
     this.#log = log;
     this.#stats = stats;
     for (const [id, addr] of Object.entries(opts.peers)) this.setPeer(Number(id), addr);
@@ -173,10 +176,18 @@ export class PeerNetwork {
     return out;
   }
 
-  /** Sends messages (best effort; Raft retransmits what is lost). */
+  /**
+   * Sends messages (best effort; Raft retransmits what is lost). A snapshot that cannot be sent
+   * (peer unreachable or partitioned) is reported, so the leader retries it instead of waiting for
+   * its snapshot timeout; success is acknowledged by the follower's own `snapResp`.
+   */
   send(msgs: readonly Message[]): void {
     for (const m of msgs) {
-      if (this.blocked.has(m.to)) continue;
+      const isSnapshot = m.type === "snap";
+      if (this.blocked.has(m.to)) {
+        if (isSnapshot) this.#onSnapshotFailed(m.to);
+        continue;
+      }
       const peer = this.#out.get(m.to);
       if (!peer) continue;
       const conn = peer.conn;
@@ -184,6 +195,7 @@ export class PeerNetwork {
         peer.conn = null;
         this.#connect(m.to, peer);
         this.#onUnreachable(m.to);
+        if (isSnapshot) this.#onSnapshotFailed(m.to);
         continue;
       }
       const bytes = encodePeerMessage(m);

@@ -24,6 +24,12 @@ export interface ClientBatch {
   readonly commands: Uint8Array;
   /** Number of commands in the batch. */
   readonly count: number;
+  /**
+   * Set by the node when every command only reads: such a batch is served by a ReadIndex read
+   * (linearizable, not written to the log) unless a plugin answers or rejects it in `onBatch`.
+   * Plugins that take batches over (`{ defer: true }`) should pass read-only batches on.
+   */
+  readOnly?: boolean;
 }
 
 /** Results of one batch, one slot per command (columnar, as on the wire). */

@@ -96,6 +96,8 @@ export function createCoalescePlugin(): Plugin & {
       });
     },
     onBatch(batch, c) {
+      // Reads are served by ReadIndex without entering the log: nothing to coalesce.
+      if (batch.readOnly) return;
       const cfg = c.config;
       if (
         queueBytes + batch.commands.length > cfg.coalesce_max_queue_bytes ||

@@ -247,6 +247,11 @@ export class MetricsRecorder {
   /** A client batch arrived on the leader. */
   onBatch(batch: ClientBatch): void {
     this.batchSize.observe(batch.count);
+    if (batch.readOnly) {
+      // Served by a ReadIndex read, never applied: count its commands now (no latency to finish).
+      this.#commands += batch.count;
+      return;
+    }
     const m = this.#arrivals;
     m.set(key(batch), this.#now());
     if (m.size > this.#trackLimit) m.delete(m.keys().next().value!);
