@@ -136,6 +136,7 @@ class Node implements TinyKVNode {
   #snapshotting = false;
   #bytesSinceSnapshot = 0;
   #lastSnapshotBytes = 0;
+  #lastSnapshotKeys = 0;
   #lastNow = 0;
   /** Read-only batches waiting for the next ReadIndex request (one request covers them all). */
   #readQueue: ClientBatch[] = [];
@@ -459,15 +460,22 @@ class Node implements TinyKVNode {
       this.#bytesSinceSnapshot >= this.#lastSnapshotBytes;
   }
 
+  /** Expected snapshot size: the last one's bytes per key times today's keys (presizes the buffer). */
+  #snapshotSizeHint(): number {
+    const keys = this.#lastSnapshotKeys;
+    return keys > 0
+      ? Math.ceil(this.#lastSnapshotBytes / keys * this.#sm.size())
+      : this.#lastSnapshotBytes;
+  }
+
   async #takeSnapshot(): Promise<void> {
     this.#snapshotting = true;
     try {
       const index = this.#applied;
-      const data = encodeNodeSnapshot({
-        state: this.#sm.snapshot(),
+      const data = encodeNodeSnapshot(this.#sm, {
         plugins: this.#hooks.snapshot(),
         members: this.#membersObject(),
-      });
+      }, this.#snapshotSizeHint());
       const snap: Snapshot = {
         meta: { index, term: this.#storage.term(index), conf: this.#raft.status().conf },
         data,
@@ -477,6 +485,7 @@ class Node implements TinyKVNode {
       this.#snapshotIndex = index;
       this.#bytesSinceSnapshot = 0;
       this.#lastSnapshotBytes = data.length;
+      this.#lastSnapshotKeys = this.#sm.size();
       this.#log.debug(`snapshot at index ${index} (${data.length} bytes)`);
     } finally {
       this.#snapshotting = false;

@@ -3,13 +3,16 @@
  * (e.g. the idempotency cache) and the members' addresses, so a restored replica has exactly the
  * state it would have had by applying the log.
  *
- * Layout: `"TKVS"`, u8 version (1), u32 length of the state-machine snapshot, that snapshot (copied
- * once, never re-encoded), then one CBOR map `{ plugins, members }`.
+ * Layout: `"TKVN"`, u8 version (1), u32 length `n` of the metadata, `n` bytes of CBOR
+ * `{ plugins, members }`, then the state machine's snapshot up to the end. The state machine
+ * writes its snapshot straight after this envelope, into the same buffer, so the (large) state is
+ * never copied again.
  * @module
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";
+import type { StateMachine } from "./state/types.ts";
 
-const MAGIC = [0x54, 0x4b, 0x56, 0x53]; // "TKVS"
+const MAGIC = [0x54, 0x4b, 0x56, 0x4e]; // "TKVN"
 const VERSION = 1;
 const HEADER = 9;
 
@@ -21,16 +24,22 @@ export interface NodeSnapshot {
   members: Record<number, { raft: string; client: string }>;
 }
 
-/** Encodes a node snapshot. */
-export function encodeNodeSnapshot(s: NodeSnapshot): Uint8Array {
-  const rest = encodeCbor({ plugins: s.plugins, members: s.members });
-  const out = new Uint8Array(HEADER + s.state.length + rest.length);
-  out.set(MAGIC, 0);
-  out[4] = VERSION;
-  new DataView(out.buffer).setUint32(5, s.state.length);
-  out.set(s.state, HEADER);
-  out.set(rest, HEADER + s.state.length);
-  return out;
+/**
+ * Encodes a node snapshot: the envelope and metadata, then `sm`'s snapshot written in place.
+ * `sizeHint` (the previous snapshot's size) presizes the buffer.
+ */
+export function encodeNodeSnapshot(
+  sm: StateMachine,
+  meta: Omit<NodeSnapshot, "state">,
+  sizeHint = 0,
+): Uint8Array {
+  const rest = encodeCbor({ plugins: meta.plugins, members: meta.members });
+  const head = new Uint8Array(HEADER + rest.length);
+  head.set(MAGIC, 0);
+  head[4] = VERSION;
+  new DataView(head.buffer).setUint32(5, rest.length);
+  head.set(rest, HEADER);
+  return sm.snapshot(head, sizeHint);
 }
 
 /** Decodes a node snapshot; throws with a clear message when it is not one. */
@@ -42,13 +51,13 @@ export function decodeNodeSnapshot(data: Uint8Array): NodeSnapshot {
   if (HEADER + len > data.length) throw bad("truncated");
   let rest: { plugins?: unknown; members?: unknown };
   try {
-    rest = decodeCbor(data.subarray(HEADER + len)) as typeof rest;
+    rest = decodeCbor(data.subarray(HEADER, HEADER + len)) as typeof rest;
   } catch (err) {
-    throw bad(`trailer: ${(err as Error).message}`);
+    throw bad(`metadata: ${(err as Error).message}`);
   }
-  if (!rest || typeof rest !== "object") throw bad("trailer is not a map");
+  if (!rest || typeof rest !== "object") throw bad("metadata is not a map");
   return {
-    state: data.subarray(HEADER, HEADER + len),
+    state: data.subarray(HEADER + len),
     plugins: (rest.plugins ?? {}) as Record<string, Uint8Array>,
     members: (rest.members ?? {}) as NodeSnapshot["members"],
   };

@@ -30,10 +30,14 @@ function crc32(b: Uint8Array, end: number): number {
 }
 
 class Writer {
-  buf = new Uint8Array(4096);
+  buf: Uint8Array;
   pos = 0;
   readonly #f64 = new Float64Array(1);
   readonly #f64b = new Uint8Array(this.#f64.buffer);
+
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(4096, capacity));
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -89,9 +93,19 @@ class Writer {
   }
 }
 
-/** Serialises the keyspace. */
-export function encodeSnapshot(db: Keyspace): Uint8Array {
-  const w = new Writer();
+/**
+ * Serialises the keyspace. `head`, if given, is written first and is not part of the state
+ * snapshot (the caller's envelope, so the whole payload is built in one buffer without copying the
+ * state again); `sizeHint` (e.g. the previous snapshot's size) presizes the buffer so it rarely
+ * grows. The CRC covers the state snapshot only.
+ */
+export function encodeSnapshot(db: Keyspace, head?: Uint8Array, sizeHint = 0): Uint8Array {
+  const w = new Writer(Math.ceil(sizeHint * 1.125) + (head?.length ?? 0));
+  if (head) {
+    w.buf.set(head);
+    w.pos = head.length;
+  }
+  const start = w.pos;
   for (const m of MAGIC) w.byte(m);
   w.byte(VERSION);
   w.varint(db.store.size);
@@ -137,13 +151,14 @@ export function encodeSnapshot(db: Keyspace): Uint8Array {
       }
     }
   }
-  const crc = crc32(w.buf, w.pos);
+  const crc = nativeCrc32(w.buf.subarray(start, w.pos)) >>> 0;
   w.ensure(4);
   w.buf[w.pos++] = crc >>> 24;
   w.buf[w.pos++] = (crc >>> 16) & 0xff;
   w.buf[w.pos++] = (crc >>> 8) & 0xff;
   w.buf[w.pos++] = crc & 0xff;
-  return w.buf.slice(0, w.pos);
+  // Keep the buffer unless much of it is unused (a copy is cheaper than pinning the slack).
+  return w.pos * 4 < w.buf.length * 3 ? w.buf.slice(0, w.pos) : w.buf.subarray(0, w.pos);
 }
 
 class Reader {

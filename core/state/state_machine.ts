@@ -79,8 +79,8 @@ class RedisStateMachine implements StateMachine {
     return spec !== undefined && !spec.write;
   }
 
-  snapshot(): Uint8Array {
-    return encodeSnapshot(this.#db);
+  snapshot(head?: Uint8Array, sizeHint?: number): Uint8Array {
+    return encodeSnapshot(this.#db, head, sizeHint);
   }
 
   restore(data: Uint8Array): void {

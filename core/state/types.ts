@@ -41,8 +41,12 @@ export interface StateMachine {
   apply(argv: Argv, ctx: ApplyContext, out: ResultSink): void;
   /** True if the command only reads (can be served by a ReadIndex read). Unknown names: false. */
   isReadOnly(name: Uint8Array): boolean;
-  /** Serialise the whole state (every type, expiry times). Deterministic for equal states. */
-  snapshot(): Uint8Array;
+  /**
+   * Serialise the whole state (every type, expiry times). Deterministic for equal states. With
+   * `head`, the result is `head` followed by the snapshot (restore() takes the part after it);
+   * `sizeHint` presizes the output buffer.
+   */
+  snapshot(head?: Uint8Array, sizeHint?: number): Uint8Array;
   /** Replace the whole state with a snapshot produced by `snapshot()`. Throws on corrupt input. */
   restore(data: Uint8Array): void;
   /** Number of keys (including not-yet-collected expired ones is acceptable). */
