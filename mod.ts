@@ -43,18 +43,28 @@ export type { Value } from "./core/state/types.ts";
 export { connect } from "./client/client.ts";
 export type { BatchItemResult, Client, ConnectOptions } from "./client/client.ts";
 
-if (import.meta.main) {
-  const argv = process.argv.slice(2);
-  let code: number;
+/** The command line: `client ...`, `cluster ...`, or a node. */
+async function main(argv: string[]): Promise<number> {
   if (argv[0] === "client") {
     const { runClientCli } = await import("./client/cli.ts");
-    code = await runClientCli(argv.slice(1));
-  } else if (argv[0] === "cluster") {
-    const { runClusterCli } = await import("./core/cluster_cli.ts");
-    code = await runClusterCli(argv.slice(1));
-  } else {
-    const { runNodeCli } = await import("./core/node_cli.ts");
-    code = await runNodeCli(argv);
+    return await runClientCli(argv.slice(1));
   }
-  process.exit(code);
+  if (argv[0] === "cluster") {
+    const { runClusterCli } = await import("./core/cluster_cli.ts");
+    return await runClusterCli(argv.slice(1));
+  }
+  const { runNodeCli } = await import("./core/node_cli.ts");
+  return await runNodeCli(argv);
+}
+
+// No top-level await: a plugin loaded by path may import this module (for definePlugin) while
+// the node is starting, and a module still awaiting at top level would deadlock that import.
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
