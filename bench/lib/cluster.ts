@@ -1,7 +1,9 @@
 /**
  * Starts the nodes the benchmark measures as child processes (`mod.ts` under Deno or Bun, so server
  * and benchmark never share an event loop), waits until a write succeeds, and stops them again.
- * Children are killed on stop, on process exit, and on SIGINT/SIGTERM.
+ * Every node listens on 127.0.0.1 only. Children are killed on stop, on process exit, and on
+ * SIGINT/SIGTERM; the failover scenario kills one of them on purpose ({@link RunningCluster.kill}).
+ * Nothing but these children is ever signalled.
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -24,6 +26,23 @@ export interface ClusterOptions {
   extraArgs: string[];
   /** Longest wait for the cluster to accept writes. */
   readyTimeoutMs: number;
+  /**
+   * Called once per node, before any node starts, with its id and client port; returns the client
+   * address the node advertises to its peers (`--peer-clients`, used in `NOT_LEADER` redirects).
+   * Default: the node's own address. The lossy-proxy mode returns the proxy in front of the node,
+   * so redirected clients stay behind the proxy.
+   */
+  advertise?: (node: { id: number; port: number }) => Promise<string>;
+}
+
+/** One started node. */
+export interface ClusterNode {
+  id: number;
+  /** Its real client address (`127.0.0.1:port`). */
+  endpoint: string;
+  /** The client address advertised to peers (the real one unless `advertise` changed it). */
+  advertised: string;
+  pid: number;
 }
 
 /** A started cluster. */
@@ -32,6 +51,15 @@ export interface RunningCluster {
   endpoints: string[];
   /** Process ids (for the report). */
   pids: number[];
+  /** Every node, node 1 first. */
+  nodes: ClusterNode[];
+  /** True while node `id`'s process runs. */
+  alive(id: number): boolean;
+  /**
+   * Sends `signal` (default SIGKILL) to node `id`'s process — one of our own children — and
+   * resolves when it has exited.
+   */
+  kill(id: number, signal?: "SIGKILL" | "SIGTERM"): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -82,13 +110,20 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   for (let i = 1; i <= opts.nodes; i++) {
     nodes.push({ id: i, port: await freePort(), raftPort: await freePort() });
   }
+  const advertised: string[] = [];
+  for (const n of nodes) {
+    advertised.push(
+      opts.advertise ? await opts.advertise({ id: n.id, port: n.port }) : `127.0.0.1:${n.port}`,
+    );
+  }
   const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raftPort}`).join(",");
-  const peerClients = nodes.map((n) => `${n.id}=127.0.0.1:${n.port}`).join(",");
+  const peerClients = nodes.map((n, i) => `${n.id}=${advertised[i]}`).join(",");
   const { cmd, args } = runtimeCommand(opts.runtime);
   const children: ChildProcess[] = [];
   const stderrTail: string[][] = [];
   let died: string | null = null;
   let stopping = false;
+  let ready = false;
   for (const n of nodes) {
     const flags = [
       "--node-id",
@@ -124,7 +159,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     });
     child.on("exit", (code, signal) => {
       live.delete(child);
-      if (died === null && !stopping) {
+      if (died === null && !stopping && !ready) {
         died = `node ${n.id} exited (${signal ?? code}): ${tail.slice(-5).join(" | ")}`;
       }
     });
@@ -179,5 +214,30 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     await stop();
     throw err;
   }
-  return { endpoints, pids: children.map((c) => c.pid ?? 0), stop };
+  ready = true;
+  const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+  const childOf = (id: number) => {
+    const c = children[id - 1];
+    if (!c) throw new Error(`no node ${id}`);
+    return c;
+  };
+  return {
+    endpoints,
+    pids: children.map((c) => c.pid ?? 0),
+    nodes: nodes.map((n, i) => ({
+      id: n.id,
+      endpoint: endpoints[i],
+      advertised: advertised[i],
+      pid: children[i].pid ?? 0,
+    })),
+    alive: (id) => running(childOf(id)),
+    kill: (id, signal = "SIGKILL") => {
+      const c = childOf(id);
+      if (!running(c)) return Promise.resolve();
+      const exited = new Promise<void>((r) => c.once("exit", () => r()));
+      c.kill(signal);
+      return exited;
+    },
+    stop,
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * Runs one scenario: N clients (one connection each) loop until the deadline, each sending a batch
  * (or one command) and waiting for the answer before the next; latency is recorded per round trip.
- * Every loop is bounded by the scenario's duration.
+ * Every loop is bounded by the scenario's deadline, which a driver (the failover scenario) may move
+ * — never past `maxDurationMs`.
  * @module
  */
 import { connect } from "../../client/client.ts";
@@ -15,6 +16,8 @@ export interface Target {
   endpoints: string[];
   transport: "tcp" | "udp";
   password?: string;
+  /** Client per-request timeout in ms (covers redirects and retries). */
+  timeoutMs: number;
 }
 
 /** Live counters, read by the progress line. */
@@ -44,6 +47,36 @@ export interface ScenarioResult {
   bytesSent: number;
   bytesReceived: number;
   bytesPerOp: number;
+  /** Set by the caller: which configuration produced this row (e.g. "coalesce on"). */
+  variant?: string;
+  /** Set by the caller: the nodes' INFO counters over the scenario (see `lib/info.ts`). */
+  server?: ServerCounters | null;
+  /** Set by the failover scenario (see `lib/failover.ts`). */
+  failover?: unknown;
+}
+
+/** INFO counter deltas over one scenario, summed over the nodes that answered before and after. */
+export interface ServerCounters {
+  batchesReceived: number;
+  proposals: number;
+  /** batchesReceived / proposals (null when there was no proposal). */
+  batchesPerProposal: number | null;
+  /** Node ids whose counters are included. */
+  nodes: number[];
+}
+
+/** What a driver running beside the workers can see and change. */
+export interface RunControl {
+  /** `performance.now()` when the workers started. */
+  readonly startedAt: number;
+  /** Live counters. */
+  readonly live: Progress;
+  /** Current deadline (`performance.now()` time). */
+  readonly deadline: number;
+  /** Moves the deadline (clamped to start + `maxDurationMs`). */
+  setDeadline(t: number): void;
+  /** True once the workers stopped. */
+  readonly finished: boolean;
 }
 
 /** Options of {@link runScenario}. */
@@ -53,6 +86,15 @@ export interface RunOptions {
   seed: number;
   /** Called often with the live counters (for the progress line). */
   onProgress?: (p: Progress, elapsedMs: number) => void;
+  /**
+   * Called after every acknowledged round trip (at least one command answered OK/NOT_FOUND) with
+   * the `performance.now()` time and the client, whose `endpoint` says which node answered.
+   */
+  onAck?: (at: number, client: Client) => void;
+  /** Runs beside the workers (e.g. kills the leader); the scenario ends when both are done. */
+  driver?: (ctl: RunControl) => Promise<void>;
+  /** Hard cap on the scenario length when a driver moves the deadline (default durationMs). */
+  maxDurationMs?: number;
 }
 
 async function worker(
@@ -61,9 +103,10 @@ async function worker(
   s: Scenario,
   value: Uint8Array,
   seed: number,
-  deadline: number,
+  clock: { deadline: number },
   live: Progress,
   state: { firstError: string | null },
+  onAck: ((at: number, client: Client) => void) | undefined,
 ): Promise<number> {
   const rnd = mulberry32(seed + id * 7919);
   let written = 0;
@@ -79,12 +122,14 @@ async function worker(
     live.errors += n;
     if (state.firstError === null) state.firstError = msg;
   };
-  while (performance.now() < deadline) {
+  while (performance.now() < clock.deadline) {
     const t0 = performance.now();
+    let acked = false;
     if (s.mode === "command") {
       try {
         await client.command(...nextCommand());
         live.ops++;
+        acked = true;
       } catch (err) {
         fail((err as Error).message, 1);
       }
@@ -102,6 +147,7 @@ async function worker(
         }
         live.ops += res.length - bad;
         live.errors += bad;
+        acked = bad < res.length;
       } catch (err) {
         fail((err as Error).message, s.batch);
       }
@@ -110,12 +156,16 @@ async function worker(
       for (let i = 0; i < s.batch; i++) calls[i] = client.command(...nextCommand());
       const res = await Promise.allSettled(calls);
       for (const r of res) {
-        if (r.status === "fulfilled") live.ops++;
-        else fail((r.reason as Error).message, 1);
+        if (r.status === "fulfilled") {
+          live.ops++;
+          acked = true;
+        } else fail((r.reason as Error).message, 1);
       }
     }
-    live.latency.record(performance.now() - t0);
+    const t1 = performance.now();
+    live.latency.record(t1 - t0);
     roundTrips++;
+    if (acked && onAck) onAck(t1, client);
   }
   return roundTrips;
 }
@@ -129,7 +179,7 @@ export async function runScenario(
   const connectOpts: ConnectOptions = {
     endpoints: target.endpoints,
     transport: target.transport,
-    timeoutMs: 10_000,
+    timeoutMs: target.timeoutMs,
   };
   if (target.password) connectOpts.password = target.password;
   if (s.mode === "auto") connectOpts.autoBatch = { maxBatch: s.batch };
@@ -141,17 +191,44 @@ export async function runScenario(
     const state = { firstError: null as string | null };
     const before = clients.map((c) => c.stats());
     const start = performance.now();
-    const deadline = start + opts.durationMs;
+    const clock = { deadline: start + opts.durationMs };
+    const cap = start + Math.max(opts.maxDurationMs ?? opts.durationMs, opts.durationMs);
+    let finished = false;
+    const ctl: RunControl = {
+      startedAt: start,
+      live,
+      get deadline() {
+        return clock.deadline;
+      },
+      setDeadline(t: number) {
+        clock.deadline = Math.min(t, cap);
+      },
+      get finished() {
+        return finished;
+      },
+    };
     const ticker = opts.onProgress
       ? setInterval(() => opts.onProgress!(live, performance.now() - start), 250)
       : undefined;
     let roundTrips = 0;
     try {
-      const counts = await Promise.all(
-        clients.map((c, i) => worker(c, i, s, value, opts.seed, deadline, live, state)),
-      );
+      const workers = Promise.all(
+        clients.map((c, i) => worker(c, i, s, value, opts.seed, clock, live, state, opts.onAck)),
+      ).finally(() => {
+        finished = true;
+      });
+      // A failing driver stops the workers; its error is thrown once they are done.
+      const driven = opts.driver
+        ? opts.driver(ctl).then(() => null, (err: unknown) => {
+          clock.deadline = 0;
+          return err;
+        })
+        : Promise.resolve(null);
+      const [counts, driverError] = await Promise.all([workers, driven]);
+      if (driverError !== null) throw driverError;
       roundTrips = counts.reduce((a, b) => a + b, 0);
     } finally {
+      finished = true;
       if (ticker) clearInterval(ticker);
     }
     const elapsedS = (performance.now() - start) / 1000;
