@@ -129,7 +129,7 @@ class TinyKVClient implements Client {
     this.#password = opts.password;
     this.#timeoutMs = positiveInt("timeoutMs", opts.timeoutMs, DEFAULT_TIMEOUT_MS);
     this.#connectTimeoutMs = positiveInt("connectTimeoutMs", opts.connectTimeoutMs, 2000);
-    this.#maxRedirects = positiveInt("maxRedirects", opts.maxRedirects, 5, 0);
+    this.#maxRedirects = positiveInt("maxRedirects", opts.maxRedirects, 20, 0);
     this.#maxBatchBytes = positiveInt(
       "maxBatchBytes",
       opts.maxBatchBytes,

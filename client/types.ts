@@ -55,7 +55,7 @@ export interface ConnectOptions {
    * client id + batch id). Default: a fresh hyperid per client.
    */
   clientId?: string;
-  /** Most redirects / reconnections for one request before giving up. Default 5. */
+  /** Most redirects / reconnections for one request before giving up (with backoff, within the timeout). Default 20. */
   maxRedirects?: number;
   /**
    * Largest `commands_cbor` payload per `COMMAND_BATCH` frame; larger batches are split into several

@@ -218,6 +218,19 @@ describe("timeouts, redirects and reconnects", () => {
     expect(s.requests.length).toBe(6);
   });
 
+  test("by default the client rides out a leaderless gap of a few hundred ms (an election)", async () => {
+    const t0 = Date.now();
+    const s = await server((req, reply) => {
+      const id = req.msg.batch_id as string;
+      if (Date.now() - t0 < 400) reply(batchAll(id, 1, Code.UNAVAILABLE, "no leader elected yet"));
+      else reply(batchOk(id, 1));
+    });
+    const c = await client({ port: s.port });
+    const res = await c.batch([["SET", "a", "1"]]);
+    expect(res[0].ok).toBe(true);
+    expect(s.requests.length).toBeGreaterThan(3);
+  });
+
   test("after a redirect the old connection drains: requests sent there are still answered", async () => {
     const leader = await server();
     let release: (() => void) | null = null;
