@@ -50,7 +50,8 @@ Options:
                        but failover; add it with --scenario all,failover)
   --nodes N            nodes to start (default 3: a loopback cluster; 1 = a single node)
   --runtime R          deno | bun: runtime of the started nodes (default: this one)
-  --plugins LIST       plugins for the started nodes, e.g. wal,coalesce (default: none)
+  --plugins LIST       plugins for the started nodes (default: wal, as DESIGN §9; "none" for
+                       in-memory nodes), e.g. wal,metrics,idempotency,coalesce
   --compare-coalesce   run everything twice on fresh clusters, --plugins without and with
                        coalesce, and print both plus an off/on comparison table
   --runs N             repeat every configuration N times on fresh clusters and report, per
@@ -101,8 +102,11 @@ interface Variant {
   plugins: string;
 }
 
+/** Plugins of the started nodes unless --plugins says otherwise (DESIGN §9: a cluster with wal). */
+const DEFAULT_PLUGINS = "wal";
+
 function pluginList(text: string): string[] {
-  return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return text.split(",").map((s) => s.trim()).filter((s) => s !== "" && s !== "none");
 }
 
 function median<T>(items: T[], key: (t: T) => number): T {
@@ -174,7 +178,7 @@ async function main(): Promise<number> {
   }
   if (wantsFailover && nodes < 3) fail("the failover scenario needs --nodes 3 or more");
 
-  const basePlugins = pluginList(values.plugins ?? "");
+  const basePlugins = pluginList(values.plugins ?? DEFAULT_PLUGINS);
   const variants: Variant[] = values["compare-coalesce"]
     ? [
       { label: "coalesce off", plugins: basePlugins.filter((p) => p !== "coalesce").join(",") },
@@ -264,7 +268,7 @@ async function main(): Promise<number> {
       external: false,
       nodes,
       runtime,
-      plugins: values.plugins ?? "",
+      plugins: values.plugins ?? DEFAULT_PLUGINS,
       nodeArgs: values["node-arg"] ?? [],
       pids: lastPids,
     },
