@@ -4,7 +4,7 @@
  * returns UNKNOWN_COMMAND, so the node must intercept them before (or after) calling `apply`.
  * @module
  */
-import { eqWord } from "./bytes.ts";
+import { eqWord, own } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { ok, wrongArity } from "./reply.ts";
 
@@ -36,9 +36,9 @@ export const SERVER_STATE_COMMANDS: readonly CommandSpec[] = [
     run: (_db, argv, _ctx, out) => {
       if (argv.length > 2) {
         wrongArity(out, "ping");
-      } else ok(out, argv.length === 2 ? argv[1] : "PONG");
+      } else ok(out, argv.length === 2 ? own(argv[1]) : "PONG");
     },
   },
-  { name: "echo", arity: 2, write: false, run: (_db, argv, _ctx, out) => ok(out, argv[1]) },
+  { name: "echo", arity: 2, write: false, run: (_db, argv, _ctx, out) => ok(out, own(argv[1])) },
   { name: "dbsize", arity: 1, write: false, run: (db, _argv, _ctx, out) => ok(out, db.store.size) },
 ];
