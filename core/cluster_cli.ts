@@ -69,6 +69,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
   const { nodes, peers, peerClients } = clusterLayout(n, host, base);
   const { cmd, args } = runtimeCommand();
   const children: ChildProcess[] = [];
+  let stopping = false;
   const exited: Promise<number>[] = [];
   for (const x of nodes) {
     const child = spawn(cmd, [
@@ -88,13 +89,20 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       ...passthrough,
     ], { stdio: ["ignore", "inherit", "inherit"] });
     children.push(child);
-    exited.push(new Promise((r) => child.on("exit", (code) => r(code ?? 1))));
+    // A child that ends by the SIGTERM we sent it stopped cleanly: Deno's node:child_process reports
+    // such a child as killed by the signal (code null) even when it handled it and exited 0.
+    exited.push(
+      new Promise((r) =>
+        child.on("exit", (code, signal) => r(code ?? (stopping && signal === "SIGTERM" ? 0 : 1)))
+      ),
+    );
     process.stdout.write(
       `node ${x.id}: clients ${host}:${x.port}  raft ${host}:${x.raftPort}  data ${dataDir}/node${x.id}\n`,
     );
   }
   process.stdout.write(`cluster of ${n} started; Ctrl-C stops all nodes\n`);
   const stopAll = () => {
+    stopping = true;
     for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   };
   process.on("SIGINT", stopAll);
