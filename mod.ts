@@ -24,6 +24,7 @@ export type {
   BatchResult,
   ClientBatch,
   CommittedEntry,
+  MetricsRegistry,
   NodeStats,
   NodeView,
   Plugin,
@@ -33,15 +34,36 @@ export type {
 export { Code, codeName, isSuccess, TinyKVError } from "./core/errors.ts";
 export type { CodeName, CodeNumber } from "./core/errors.ts";
 export { defaultConfig, makeConfig, resolveConfig } from "./core/config.ts";
-export type { Config } from "./core/config.ts";
+export type { Config, ConfigSources, FsyncPolicy, LogLevel, TransportName } from "./core/config.ts";
 export { startNode } from "./core/node.ts";
 export type { StartOptions, TinyKVNode } from "./core/node.ts";
 export { loadPlugin, loadPlugins } from "./core/plugin_loader.ts";
 export type { Logger } from "./core/logger.ts";
 export type { Storage, StorageOptions } from "./core/storage.ts";
-export type { Value } from "./core/state/types.ts";
+export type { ResultSink, Value } from "./core/state/types.ts";
+export type {
+  ConfState,
+  Entry,
+  EntryType,
+  HardState,
+  NodeId,
+  RaftStatus,
+  RaftStorageView,
+  Role,
+  Snapshot,
+  SnapshotMeta,
+} from "./core/raft/types.ts";
 export { connect } from "./client/client.ts";
-export type { BatchItemResult, Client, ConnectOptions } from "./client/client.ts";
+export type {
+  Arg,
+  AutoBatchOptions,
+  BatchItemResult,
+  BatchOptions,
+  Client,
+  ClientStats,
+  ConnectOptions,
+  Pipeline,
+} from "./client/client.ts";
 
 /** The command line: `client ...`, `cluster ...`, or a node. */
 async function main(argv: string[]): Promise<number> {

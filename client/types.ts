@@ -92,9 +92,13 @@ export interface BatchItemResult {
 
 /** Counters of one client (bytes are payload plus the 4-byte frame header). */
 export interface ClientStats {
+  /** Bytes sent to servers. */
   bytesSent: number;
+  /** Bytes received from servers. */
   bytesReceived: number;
+  /** Frames sent. */
   framesSent: number;
+  /** Frames received. */
   framesReceived: number;
   /** Connections opened after the first one. */
   reconnects: number;

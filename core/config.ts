@@ -14,40 +14,95 @@ export type FsyncPolicy = "always" | "batch" | "off";
 
 /** The node's whole configuration. Keys are the config-file names (snake_case). */
 export interface Config {
+  /** This node's id, 1..65535 (must appear in `peers` when peers are given). Default 1. */
   node_id: number;
   /** Raft peers: id → raft address `host:port` (includes this node). Empty = single node. */
   peers: Record<number, string>;
-  /** Client addresses of peers (id → `host:port`), for NOT_LEADER redirects. */
+  /**
+   * Client addresses of peers (id → `host:port`), for NOT_LEADER redirects. Default: raft port - 1.
+   */
   peer_clients: Record<number, string>;
+  /**
+   * Join a running cluster: start with no membership and wait for the leader's ADD_NODE instead of
+   * forming a new cluster from `peers`. Default false.
+   */
   join: boolean;
+  /** Address to listen on (client and raft ports). Default `127.0.0.1`. */
   host: string;
+  /** Client port (0 = ephemeral). Default 5210. */
   port: number;
+  /** Peer (raft) port (0 = ephemeral). Default 5211. */
   raft_port: number;
+  /** Data directory (used by the wal plugin). Default `./data`. */
   data_dir: string;
+  /**
+   * Plugins to load: built-in names (wal, metrics, idempotency, coalesce) or module specifiers.
+   * Default none.
+   */
   plugins: string[];
+  /** Transport for clients and peers. Default `tcp`. */
   transport: TransportName;
+  /** When non-empty, every connection must AUTH first. Default empty (no auth). */
   password: string;
+  /**
+   * HTTP port of the metrics plugin (/metrics, /health, /dashboard; 0 = ephemeral). Default 9210.
+   */
   metrics_port: number;
+  /** Log verbosity. Default `info`. */
   log_level: LogLevel;
+  /** Commands coalesced into one proposal before it is sent. Default 100. */
   batch_size: number;
+  /** Longest a partial batch waits, in ms. Default 10. */
   batch_timeout_ms: number;
+  /** Largest batch or frame accepted, in bytes; larger gets TOO_LARGE. Default 1 MiB. */
   batch_max_bytes: number;
+  /**
+   * A proposal not committed within this many ms fails with TIMEOUT (outcome unknown). Default 200.
+   */
   raft_submit_timeout_ms: number;
+  /** Most entries in flight / in one AppendEntries. Default 500. */
   raft_append_batch: number;
+  /** Base election timeout in ms; randomised in [t, 2t). Default 150. */
   election_timeout_ms: number;
+  /** Leader heartbeat interval in ms (must be below `election_timeout_ms`). Default 30. */
   heartbeat_ms: number;
+  /** Raft tick length in ms (election/heartbeat are multiples of it). Default 10. */
   tick_ms: number;
+  /** Socket buffer size hint, in bytes. Default 64 KiB. */
   socket_buffer_bytes: number;
+  /** Disable Nagle's algorithm. Default true. */
   tcp_nodelay: boolean;
+  /** Most client connections at once; more are refused with BUSY. Default 10000. */
   max_connections: number;
+  /** Most client batches waiting for commit; more get BUSY. Default 10000. */
   max_pending_batches: number;
+  /** Take a snapshot and compact the log every N applied entries. Default 10000. */
   snapshot_entries: number;
+  /** Entries kept behind a snapshot for slow followers. Default 5000. */
   snapshot_keep_entries: number;
+  /**
+   * Serve reads under the leader lease instead of ReadIndex (assumes bounded clock drift). Default
+   * false.
+   */
   lease_read: boolean;
+  /**
+   * WAL fsync policy: `always` (ack after fsync), `batch` (fsync every 10 ms; may lose the last
+   * ms), `off` (no fsync). Default `always`.
+   */
   wal_fsync: FsyncPolicy;
+  /** WAL segment size before rotation, in bytes. Default 64 MiB. */
   wal_segment_bytes: number;
+  /** Idempotency cache: most batch results kept. Default 10000. */
   idempotency_max_entries: number;
+  /**
+   * Idempotency cache: longest a batch result is kept, in ms of leader time. Default 600000 (10
+   * min).
+   */
   idempotency_max_age_ms: number;
+  /**
+   * Coalesce plugin: most bytes of client batches queued for proposal; more get BUSY. Default 16
+   * MiB.
+   */
   coalesce_max_queue_bytes: number;
 }
 

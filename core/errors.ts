@@ -53,6 +53,9 @@ export class TinyKVError extends Error {
   /** For `NOT_LEADER`: the leader's client address (`host:port`) when known. */
   readonly leader?: string;
 
+  /**
+   * An error with protocol `code`, `message`, and for `NOT_LEADER` the leader's address if known.
+   */
   constructor(code: CodeNumber, message: string, leader?: string) {
     super(message);
     this.name = "TinyKVError";

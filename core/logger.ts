@@ -10,12 +10,19 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 /** Leveled logger. */
 export interface Logger {
+  /**
+   * Logs at debug level; `rest` is appended space-separated (errors as stacks, objects as JSON).
+   */
   debug(msg: string, ...rest: unknown[]): void;
+  /** Logs at info level; `rest` as for {@link Logger.debug}. */
   info(msg: string, ...rest: unknown[]): void;
+  /** Logs at warn level; `rest` as for {@link Logger.debug}. */
   warn(msg: string, ...rest: unknown[]): void;
+  /** Logs at error level; `rest` as for {@link Logger.debug}. */
   error(msg: string, ...rest: unknown[]): void;
   /** A logger whose lines are prefixed with `[name]`. */
   child(name: string): Logger;
+  /** The minimum level written; lower levels are dropped. */
   readonly level: LogLevel;
 }
 

@@ -52,7 +52,9 @@ import type { Transport } from "../transports/types.ts";
 
 /** Addresses of one member. */
 export interface MemberAddress {
+  /** Raft (peer) address, `host:port`. */
   raft: string;
+  /** Client address, `host:port`. */
   client: string;
 }
 
@@ -60,12 +62,15 @@ export interface MemberAddress {
 export interface StartOptions {
   /** Plugins to load (already imported). */
   plugins?: Plugin[];
+  /** Logger to use. Default: a stderr logger at `config.log_level`. */
   logger?: Logger;
 }
 
 /** A running node. */
 export interface TinyKVNode {
+  /** This node's id (`node_id`). */
   readonly id: NodeId;
+  /** The node's resolved configuration. */
   readonly config: Readonly<Config>;
   /** Bound client port (useful with port 0). */
   readonly clientPort: number;

@@ -15,10 +15,21 @@ import type { Entry, RaftStatus } from "./raft/types.ts";
 import type { ResultSink, Value } from "./state/types.ts";
 import type { Storage, StorageOptions } from "./storage.ts";
 
+/**
+ * The node's Prometheus registry: prom-client's `Registry`. Register metrics on it with
+ * `new Counter({ name, help, registers: [ctx.metrics] })` (import the metric classes from
+ * `prom-client`).
+ */
+export type MetricsRegistry = Registry;
+
 /** A client batch as it travels through the server. Commands stay encoded (CBOR array bytes). */
 export interface ClientBatch {
   /** Client id (from AUTH/batch, or assigned per connection). */
   readonly clientId: string;
+  /**
+   * Batch id: the client's `batch_id` for a `COMMAND_BATCH`, `c:<request_id>` for a single
+   * `COMMAND`. With `clientId` it identifies the batch (the idempotency plugin's cache key).
+   */
   readonly batchId: string;
   /** CBOR encoding of the commands array; decoded once, when applied. */
   readonly commands: Uint8Array;
@@ -51,6 +62,7 @@ export type BatchDecision =
 
 /** An entry about to be proposed: one or more client batches plus the leader's clock. */
 export interface ProposedEntry {
+  /** The client batches carried by the entry, in order. */
   readonly batches: readonly ClientBatch[];
   /** Leader-decided time (ms since epoch) written into the entry; used for expiry on all replicas. */
   readonly nowMs: number;
@@ -60,9 +72,13 @@ export interface ProposedEntry {
 
 /** A committed or applied entry, decoded lazily from the log. */
 export interface CommittedEntry {
+  /** Raft log index of the entry. */
   readonly index: number;
+  /** Raft term in which the entry was proposed. */
   readonly term: number;
+  /** Leader-decided time (ms since epoch) written into the entry when it was proposed. */
   readonly nowMs: number;
+  /** The client batches carried by the entry, in order. */
   readonly batches: readonly ClientBatch[];
   /** The raw Raft entry. */
   readonly raw: Entry;
@@ -70,12 +86,19 @@ export interface CommittedEntry {
 
 /** Counters the core keeps whatever plugins are loaded (cheap integer adds). */
 export interface NodeStats {
+  /** Bytes received from clients and peers (frame payload plus the 4-byte header). */
   bytesIn: number;
+  /** Bytes sent to clients and peers (frame payload plus the 4-byte header). */
   bytesOut: number;
+  /** Client connections currently open. */
   connections: number;
+  /** Client batches received (a single `COMMAND` counts as a batch of one). */
   batchesReceived: number;
+  /** Client commands received, over all batches. */
   commandsReceived: number;
+  /** Entries proposed to Raft by this node. */
   proposals: number;
+  /** Client batches currently waiting for their outcome (bounded by `max_pending_batches`). */
   pendingBatches: number;
   /** Batches refused with BUSY. */
   busyRejections: number;
@@ -85,9 +108,11 @@ export interface NodeStats {
 
 /** Read-only view of the node for plugins. */
 export interface NodeView {
+  /** This node's id (`node_id`). */
   readonly id: number;
   /** Raft status (term, commit, applied, role, leader, per-follower progress on the leader). */
   raftStatus(): RaftStatus;
+  /** The node's counters. */
   stats(): Readonly<NodeStats>;
   /** Client address (`host:port`) of the current leader, if known. */
   leaderAddress(): string | undefined;
@@ -97,11 +122,13 @@ export interface NodeView {
 
 /** What every hook and lifecycle function receives. */
 export interface PluginContext {
+  /** The node's resolved configuration. */
   readonly config: Readonly<Config>;
   /** Logger prefixed with the plugin's name. */
   readonly logger: Logger;
   /** Prometheus registry shared by the node; the metrics plugin serves it. */
-  readonly metrics: Registry;
+  readonly metrics: MetricsRegistry;
+  /** Read-only view of the node (id, Raft status, counters, leader). */
   readonly node: NodeView;
   /**
    * Propose one entry carrying `batches` (used by plugins that returned `{ defer: true }`).

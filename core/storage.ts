@@ -44,7 +44,9 @@ export interface Storage extends RaftStorageView {
 
 /** Options a storage factory receives. */
 export interface StorageOptions {
+  /** Data directory (the `data_dir` option). */
   dataDir: string;
+  /** This node's id. */
   nodeId: number;
   /** Initial membership for a brand-new node (used when storage is empty). */
   initialConf: ConfState;

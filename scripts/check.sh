@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Formatting, lint and strict type-check of every entry point (DESIGN §10 house habits).
+# Formatting, lint, strict type-check of every entry point (DESIGN §10 house habits), doc lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CBOR_NATIVE_ACCELERATION_DISABLED=true
@@ -9,3 +9,5 @@ $DENO lint
 # Every .ts file outside node_modules is type-checked (entry points, plugins, tests, bench).
 mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.ts' | grep -v '^node_modules/')
 $DENO check "${files[@]}"
+# The public API is documented (DESIGN: `deno doc mod.ts` reads as the reference).
+$DENO doc --lint mod.ts

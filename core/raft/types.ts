@@ -27,26 +27,36 @@ export const EntryType = {
   /** A membership change: `data` is an encoded {@link ConfChange}. */
   ConfChange: 1,
 } as const;
+/** An entry kind: one of the {@link EntryType} values (0 = Normal, 1 = ConfChange). */
 export type EntryType = (typeof EntryType)[keyof typeof EntryType];
 
 /** One log entry. `data` is opaque bytes to the Raft core: it never decodes Normal entries. */
 export interface Entry {
+  /** Term in which the entry was proposed. */
   term: number;
+  /** Position in the log (1-based). */
   index: number;
+  /** Normal (client data) or ConfChange. */
   type: EntryType;
+  /** The payload: an encoded proposal (Normal) or {@link ConfChange} (ConfChange). */
   data: Uint8Array;
 }
 
 /** State that must be durable before replying to votes/appends. */
 export interface HardState {
+  /** Current term. */
   term: number;
+  /** Node voted for in the current term (0 = none). */
   vote: NodeId;
+  /** Highest log index known to be committed. */
   commit: number;
 }
 
 /** Cluster membership. */
 export interface ConfState {
+  /** Voting members. */
   voters: NodeId[];
+  /** Non-voting members that receive the log (`ADD_NODE ... LEARNER`). */
   learners: NodeId[];
 }
 
@@ -60,14 +70,19 @@ export interface ConfChange {
 
 /** Snapshot metadata. */
 export interface SnapshotMeta {
+  /** Index of the last entry the snapshot covers. */
   index: number;
+  /** Term of that entry. */
   term: number;
+  /** Membership as of that entry. */
   conf: ConfState;
 }
 
 /** A state machine snapshot at `meta.index`. `data` is opaque to the core. */
 export interface Snapshot {
+  /** Where the snapshot sits in the log, and the membership then. */
   meta: SnapshotMeta;
+  /** The serialised state (opaque to the Raft core). */
   data: Uint8Array;
 }
 
@@ -149,12 +164,15 @@ export interface Ready {
 
 /** Read-only view of what is durable, used to (re)start a node. */
 export interface RaftStorageView {
+  /** The persisted hard state and membership to restart from. */
   initialState(): { hardState: HardState; conf: ConfState };
   /** Entries in [lo, hi), at most `maxBytes` in total (at least one entry if any). */
   entries(lo: number, hi: number, maxBytes?: number): Entry[];
   /** Term of the entry at `index` (works for the snapshot index too); throws if compacted. */
   term(index: number): number;
+  /** Index of the first entry still in the log (the snapshot index + 1). */
   firstIndex(): number;
+  /** Index of the last entry in the log (the snapshot index when the log is empty). */
   lastIndex(): number;
   /** The latest snapshot (may be empty: index 0). */
   snapshot(): Snapshot;
@@ -191,14 +209,23 @@ export type ProposeError =
 
 /** Status for INFO, metrics and tests. */
 export interface RaftStatus {
+  /** This node's id. */
   id: NodeId;
+  /** Current term. */
   term: number;
+  /** Node voted for in the current term (0 = none). */
   vote: NodeId;
+  /** Highest committed log index. */
   commit: number;
+  /** Highest log index applied to the state machine. */
   applied: number;
+  /** Index of the last entry in this node's log. */
   lastIndex: number;
+  /** Current role. */
   role: Role;
+  /** Current leader's id (0 = unknown). */
   leader: NodeId;
+  /** Current membership. */
   conf: ConfState;
   /** Leader only: per-follower match index. */
   progress?: Record<

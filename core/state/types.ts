@@ -27,8 +27,11 @@ export interface ApplyContext {
  * Columnar so the server can send them as the response's `codes`/`data`/`errors` arrays as-is.
  */
 export interface ResultSink {
+  /** Result code of each command (a `Code` value, as on the wire). */
   codes: number[];
+  /** Value of each command (null when there is none or on error). */
   data: Value[];
+  /** Error message of each command, or null on success. */
   errors: (string | null)[];
 }
 
