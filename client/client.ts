@@ -287,6 +287,15 @@ class TinyKVClient implements Client {
     return new Promise<Reply>((resolve, reject) => {
       let attempts = 0;
       let done = false;
+      // Sent on a connection that was then lost: the server may have applied it, so a later
+      // refusal (NOT_LEADER, UNAVAILABLE, ...) no longer means "not applied".
+      let sent = false;
+      let uncertain = false;
+      const unknownOutcome = (why: string) =>
+        new TinyKVError(
+          Code.TIMEOUT,
+          `outcome unknown: the connection was lost after the request was sent, then ${why} (resend with the same batch id)`,
+        );
       let conn: ClientConnection | null = null;
       let endpoint = this.endpoint;
       const finish = () => {
@@ -320,10 +329,21 @@ class TinyKVClient implements Client {
             return;
           }
           finish();
-          resolve(r);
+          if (uncertain && redirectCode(r.codes[0])) {
+            const err = unknownOutcome(`${codeName(r.codes[0])}: ${r.errors[0] ?? ""}`);
+            resolve({
+              codes: new Array(count).fill(Code.TIMEOUT),
+              data: new Array(count).fill(null),
+              errors: new Array(count).fill(err.message),
+            });
+          } else resolve(r);
         },
         lost: (err) => {
           if (done) return;
+          // A dropped connection (UNAVAILABLE) after sending leaves the outcome open; an explicit
+          // refusal from the server (TOO_LARGE, MALFORMED, BUSY, ...) does not.
+          if (sent && err.code === Code.UNAVAILABLE) uncertain = true;
+          sent = false;
           if (this.#closed) {
             finish();
             reject(new TinyKVError(Code.UNAVAILABLE, "client closed before the answer arrived"));
@@ -331,7 +351,7 @@ class TinyKVClient implements Client {
             retry();
           } else {
             finish();
-            reject(err);
+            reject(uncertain ? unknownOutcome(err.message) : err);
           }
         },
       };
@@ -345,6 +365,9 @@ class TinyKVClient implements Client {
         this.#connection().then((c) => {
           if (done) return;
           conn = c;
+          // A connection already known closed rejects synchronously without writing anything.
+          if (c.closed) return waiting.lost(new TinyKVError(Code.UNAVAILABLE, "connection closed"));
+          sent = true;
           c.send(key, frame, waiting);
         }, (err: unknown) => {
           waiting.lost(

@@ -844,9 +844,11 @@ class Node implements TinyKVNode {
     // Give in-flight batches the submit timeout to finish.
     const until = Date.now() + this.config.raft_submit_timeout_ms;
     while (this.#pending.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    // These were admitted and may be committed later by another leader: outcome unknown, which is
+    // TIMEOUT (SHUTTING_DOWN is only for batches refused at the door, which nothing applied).
     this.#pending.failAll({
-      code: Code.SHUTTING_DOWN,
-      message: "server shutting down (outcome unknown)",
+      code: Code.TIMEOUT,
+      message: "server shutting down before the batch was applied (outcome unknown)",
     });
     await new Promise((r) => setTimeout(r, 5));
     this.#server.closeAll();

@@ -218,6 +218,28 @@ describe("timeouts, redirects and reconnects", () => {
     expect(s.requests.length).toBe(6);
   });
 
+  test("sent, connection lost, then only refusals: TIMEOUT (outcome unknown), not NOT_LEADER", async () => {
+    // Node A takes the batch (it may have applied it) and dies before answering; node B refuses.
+    let aGot = 0;
+    const a = await server((req) => {
+      aGot++;
+      req.conn.close();
+    });
+    const b = await server((req, reply) => {
+      reply(
+        batchAll(req.msg.batch_id as string, req.commands.length, Code.NOT_LEADER, "no leader"),
+      );
+    });
+    const c = await client({ endpoints: [a.address, b.address], maxRedirects: 3 });
+    const res = await c.batch([["INCR", "x"], ["INCR", "y"]]);
+    expect(aGot).toBeGreaterThanOrEqual(1);
+    expect(res.map((r) => r.code)).toEqual(["TIMEOUT", "TIMEOUT"]);
+    expect(res[0].error).toContain("outcome unknown");
+    // Refused everywhere without ever being sent to a node that died: a plain refusal.
+    const d = await client({ endpoints: [b.address], maxRedirects: 2 });
+    expect((await d.batch([["INCR", "x"]]))[0].code).toBe("NOT_LEADER");
+  });
+
   test("by default the client rides out a leaderless gap of a few hundred ms (an election)", async () => {
     const t0 = Date.now();
     const s = await server((req, reply) => {
