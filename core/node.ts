@@ -100,6 +100,19 @@ const SERVER_COMMANDS = new Set([
   "TRANSFER_LEADER",
 ]);
 
+/** Runs a listen call; a failure names the address and, when it is taken, says so plainly. */
+async function listenOrExplain(what: string, addr: string, listen: () => Promise<void>) {
+  try {
+    await listen();
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    const inUse = e.code === "EADDRINUSE" || /in use/i.test(e.message);
+    throw new Error(
+      `cannot listen for ${what} on ${addr}: ${inUse ? "address already in use" : e.message}`,
+    );
+  }
+}
+
 function defaultClientAddr(raftAddr: string): string {
   const i = raftAddr.lastIndexOf(":");
   return `${raftAddr.slice(0, i)}:${Number(raftAddr.slice(i + 1)) - 1}`;
@@ -267,7 +280,7 @@ class Node implements TinyKVNode {
       this.#log.child("peers"),
       this.#statsObj,
     );
-    await this.#peers.listen();
+    await listenOrExplain("peers", `${c.host}:${c.raft_port}`, () => this.#peers.listen());
     this.#server = new ClientServer(this, {
       host: c.host,
       port: c.port,
@@ -277,7 +290,11 @@ class Node implements TinyKVNode {
       noDelay: c.tcp_nodelay,
       socketBufferBytes: c.socket_buffer_bytes,
     }, this.#log.child("server"));
-    await this.#server.listen(this.#transport);
+    await listenOrExplain(
+      "clients",
+      `${c.host}:${c.port}`,
+      () => this.#server.listen(this.#transport),
+    );
     if (!this.#members.has(this.id)) {
       this.#members.set(this.id, {
         raft: `${c.host}:${this.#peers.port}`,

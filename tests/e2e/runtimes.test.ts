@@ -1,6 +1,7 @@
 // End-to-end: the server runs as a real process under Deno (`deno run -A mod.ts`) and under Bun
 // (`bun mod.ts`); the client library talks to each over TCP.
 import { describe, expect, test } from "bun:test";
+import net from "node:net";
 import { connect } from "../../mod.ts";
 import { runMod, type RuntimeName, startNodeProcess } from "../helpers/node_process.ts";
 
@@ -82,5 +83,21 @@ describe("command line", () => {
     const env = await runMod("bun", [], { env: { TINYKV_BATCH_SIZE: "-4" } });
     expect(env.code).toBe(2);
     expect(env.stderr).toMatch(/environment batch_size="-4": out of range/);
+  });
+
+  test("a client port already in use: a clear error naming it, non-zero exit", async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      for (const runtime of ["deno", "bun"] as RuntimeName[]) {
+        const r = await runMod(runtime, ["--port", String(port), "--raft-port", "0"]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`127.0.0.1:${port}`);
+        expect(r.stderr.toLowerCase()).toContain("in use");
+      }
+    } finally {
+      busy.close();
+    }
   });
 });
