@@ -1,7 +1,8 @@
 /**
  * `mod.ts cluster --nodes N`: starts N nodes on loopback as child processes of the same runtime
  * (ports 5210/5211, 5220/5221, ...; data in <data-dir>/node<i>), prints where each listens, and
- * stops them all on Ctrl-C. Other flags (e.g. --plugins) are passed to every node.
+ * stops them all on Ctrl-C. Node i serves metrics (if loaded) on --metrics-port + i - 1 (default
+ * 9210, 9211, ...). Other flags (e.g. --plugins) are passed to every node.
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -36,6 +37,8 @@ export async function runClusterCli(argv: string[]): Promise<number> {
   let host: string;
   let base: number;
   let dataDir: string;
+  let metricsBase: number;
+  let withMetrics: boolean;
   try {
     const args = parseNodeArgs(argv, { nodes: { type: "string" } });
     const nodesArg = argv.indexOf("--nodes") >= 0 ? argv[argv.indexOf("--nodes") + 1] : "3";
@@ -54,9 +57,13 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       throw new UsageError(`--port ${args.flags.port}: expected 1..65000`);
     }
     dataDir = args.flags.data_dir ?? "./data";
+    metricsBase = args.flags.metrics_port ? Number(args.flags.metrics_port) : 9210;
+    withMetrics = /(^|,)\s*metrics\s*(,|$)/.test(args.flags.plugins ?? "");
     passthrough = [];
     for (const [k, v] of Object.entries(args.flags)) {
-      if (k !== "port" && k !== "data_dir") passthrough.push(flagName(k), v);
+      if (k !== "port" && k !== "data_dir" && k !== "metrics_port") {
+        passthrough.push(flagName(k), v);
+      }
     }
     if (args.configPath) passthrough.push("--config", args.configPath);
   } catch (err) {
@@ -86,6 +93,8 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       peerClients,
       "--data-dir",
       `${dataDir}/node${x.id}`,
+      "--metrics-port",
+      String(metricsBase + x.id - 1),
       ...passthrough,
     ], { stdio: ["ignore", "inherit", "inherit"] });
     children.push(child);
@@ -97,7 +106,8 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       ),
     );
     process.stdout.write(
-      `node ${x.id}: clients ${host}:${x.port}  raft ${host}:${x.raftPort}  data ${dataDir}/node${x.id}\n`,
+      `node ${x.id}: clients ${host}:${x.port}  raft ${host}:${x.raftPort}  data ${dataDir}/node${x.id}` +
+        (withMetrics ? `  metrics http://${host}:${metricsBase + x.id - 1}/dashboard` : "") + "\n",
     );
   }
   process.stdout.write(`cluster of ${n} started; Ctrl-C stops all nodes\n`);

@@ -143,6 +143,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     ];
     if (opts.nodes > 1) flags.push("--peers", peers, "--peer-clients", peerClients);
     if (opts.plugins) flags.push("--plugins", opts.plugins);
+    // Each node its own metrics port (the default 9210 would collide on one machine).
+    if (/(^|,)metrics(,|$)/.test(opts.plugins)) {
+      flags.push("--metrics-port", String(await freePort()));
+    }
     if (opts.password) flags.push("--password", opts.password);
     const child = spawn(cmd, [...args, ...flags, ...opts.extraArgs], {
       cwd: ROOT,

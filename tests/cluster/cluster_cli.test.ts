@@ -88,7 +88,7 @@ function portFree(port: number): Promise<boolean> {
 async function freeBase(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const base = 20_000 + 10 * Math.floor(Math.random() * 1200);
-    const ports = [0, 1, 10, 11, 20, 21].map((d) => base + d);
+    const ports = [0, 1, 5, 6, 7, 10, 11, 20, 21].map((d) => base + d);
     let ok = true;
     for (const p of ports) if (!(ok = await portFree(p))) break;
     if (ok) return base;
@@ -101,7 +101,7 @@ interface Running {
   stdout(): string;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: string | null }>;
-  nodes: { id: number; client: string; raft: string; data: string }[];
+  nodes: { id: number; client: string; raft: string; data: string; metrics: string }[];
   children: ProcId[];
   dataDir: string;
   base: number;
@@ -124,7 +124,9 @@ async function startCluster(runtime: RuntimeName, ownGroup: boolean): Promise<Ru
       "--data-dir",
       dataDir,
       "--plugins",
-      "wal",
+      "wal,metrics",
+      "--metrics-port",
+      String(base + 5),
     ], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
@@ -156,8 +158,9 @@ async function startCluster(runtime: RuntimeName, ownGroup: boolean): Promise<Ru
       throw new Error(`cluster command did not start:\n${out}\n${err}`);
     }
     entry.children = nodesOf(cli.pid!);
-    const nodes = [...out.matchAll(/^node (\d+): clients (\S+)\s+raft (\S+)\s+data (\S+)$/gm)]
-      .map((m) => ({ id: Number(m[1]), client: m[2], raft: m[3], data: m[4] }));
+    const nodes = [
+      ...out.matchAll(/^node (\d+): clients (\S+)\s+raft (\S+)\s+data (\S+)\s+metrics (\S+)$/gm),
+    ].map((m) => ({ id: Number(m[1]), client: m[2], raft: m[3], data: m[4], metrics: m[5] }));
     return {
       cli,
       stdout: () => out,
@@ -190,6 +193,11 @@ async function clusterCase(
       expect(n.client).toBe(`${HOST}:${port}`);
       expect(n.raft).toBe(`${HOST}:${port + 1}`);
       expect(n.data).toBe(`${r.dataDir}/node${n.id}`);
+      // Each node its own metrics port: base metrics port + i - 1.
+      expect(n.metrics).toBe(`http://${HOST}:${r.base + 5 + n.id - 1}/dashboard`);
+      const health = await fetch(n.metrics.replace("/dashboard", "/health"));
+      expect([200, 503]).toContain(health.status); // 503 until the node knows a leader
+      expect((await health.json()).nodeId).toBe(n.id);
     }
     if (existsSync("/proc")) expect(r.children.length).toBe(3);
     // Each printed client address is that node, a voter of the 3-node cluster.
