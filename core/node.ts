@@ -152,6 +152,7 @@ class Node implements TinyKVNode {
   #applied = 0;
   #snapshotIndex = 0;
   #snapshotting = false;
+  #snapshotWrite: Promise<void> = Promise.resolve();
   #bytesSinceSnapshot = 0;
   #lastSnapshotBytes = 0;
   #lastSnapshotKeys = 0;
@@ -367,8 +368,10 @@ class Node implements TinyKVNode {
         await this.#handleReady(rd);
         this.#raft.advance(rd);
         // Snapshot after advance: the core must know the entries are applied before compacting.
+        // The state is encoded now (synchronously, at the applied index); writing it out (a large
+        // file and an fsync with the wal) runs in the background so commits do not wait for it.
         if (this.#snapshotDue()) {
-          await this.#takeSnapshot();
+          this.#snapshotWrite = this.#takeSnapshot().catch((err) => this.#fail(err as Error));
         }
       }
     } catch (err) {
@@ -502,12 +505,13 @@ class Node implements TinyKVNode {
         meta: { index, term: this.#storage.term(index), conf: this.#raft.status().conf },
         data,
       };
+      // Counted from here: entries applied while the snapshot is written belong to the next one.
+      this.#bytesSinceSnapshot = 0;
+      this.#lastSnapshotKeys = this.#sm.size();
+      this.#lastSnapshotBytes = data.length;
       await this.#storage.saveSnapshot(snap, this.config.snapshot_keep_entries);
       this.#raft.compact(index);
       this.#snapshotIndex = index;
-      this.#bytesSinceSnapshot = 0;
-      this.#lastSnapshotBytes = data.length;
-      this.#lastSnapshotKeys = this.#sm.size();
       this.#log.debug(`snapshot at index ${index} (${data.length} bytes)`);
     } finally {
       this.#snapshotting = false;
@@ -872,6 +876,7 @@ class Node implements TinyKVNode {
     if (this.#ticker) clearInterval(this.#ticker);
     this.#stopped = true;
     await this.#readyRunning;
+    await this.#snapshotWrite;
     await this.#peers.close();
     await this.#hooks.stop();
     await this.#storage.close();
