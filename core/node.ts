@@ -43,7 +43,7 @@ import type {
 } from "./raft/types.ts";
 import { EntryType } from "./raft/types.ts";
 import { ClientServer } from "./server.ts";
-import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_codec.ts";
+import { decodeNodeSnapshot, encodeNodeSnapshotInSteps } from "./snapshot_codec.ts";
 import { createStateMachine } from "./state/state_machine.ts";
 import type { ApplyContext, Argv, StateMachine, Value } from "./state/types.ts";
 import type { Storage } from "./storage.ts";
@@ -89,6 +89,8 @@ export interface TinyKVNode {
 }
 
 const PEER_FRAME_SLACK = 8 * 1024 * 1024;
+/** Keys encoded per event-loop turn while a snapshot is taken (a few ms of work each). */
+const SNAPSHOT_KEYS_PER_STEP = 20_000;
 /** ReadIndex requests whose answer never came (lost message, leader change) are forgotten after this many. */
 const MAX_READ_REQUESTS = 1024;
 const SERVER_COMMANDS = new Set([
@@ -496,22 +498,30 @@ class Node implements TinyKVNode {
   async #takeSnapshot(): Promise<void> {
     this.#snapshotting = true;
     try {
+      // Everything is taken at the applied index, now; the state is then encoded a slice per
+      // event-loop turn (entries applied meanwhile do not change it), so commits never wait
+      // behind one long synchronous encoding.
       const index = this.#applied;
-      const data = encodeNodeSnapshot(this.#sm, {
-        plugins: this.#hooks.snapshot(),
-        members: this.#membersObject(),
-      }, this.#snapshotSizeHint());
-      const snap: Snapshot = {
-        meta: { index, term: this.#storage.term(index), conf: this.#raft.status().conf },
-        data,
-      };
+      const meta = { index, term: this.#storage.term(index), conf: this.#raft.status().conf };
+      const keys = this.#sm.size();
       // Counted from here: entries applied while the snapshot is written belong to the next one.
       this.#bytesSinceSnapshot = 0;
-      this.#lastSnapshotKeys = this.#sm.size();
+      const data = await encodeNodeSnapshotInSteps(
+        this.#sm,
+        {
+          plugins: this.#hooks.snapshot(),
+          members: this.#membersObject(),
+        },
+        this.#snapshotSizeHint(),
+        SNAPSHOT_KEYS_PER_STEP,
+      );
+      const snap: Snapshot = { meta, data };
+      this.#lastSnapshotKeys = keys;
       this.#lastSnapshotBytes = data.length;
       await this.#storage.saveSnapshot(snap, this.config.snapshot_keep_entries);
       this.#raft.compact(index);
-      this.#snapshotIndex = index;
+      // A leader's snapshot installed meanwhile may already be newer.
+      this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
       this.#log.debug(`snapshot at index ${index} (${data.length} bytes)`);
     } finally {
       this.#snapshotting = false;

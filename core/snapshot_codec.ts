@@ -9,6 +9,7 @@
  * never copied again.
  * @module
  */
+import { setImmediate } from "node:timers";
 import { decodeCbor, encodeCbor } from "./cbor.ts";
 import type { StateMachine } from "./state/types.ts";
 
@@ -24,6 +25,16 @@ export interface NodeSnapshot {
   members: Record<number, { raft: string; client: string }>;
 }
 
+function envelope(meta: Omit<NodeSnapshot, "state">): Uint8Array {
+  const rest = encodeCbor({ plugins: meta.plugins, members: meta.members });
+  const head = new Uint8Array(HEADER + rest.length);
+  head.set(MAGIC, 0);
+  head[4] = VERSION;
+  new DataView(head.buffer).setUint32(5, rest.length);
+  head.set(rest, HEADER);
+  return head;
+}
+
 /**
  * Encodes a node snapshot: the envelope and metadata, then `sm`'s snapshot written in place.
  * `sizeHint` (the previous snapshot's size) presizes the buffer.
@@ -33,13 +44,27 @@ export function encodeNodeSnapshot(
   meta: Omit<NodeSnapshot, "state">,
   sizeHint = 0,
 ): Uint8Array {
-  const rest = encodeCbor({ plugins: meta.plugins, members: meta.members });
-  const head = new Uint8Array(HEADER + rest.length);
-  head.set(MAGIC, 0);
-  head[4] = VERSION;
-  new DataView(head.buffer).setUint32(5, rest.length);
-  head.set(rest, HEADER);
-  return sm.snapshot(head, sizeHint);
+  return sm.snapshot(envelope(meta), sizeHint);
+}
+
+/**
+ * The same, incrementally: the state as it is now, written `keysPerStep` keys per event-loop turn
+ * (commands applied meanwhile do not change the result; see `StateMachine.beginSnapshot`).
+ */
+export async function encodeNodeSnapshotInSteps(
+  sm: StateMachine,
+  meta: Omit<NodeSnapshot, "state">,
+  sizeHint: number,
+  keysPerStep: number,
+): Promise<Uint8Array> {
+  const job = sm.beginSnapshot(envelope(meta), sizeHint);
+  try {
+    while (!job.step(keysPerStep)) await new Promise<void>((r) => setImmediate(r));
+  } catch (err) {
+    job.abort();
+    throw err;
+  }
+  return job.finish();
 }
 
 /** Decodes a node snapshot; throws with a clear message when it is not one. */

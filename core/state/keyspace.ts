@@ -32,6 +32,8 @@ export class KeyEntry {
   createRev: number;
   /** Log index of the last write that changed the key's value or expiry (mod_revision). */
   modRev: number;
+  /** The snapshot generation that already holds this entry (see {@link Keyspace.beginSnapshot}). */
+  snapSeen: number;
 
   constructor(kind: KindTag, value: EntryValue, rev: number) {
     this.kind = kind;
@@ -39,6 +41,7 @@ export class KeyEntry {
     this.expireAt = 0;
     this.createRev = rev;
     this.modRev = rev;
+    this.snapSeen = 0;
   }
 }
 
@@ -125,6 +128,40 @@ export class Keyspace {
   readonly #heap = new ExpiryHeap();
   /** Keys currently carrying an expiry (upper bound; used to bound stale heap entries). */
   #withExpiry = 0;
+  /** Generation of the snapshot being encoded, 0 when none. */
+  #snapGen = 0;
+  #lastGen = 0;
+  /** Called with an entry that is about to change or go before the snapshot encoded it. */
+  #preserve: ((key: string, e: KeyEntry) => void) | null = null;
+
+  /**
+   * Starts an incremental snapshot of the current state: from now on, an entry that is about to
+   * change, move or go (through {@link write}, {@link remove}, {@link setExpire} or
+   * {@link clear}) before the encoder reached it is first handed to `preserve` (which encodes it
+   * as it was), and new entries are marked as not part of the snapshot. Every command mutates
+   * entries only through {@link write}/{@link add}/{@link remove}/{@link setExpire}, so the
+   * encoder, walking the store across several event-loop turns, still writes the state exactly
+   * as it was when the snapshot began. Returns the generation tag (entries with
+   * `snapSeen === gen` are already in the snapshot).
+   */
+  beginSnapshot(preserve: (key: string, e: KeyEntry) => void): number {
+    if (this.#snapGen !== 0) throw new Error("a snapshot is already being taken");
+    this.#snapGen = ++this.#lastGen;
+    this.#preserve = preserve;
+    return this.#snapGen;
+  }
+
+  /** Ends the snapshot started by {@link beginSnapshot}. */
+  endSnapshot(): void {
+    this.#snapGen = 0;
+    this.#preserve = null;
+  }
+
+  #touch(key: string, e: KeyEntry): void {
+    if (e.snapSeen === this.#snapGen) return;
+    e.snapSeen = this.#snapGen;
+    this.#preserve!(key, e);
+  }
 
   /** Entry for reading: expired keys are absent; never mutates. */
   read(key: string, now: number): KeyEntry | undefined {
@@ -137,6 +174,7 @@ export class Keyspace {
   write(key: string, now: number): KeyEntry | undefined {
     const e = this.store.get(key);
     if (e === undefined) return undefined;
+    if (this.#snapGen !== 0) this.#touch(key, e);
     if (e.expireAt !== 0 && e.expireAt <= now) {
       this.remove(key, e);
       return undefined;
@@ -146,12 +184,14 @@ export class Keyspace {
 
   /** Adds a new key (the caller checked it is absent). */
   add(key: string, e: KeyEntry): void {
+    if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     this.store.set(key, e);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
   }
 
   /** Deletes a key. */
   remove(key: string, e: KeyEntry): void {
+    if (this.#snapGen !== 0) this.#touch(key, e);
     if (e.expireAt !== 0) this.#withExpiry--;
     this.store.delete(key);
   }
@@ -159,6 +199,7 @@ export class Keyspace {
   /** Sets or clears (`at` = 0) a key's absolute expiry. */
   setExpire(key: string, e: KeyEntry, at: number): void {
     if (e.expireAt === at) return;
+    if (this.#snapGen !== 0) this.#touch(key, e);
     if (e.expireAt !== 0) this.#withExpiry--;
     e.expireAt = at;
     if (at !== 0) this.#track(key, at);
@@ -208,6 +249,7 @@ export class Keyspace {
 
   /** Removes every key. */
   clear(): void {
+    if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }
     this.store.clear();
     this.#heap.clear();
     this.#withExpiry = 0;

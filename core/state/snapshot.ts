@@ -93,72 +93,138 @@ class Writer {
   }
 }
 
-/**
- * Serialises the keyspace. `head`, if given, is written first and is not part of the state
- * snapshot (the caller's envelope, so the whole payload is built in one buffer without copying the
- * state again); `sizeHint` (e.g. the previous snapshot's size) presizes the buffer so it rarely
- * grows. The CRC covers the state snapshot only.
- */
-export function encodeSnapshot(db: Keyspace, head?: Uint8Array, sizeHint = 0): Uint8Array {
-  const w = new Writer(Math.ceil(sizeHint * 1.125) + (head?.length ?? 0));
-  if (head) {
-    w.buf.set(head);
-    w.pos = head.length;
-  }
-  const start = w.pos;
-  for (const m of MAGIC) w.byte(m);
-  w.byte(VERSION);
-  w.varint(db.store.size);
-  for (const [k, e] of db.store.entries()) {
-    w.byte(e.kind);
-    w.key(k);
-    w.varint(e.expireAt);
-    w.varint(e.createRev);
-    w.varint(e.modRev);
-    switch (e.kind) {
-      case Kind.STRING:
-        w.bytes(e.value as Uint8Array);
-        break;
-      case Kind.LIST: {
-        const d = e.value as Deque;
-        w.varint(d.length);
-        for (let i = 0; i < d.length; i++) w.bytes(d.at(i));
-        break;
+/** Writes one key's record. */
+function encodeEntry(w: Writer, k: string, e: KeyEntry): void {
+  w.byte(e.kind);
+  w.key(k);
+  w.varint(e.expireAt);
+  w.varint(e.createRev);
+  w.varint(e.modRev);
+  switch (e.kind) {
+    case Kind.STRING:
+      w.bytes(e.value as Uint8Array);
+      break;
+    case Kind.LIST: {
+      const d = e.value as Deque;
+      w.varint(d.length);
+      for (let i = 0; i < d.length; i++) w.bytes(d.at(i));
+      break;
+    }
+    case Kind.SET: {
+      const s = e.value as Set<string>;
+      w.varint(s.size);
+      for (const m of s) w.key(m);
+      break;
+    }
+    case Kind.HASH: {
+      const h = e.value as Map<string, Uint8Array>;
+      w.varint(h.size);
+      for (const [f, v] of h) {
+        w.key(f);
+        w.bytes(v);
       }
-      case Kind.SET: {
-        const s = e.value as Set<string>;
-        w.varint(s.size);
-        for (const m of s) w.key(m);
-        break;
+      break;
+    }
+    case Kind.ZSET: {
+      const z = e.value as SortedSet;
+      w.varint(z.size);
+      for (let n = z.first(); n !== null; n = n.next[0]) {
+        w.key(n.member);
+        w.f64(n.score);
       }
-      case Kind.HASH: {
-        const h = e.value as Map<string, Uint8Array>;
-        w.varint(h.size);
-        for (const [f, v] of h) {
-          w.key(f);
-          w.bytes(v);
-        }
-        break;
-      }
-      case Kind.ZSET: {
-        const z = e.value as SortedSet;
-        w.varint(z.size);
-        for (let n = z.first(); n !== null; n = n.next[0]) {
-          w.key(n.member);
-          w.f64(n.score);
-        }
-        break;
-      }
+      break;
     }
   }
-  const crc = nativeCrc32(w.buf.subarray(start, w.pos)) >>> 0;
-  w.ensure(4);
-  w.buf[w.pos++] = crc >>> 24;
-  w.buf[w.pos++] = (crc >>> 16) & 0xff;
-  w.buf[w.pos++] = (crc >>> 8) & 0xff;
-  w.buf[w.pos++] = crc & 0xff;
-  // Keep the buffer unless much of it is unused (a copy is cheaper than pinning the slack).
-  return w.pos * 4 < w.buf.length * 3 ? w.buf.slice(0, w.pos) : w.buf.subarray(0, w.pos);
+}
+
+/**
+ * Encodes the keyspace as it is when constructed, in steps, so a large state can be written out
+ * across several event-loop turns while commands keep changing it (see
+ * {@link Keyspace.beginSnapshot}): entries are visited in store order; an entry about to change
+ * before being visited is encoded first, as it was, into a side buffer appended at the end.
+ * `head`, if given, is written first and is not part of the state snapshot (the caller's
+ * envelope, so the whole payload is built in one buffer without copying the state again);
+ * `sizeHint` (e.g. the previous snapshot's size) presizes the buffer. The CRC covers the state
+ * snapshot only. Entries are in store order when nothing changed meanwhile (so equal states give
+ * identical bytes); entries preserved during the walk come last.
+ */
+export class SnapshotEncoder {
+  readonly #db: Keyspace;
+  readonly #w: Writer;
+  readonly #start: number;
+  readonly #gen: number;
+  readonly #it: IterableIterator<[string, KeyEntry]>;
+  #preserved: Writer | null = null;
+  #done = false;
+
+  constructor(db: Keyspace, head?: Uint8Array, sizeHint = 0) {
+    const w = new Writer(Math.ceil(sizeHint * 1.125) + (head?.length ?? 0));
+    if (head) {
+      w.buf.set(head);
+      w.pos = head.length;
+    }
+    this.#start = w.pos;
+    for (const m of MAGIC) w.byte(m);
+    w.byte(VERSION);
+    w.varint(db.store.size); // every key present now is written exactly once
+    this.#w = w;
+    this.#db = db;
+    this.#gen = db.beginSnapshot((k, e) => encodeEntry(this.#preserved ??= new Writer(4096), k, e));
+    this.#it = db.store.entries();
+  }
+
+  /** Encodes up to `budget` more entries; true once every entry is written. */
+  step(budget: number): boolean {
+    if (this.#done) return true;
+    const w = this.#w;
+    const gen = this.#gen;
+    for (let n = 0; n < budget; n++) {
+      const r = this.#it.next();
+      if (r.done) {
+        this.#done = true;
+        this.#db.endSnapshot();
+        return true;
+      }
+      const [k, e] = r.value;
+      if (e.snapSeen === gen) continue; // preserved earlier, or created after the start
+      e.snapSeen = gen;
+      encodeEntry(w, k, e);
+    }
+    return false;
+  }
+
+  /** The finished snapshot (call after {@link step} returned true). */
+  finish(): Uint8Array {
+    if (!this.#done) throw new Error("snapshot not finished");
+    const w = this.#w;
+    const pre = this.#preserved;
+    if (pre) {
+      w.ensure(pre.pos);
+      w.buf.set(pre.buf.subarray(0, pre.pos), w.pos);
+      w.pos += pre.pos;
+    }
+    const crc = nativeCrc32(w.buf.subarray(this.#start, w.pos)) >>> 0;
+    w.ensure(4);
+    w.buf[w.pos++] = crc >>> 24;
+    w.buf[w.pos++] = (crc >>> 16) & 0xff;
+    w.buf[w.pos++] = (crc >>> 8) & 0xff;
+    w.buf[w.pos++] = crc & 0xff;
+    // Keep the buffer unless much of it is unused (a copy is cheaper than pinning the slack).
+    return w.pos * 4 < w.buf.length * 3 ? w.buf.slice(0, w.pos) : w.buf.subarray(0, w.pos);
+  }
+
+  /** Abandons the snapshot (the keyspace stops preserving entries). */
+  abort(): void {
+    if (!this.#done) this.#db.endSnapshot();
+    this.#done = true;
+  }
+}
+
+/** Serialises the keyspace in one go (see {@link SnapshotEncoder} for the arguments). */
+export function encodeSnapshot(db: Keyspace, head?: Uint8Array, sizeHint = 0): Uint8Array {
+  const enc = new SnapshotEncoder(db, head, sizeHint);
+  enc.step(Infinity);
+  return enc.finish();
 }
 
 class Reader {

@@ -18,9 +18,9 @@ import { LIST_COMMANDS } from "./lists.ts";
 import { fail, wrongArity } from "./reply.ts";
 import { SERVER_STATE_COMMANDS } from "./server.ts";
 import { SET_COMMANDS } from "./sets.ts";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
+import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from "./snapshot.ts";
 import { STRING_COMMANDS } from "./strings.ts";
-import type { ApplyContext, Argv, ResultSink, StateMachine } from "./types.ts";
+import type { ApplyContext, Argv, ResultSink, SnapshotJob, StateMachine } from "./types.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 
 export { isServerCommand, SERVER_COMMANDS } from "./server.ts";
@@ -81,6 +81,10 @@ class RedisStateMachine implements StateMachine {
 
   snapshot(head?: Uint8Array, sizeHint?: number): Uint8Array {
     return encodeSnapshot(this.#db, head, sizeHint);
+  }
+
+  beginSnapshot(head?: Uint8Array, sizeHint?: number): SnapshotJob {
+    return new SnapshotEncoder(this.#db, head, sizeHint);
   }
 
   restore(data: Uint8Array): void {

@@ -50,8 +50,23 @@ export interface StateMachine {
    * `sizeHint` presizes the output buffer.
    */
   snapshot(head?: Uint8Array, sizeHint?: number): Uint8Array;
+  /**
+   * Starts the same snapshot incrementally: the result is the state as it is now, even if
+   * commands are applied between the job's steps. Only one snapshot may be in progress.
+   */
+  beginSnapshot(head?: Uint8Array, sizeHint?: number): SnapshotJob;
   /** Replace the whole state with a snapshot produced by `snapshot()`. Throws on corrupt input. */
   restore(data: Uint8Array): void;
   /** Number of keys (including not-yet-collected expired ones is acceptable). */
   size(): number;
+}
+
+/** An incremental state snapshot (see {@link StateMachine.beginSnapshot}). */
+export interface SnapshotJob {
+  /** Encodes up to `budget` more keys; true once done. */
+  step(budget: number): boolean;
+  /** The snapshot bytes (after `step` returned true). */
+  finish(): Uint8Array;
+  /** Gives up (the state stops tracking changes for it). */
+  abort(): void;
 }
