@@ -90,7 +90,7 @@ export interface TinyKVNode {
 
 const PEER_FRAME_SLACK = 8 * 1024 * 1024;
 /** Keys encoded per event-loop turn while a snapshot is taken (a few ms of work each). */
-const SNAPSHOT_KEYS_PER_STEP = 20_000;
+const SNAPSHOT_KEYS_PER_STEP = 5_000;
 /** ReadIndex requests whose answer never came (lost message, leader change) are forgotten after this many. */
 const MAX_READ_REQUESTS = 1024;
 const SERVER_COMMANDS = new Set([
@@ -332,6 +332,7 @@ class Node implements TinyKVNode {
 
   #tick(): void {
     if (this.#stopped) return;
+    this.#watchLag();
     this.#raft.tick();
     const expired = this.#pending.expire(Date.now(), {
       code: Code.TIMEOUT,
@@ -340,6 +341,28 @@ class Node implements TinyKVNode {
     });
     this.#statsObj.proposalTimeouts += expired;
     this.#scheduleReady();
+  }
+
+  #lastTickAt = 0;
+  #lastLagWarning = 0;
+
+  /**
+   * Warns (at most every 10 s) when the event loop was blocked long enough to matter for Raft:
+   * more than half the election timeout, so followers may start elections.
+   */
+  #watchLag(): void {
+    const now = performance.now();
+    const late = this.#lastTickAt === 0 ? 0 : now - this.#lastTickAt - this.config.tick_ms;
+    this.#lastTickAt = now;
+    if (late > this.config.election_timeout_ms / 2 && now - this.#lastLagWarning > 10_000) {
+      this.#lastLagWarning = now;
+      this.#log.warn(
+        `event loop blocked for ~${
+          Math.round(late)
+        } ms (election timeout ${this.config.election_timeout_ms} ms): ` +
+          "elections may follow; is the machine overloaded?",
+      );
+    }
   }
 
   #step(m: Message): void {
@@ -506,6 +529,7 @@ class Node implements TinyKVNode {
       const keys = this.#sm.size();
       // Counted from here: entries applied while the snapshot is written belong to the next one.
       this.#bytesSinceSnapshot = 0;
+      const t0 = performance.now();
       const data = await encodeNodeSnapshotInSteps(
         this.#sm,
         {
@@ -515,6 +539,7 @@ class Node implements TinyKVNode {
         this.#snapshotSizeHint(),
         SNAPSHOT_KEYS_PER_STEP,
       );
+      const t1 = performance.now();
       const snap: Snapshot = { meta, data };
       this.#lastSnapshotKeys = keys;
       this.#lastSnapshotBytes = data.length;
@@ -522,7 +547,11 @@ class Node implements TinyKVNode {
       this.#raft.compact(index);
       // A leader's snapshot installed meanwhile may already be newer.
       this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
-      this.#log.debug(`snapshot at index ${index} (${data.length} bytes)`);
+      this.#log.debug(
+        `snapshot at index ${index}: ${data.length} bytes, encoded in ${
+          Math.round(t1 - t0)
+        } ms, saved in ${Math.round(performance.now() - t1)} ms`,
+      );
     } finally {
       this.#snapshotting = false;
     }

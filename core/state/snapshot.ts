@@ -151,11 +151,13 @@ function encodeEntry(w: Writer, k: string, e: KeyEntry): void {
 export class SnapshotEncoder {
   readonly #db: Keyspace;
   readonly #w: Writer;
-  readonly #start: number;
   readonly #gen: number;
   readonly #it: IterableIterator<[string, KeyEntry]>;
   #preserved: Writer | null = null;
   #done = false;
+  /** CRC of the bytes before #crcPos, kept up to date step by step (no long pass at the end). */
+  #crc = 0;
+  #crcPos: number;
 
   constructor(db: Keyspace, head?: Uint8Array, sizeHint = 0) {
     const w = new Writer(Math.ceil(sizeHint * 1.125) + (head?.length ?? 0));
@@ -163,7 +165,7 @@ export class SnapshotEncoder {
       w.buf.set(head);
       w.pos = head.length;
     }
-    this.#start = w.pos;
+    this.#crcPos = w.pos;
     for (const m of MAGIC) w.byte(m);
     w.byte(VERSION);
     w.varint(db.store.size); // every key present now is written exactly once
@@ -190,7 +192,16 @@ export class SnapshotEncoder {
       e.snapSeen = gen;
       encodeEntry(w, k, e);
     }
+    this.#checksum();
     return false;
+  }
+
+  #checksum(): void {
+    const w = this.#w;
+    if (w.pos > this.#crcPos) {
+      this.#crc = nativeCrc32(w.buf.subarray(this.#crcPos, w.pos), this.#crc);
+      this.#crcPos = w.pos;
+    }
   }
 
   /** The finished snapshot (call after {@link step} returned true). */
@@ -203,14 +214,16 @@ export class SnapshotEncoder {
       w.buf.set(pre.buf.subarray(0, pre.pos), w.pos);
       w.pos += pre.pos;
     }
-    const crc = nativeCrc32(w.buf.subarray(this.#start, w.pos)) >>> 0;
+    this.#checksum();
+    const crc = this.#crc >>> 0;
     w.ensure(4);
     w.buf[w.pos++] = crc >>> 24;
     w.buf[w.pos++] = (crc >>> 16) & 0xff;
     w.buf[w.pos++] = (crc >>> 8) & 0xff;
     w.buf[w.pos++] = crc & 0xff;
-    // Keep the buffer unless much of it is unused (a copy is cheaper than pinning the slack).
-    return w.pos * 4 < w.buf.length * 3 ? w.buf.slice(0, w.pos) : w.buf.subarray(0, w.pos);
+    // No final copy: copying a large state in one go would stall the event loop, and the buffer
+    // was presized from the previous snapshot (bytes per key), so the slack is small.
+    return w.buf.subarray(0, w.pos);
   }
 
   /** Abandons the snapshot (the keyspace stops preserving entries). */
