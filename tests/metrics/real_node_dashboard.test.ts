@@ -4,24 +4,13 @@
  * from the running node.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import net from "node:net";
 import { connect } from "../../mod.ts";
 import type { Client } from "../../mod.ts";
 import { NUMERIC_FIELD_IDS } from "../../plugins/metrics/dashboard_page.ts";
 import { type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { dumpDom, findChromium, renderedNumber, textById } from "./chromium.ts";
 import { scrape } from "./fake_node.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../helpers/net.ts";
 
 let node: NodeProcess;
 let client: Client;

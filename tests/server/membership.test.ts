@@ -4,36 +4,14 @@
  * moves leadership, REMOVE_NODE takes a node out. In-process nodes on loopback, ephemeral ports.
  */
 import { afterAll, expect, test } from "bun:test";
-import net from "node:net";
-import process from "node:process";
 import { makeConfig } from "../../core/config.ts";
 import { Code } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
 import { startNode, type TinyKVNode } from "../../core/node.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { freePort, waitFor } from "../helpers/net.ts";
 
 const dec = new TextDecoder();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const started: TinyKVNode[] = [];
 afterAll(async () => {
@@ -58,7 +36,7 @@ async function start(
       snapshot_entries: 10,
       snapshot_keep_entries: 0,
     }),
-    { logger: createLogger((process.env.TLOG ?? "error") as "error") },
+    { logger: createLogger("error") },
   );
   started.push(node);
   return node;

@@ -4,7 +4,6 @@
  * stale data. Three in-process nodes on loopback with ephemeral ports.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import net from "node:net";
 import { encodeCbor } from "../../core/cbor.ts";
 import { isReadOnlyBatch } from "../../core/cbor_peek.ts";
 import { makeConfig } from "../../core/config.ts";
@@ -13,30 +12,10 @@ import { createLogger } from "../../core/logger.ts";
 import { startNode, type TinyKVNode } from "../../core/node.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { freePort, waitFor } from "../helpers/net.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, f: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 let nodes: TinyKVNode[] = [];
 
