@@ -2,6 +2,10 @@
  * A UDP proxy for tests: forwards datagrams between clients and one server while dropping a
  * seeded fraction and holding some back (reordering). Each client address gets its own upstream
  * socket, so the server sees one address per client. Uses the runtime's socket adapter.
+ *
+ * The target may be unknown when the proxy starts (`target: null`, datagrams from clients are
+ * dropped until `setTarget`), so a cluster can be configured with proxy addresses before its
+ * nodes have bound their ephemeral ports.
  * @module
  */
 import type { PeerAddress } from "../../transports/udp/connection_core.ts";
@@ -10,8 +14,8 @@ import { runtimeSocketFactory } from "../../transports/udp/mod.ts";
 
 /** Proxy settings. */
 export interface LossyProxyOptions {
-  /** Where datagrams from clients go. */
-  target: PeerAddress;
+  /** Where datagrams from clients go (null: nowhere yet, see `setTarget`). */
+  target: PeerAddress | null;
   /** Fraction of datagrams dropped in each direction (0..1). */
   dropRate: number;
   /** Fraction of datagrams delayed by `reorderDelayMs` (so later ones overtake them). */
@@ -37,6 +41,13 @@ export interface LossyProxy {
   readonly stats: LossyProxyStats;
   /** Changes the drop rate (e.g. 1 for a blackout). */
   setDropRate(rate: number): void;
+  /** Sets where datagrams from clients go from now on. */
+  setTarget(target: PeerAddress): void;
+  /**
+   * Takes the proxy down like the process behind it (its port closes, so senders get ICMP port
+   * unreachable and its upstream connections are forgotten) or brings it back on the same port.
+   */
+  setDown(down: boolean): Promise<void>;
   /** Closes every socket and pending timer. */
   close(): void;
 }
@@ -57,20 +68,22 @@ export async function startLossyProxy(opts: LossyProxyOptions): Promise<LossyPro
   const host = opts.host ?? "127.0.0.1";
   const rand = mulberry32(opts.seed);
   let dropRate = opts.dropRate;
+  let target = opts.target;
   const stats: LossyProxyStats = { forwarded: 0, dropped: 0, reordered: 0 };
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const upstreams = new Map<string, Promise<DatagramSocket>>();
   let closed = false;
+  let down = false;
 
   const forward = (socket: DatagramSocket, bytes: Uint8Array, to: PeerAddress): void => {
-    if (closed) return;
+    if (closed || down) return;
     if (rand() < dropRate) {
       stats.dropped++;
       return;
     }
     const copy = bytes.slice();
     const send = () => {
-      if (closed) return;
+      if (closed || down) return;
       stats.forwarded++;
       socket.sendBatch([copy], [to], 1);
     };
@@ -87,8 +100,8 @@ export async function startLossyProxy(opts: LossyProxyOptions): Promise<LossyPro
   };
 
   const noop = () => {};
-  const front: DatagramSocket = await runtimeSocketFactory(host, 0, {
-    datagram(bytes, h, p) {
+  const frontEvents = {
+    datagram(bytes: Uint8Array, h: string, p: number) {
       const key = `${h}:${p}`;
       let up = upstreams.get(key);
       if (!up) {
@@ -100,26 +113,45 @@ export async function startLossyProxy(opts: LossyProxyOptions): Promise<LossyPro
         });
         upstreams.set(key, up);
       }
+      const to = target;
+      if (!to) return;
       const copy = bytes.slice();
-      up.then((s) => forward(s, copy, opts.target), noop);
+      up.then((s) => forward(s, copy, to), noop);
     },
     drain: noop,
     error: noop,
-  });
+  };
+  let front: DatagramSocket = await runtimeSocketFactory(host, 0, frontEvents);
+  const port = front.port;
+
+  const closeSockets = () => {
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    front.close();
+    for (const up of upstreams.values()) up.then((s) => s.close(), noop);
+    upstreams.clear();
+  };
 
   return {
     host,
-    port: front.port,
+    port,
     stats,
     setDropRate(rate: number) {
       dropRate = rate;
     },
+    setTarget(t: PeerAddress) {
+      target = t;
+    },
+    async setDown(d: boolean) {
+      if (d === down || closed) return;
+      down = d;
+      if (d) closeSockets();
+      else front = await runtimeSocketFactory(host, port, frontEvents);
+    },
     close() {
+      if (closed) return;
       closed = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      front.close();
-      for (const up of upstreams.values()) up.then((s) => s.close(), noop);
+      if (!down) closeSockets();
     },
   };
 }

@@ -14,6 +14,12 @@ export interface DatagramSocketEvents {
   drain(): void;
   /** The socket failed (it is unusable afterwards). */
   error(err: Error): void;
+  /**
+   * The network reported an earlier datagram undeliverable (ICMP port/host unreachable, seen as
+   * ECONNREFUSED and the like); which destination is not known. Adapters that cannot see these
+   * never call it.
+   */
+  unreachable?(): void;
 }
 
 /** A bound UDP socket. */

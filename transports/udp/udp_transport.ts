@@ -7,6 +7,7 @@
 import { setImmediate } from "node:timers";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { createHash } from "node:crypto";
 import type {
   Connection,
   ConnectionHandler,
@@ -25,6 +26,10 @@ export type UdpTransportOptions = Omit<Partial<UdpConfigInput>, "maxMessageBytes
 
 const BATCH = 64;
 const MAX_PACKETS_PER_TURN = 1024;
+/** ICMP errors in a row (nothing received in between) that close an established connection. */
+const UNREACHABLE_STREAK_TO_CLOSE = 3;
+/** A blocked send is retried after this long even if the socket signals no drain (ms). */
+const DRAIN_FALLBACK_MS = 20;
 
 const now = (): number => performance.now();
 
@@ -40,8 +45,11 @@ class EndpointDriver {
   #queued = 0;
   #blocked = false;
   #flushScheduled = false;
+  /** > 0 while inside the driver (datagram handling, flush): handlers may call back into it. */
+  #depth = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
+  #drainFallback: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
   /** Close the socket once no connection is left. */
   closeWhenEmpty = false;
@@ -56,7 +64,13 @@ class EndpointDriver {
 
   onDatagram(bytes: Uint8Array, host: string, port: number): void {
     if (this.#closed) return;
-    this.endpoint.handleDatagram(bytes, { host, port }, now());
+    this.unreachableStreak = 0;
+    this.#depth++;
+    try {
+      this.endpoint.handleDatagram(bytes, { host, port }, now());
+    } finally {
+      this.#depth--;
+    }
     this.schedule();
   }
 
@@ -69,7 +83,22 @@ class EndpointDriver {
     this.lastSocketError = err?.message ?? "socket error";
   }
 
+  /** ICMP errors reported by the socket (destination unknown). */
+  unreachableReports = 0;
+  /** ICMP errors reported since the last datagram received. */
+  unreachableStreak = 0;
+  /** What to do about them (a client connection's socket: see `connect`). */
+  onUnreachableReport: (() => void) | null = null;
+
+  onUnreachable(): void {
+    this.unreachableReports++;
+    this.unreachableStreak++;
+    this.onUnreachableReport?.();
+  }
+
   onDrain(): void {
+    if (this.#drainFallback !== null) clearTimeout(this.#drainFallback);
+    this.#drainFallback = null;
     this.#blocked = false;
     this.schedule();
   }
@@ -80,12 +109,42 @@ class EndpointDriver {
     setImmediate(this.#flush);
   }
 
+  /**
+   * Sends what is due at once, unless called from inside the driver (a handler reacting to a
+   * datagram or timer), where it waits for the next turn. `close()` uses it so the CLOSE frame
+   * leaves even if the process exits right after closing (a node's `stop()` is followed by
+   * `process.exit`, possibly before any setImmediate callback runs).
+   */
+  flushNow(): void {
+    if (this.#depth === 0 && !this.#closed && this.socket) {
+      // Only what is already due is written: no timers run here, so no handler is called back
+      // from inside the caller's code; the scheduled turn below does the rest.
+      this.#depth++;
+      try {
+        this.#flushBody(false);
+      } finally {
+        this.#depth--;
+      }
+    }
+    this.schedule();
+  }
+
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     if (this.#closed || !this.socket) return;
+    this.#depth++;
+    try {
+      this.#flushBody(true);
+    } finally {
+      this.#depth--;
+    }
+  };
+
+  #flushBody(timers: boolean): void {
+    const socket = this.socket!;
     const t = now();
     const ep = this.endpoint;
-    if (ep.nextTimeout() <= t) ep.onTimeout(t);
+    if (timers && ep.nextTimeout() <= t) ep.onTimeout(t);
     let sent = 0;
     while (!this.#blocked && sent < MAX_PACKETS_PER_TURN) {
       while (this.#queued < BATCH) {
@@ -97,7 +156,15 @@ class EndpointDriver {
         this.#queued++;
       }
       if (this.#queued === 0) break;
-      const accepted = this.socket.sendBatch(this.#views, this.#to, this.#queued);
+      let accepted: number;
+      try {
+        accepted = socket.sendBatch(this.#views, this.#to, this.#queued);
+      } catch (err) {
+        // An adapter should not throw (ICMP errors of dead peers are reported on later sends);
+        // if one does, the batch counts as lost datagrams, which the protocol retransmits.
+        this.onSocketError(err as Error);
+        accepted = this.#queued;
+      }
       sent += accepted;
       if (accepted < this.#queued) {
         // Keep the rest (move it to the front) and wait for drain.
@@ -110,6 +177,13 @@ class EndpointDriver {
         }
         this.#queued = rest;
         this.#blocked = true;
+        // Normally `drain` unblocks; retry anyway after a while, so a socket that stopped short
+        // for another reason than a full buffer (and will not signal drain) cannot stall the
+        // endpoint and every connection on it.
+        this.#drainFallback ??= setTimeout(() => {
+          this.#drainFallback = null;
+          if (this.#blocked) this.onDrain();
+        }, DRAIN_FALLBACK_MS);
         break;
       }
       this.#queued = 0;
@@ -121,7 +195,7 @@ class EndpointDriver {
       return;
     }
     this.#arm(t);
-  };
+  }
 
   #arm(t: number): void {
     const next = this.endpoint.nextTimeout();
@@ -148,6 +222,8 @@ class EndpointDriver {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#drainFallback !== null) clearTimeout(this.#drainFallback);
+    this.#drainFallback = null;
     this.socket?.close();
     this.onSocketClosed?.();
   }
@@ -188,7 +264,7 @@ class UdpConnection implements Connection {
 
   close(): void {
     this.#core.close();
-    this.#driver.schedule();
+    this.#driver.flushNow();
   }
 
   /** Routes core events to the handler; handler exceptions abort the connection. */
@@ -216,6 +292,19 @@ class UdpConnection implements Connection {
   }
 }
 
+/**
+ * The default stateless-reset key of a listener: derived from its bound address, so a process
+ * restarted on the same address (a node after a crash or restart) answers its predecessor's
+ * connections with RESETs they accept, and they close at once (then reconnect) instead of waiting
+ * for the idle timeout. This gives away nothing a listener's traffic does not: reset tokens travel
+ * in clear in WELCOME anyway, and forging a RESET still takes the connection's random 64-bit id.
+ * Pass `resetKey` to use a secret key instead (the same one across restarts).
+ */
+export function listenerResetKey(host: string, port: number): Uint8Array {
+  const h = createHash("sha256").update(`tinykv udp stateless reset v1 ${host} ${port}`).digest();
+  return new Uint8Array(h.buffer, h.byteOffset, h.length).slice();
+}
+
 async function resolveHost(host: string): Promise<string> {
   if (isIP(host) !== 0) return host;
   return (await lookup(host)).address;
@@ -233,10 +322,23 @@ export function createUdpTransportWith(
       accept: (c: Connection) => ConnectionHandler,
     ): Promise<Listener> {
       let accepting = true;
-      const config = resolveUdpConfig({ ...options, maxMessageBytes: opts.maxMessageBytes });
-      const driver: EndpointDriver = new EndpointDriver(
+      // The socket is bound first: the default reset key depends on the bound port. Datagrams
+      // arriving before the endpoint exists are dropped (the peer resends).
+      let driver: EndpointDriver | null = null;
+      const socket = await bind(opts.host, opts.port, {
+        datagram: (b, h, p) => driver?.onDatagram(b, h, p),
+        drain: () => driver?.onDrain(),
+        error: (err) => driver?.onSocketError(err),
+        unreachable: () => driver?.onUnreachable(),
+      }, opts.socketBufferBytes);
+      const config = resolveUdpConfig({
+        ...options,
+        maxMessageBytes: opts.maxMessageBytes,
+        resetKey: options.resetKey ?? listenerResetKey(opts.host, socket.port),
+      });
+      const d: EndpointDriver = new EndpointDriver(
         new UdpEndpoint(config, (core) => {
-          const conn = new UdpConnection(core, driver);
+          const conn = new UdpConnection(core, d);
           if (!accepting) {
             core.abort("listener closed");
             return;
@@ -244,19 +346,16 @@ export function createUdpTransportWith(
           conn.bind(accept(conn));
         }),
       );
-      driver.socket = await bind(opts.host, opts.port, {
-        datagram: (b, h, p) => driver.onDatagram(b, h, p),
-        drain: () => driver.onDrain(),
-        error: (err) => driver.onSocketError(err),
-      }, opts.socketBufferBytes);
-      const port = driver.socket.port;
+      d.socket = socket;
+      driver = d;
+      const port = socket.port;
       return {
         port,
         host: opts.host,
         close(): Promise<void> {
           accepting = false;
-          driver.closeWhenEmpty = true;
-          driver.schedule();
+          d.closeWhenEmpty = true;
+          d.schedule();
           return Promise.resolve();
         },
       };
@@ -270,10 +369,30 @@ export function createUdpTransportWith(
         datagram: (b, h, p) => driver.onDatagram(b, h, p),
         drain: () => driver.onDrain(),
         error: (err) => driver.onSocketError(err),
+        unreachable: () => driver.onUnreachable(),
       }, opts.socketBufferBytes);
       driver.closeWhenEmpty = true;
       const core = driver.endpoint.connect({ host, port: opts.port }, now());
       const conn = new UdpConnection(core, driver);
+      // This socket sends to the server only, so ICMP errors are about the server. During the
+      // handshake one means nothing listens there: fail at once, like a refused TCP connect,
+      // instead of retrying HELLO until the handshake timeout. Once established, a few in a row
+      // with nothing received in between mean the server process is gone (kill -9, crash: no
+      // CLOSE was sent): close, so the user reconnects or fails over now rather than after the
+      // idle timeout. (ICMP is unauthenticated; so is everything else in this protocol, which is
+      // for trusted networks only.) Only adapters that see ICMP errors report them (Bun's).
+      driver.onUnreachableReport = () => {
+        if (core.state === "handshake") {
+          core.abort("connection refused (ICMP port unreachable)");
+        } else if (
+          core.state === "established" && driver.unreachableStreak >= UNREACHABLE_STREAK_TO_CLOSE
+        ) {
+          core.abort(
+            `peer unreachable (${driver.unreachableStreak} ICMP port unreachable, nothing received)`,
+          );
+        } else return;
+        driver.schedule();
+      };
       return await new Promise<Connection>((resolve, reject) => {
         let established = false;
         conn.bind({
