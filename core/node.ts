@@ -257,6 +257,13 @@ class Node implements TinyKVNode {
     } else {
       this.#log.info(`storage: ${this.#storage.description}`);
     }
+    if (!this.#storage.durable && voters.length > 1 && !c.join) {
+      this.#log.warn(
+        "cluster member without durable storage: if this node restarts it has lost its log and its " +
+          "vote, and must not rejoin as the same member (REMOVE_NODE it, then add it back with " +
+          "--join); use the wal plugin for members that may restart",
+      );
+    }
     // Membership addresses from config (raft addresses; client addresses given or raft port - 1).
     for (const [id, raft] of Object.entries(c.peers)) {
       this.#members.set(Number(id), {

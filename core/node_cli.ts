@@ -178,7 +178,9 @@ export async function runNodeCli(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info(`${sig} received: stopping`);
-      node.stop().then(() => resolve(0), (err) => {
+      // A short grace after stop() lets transports flush what they queued (e.g. a CLOSE frame)
+      // before mod.ts exits the process.
+      node.stop().then(() => setTimeout(() => resolve(0), 20), (err) => {
         log.error(`error while stopping: ${(err as Error).message}`);
         resolve(1);
       });
