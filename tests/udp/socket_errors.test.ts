@@ -182,3 +182,40 @@ test("an ICMP report after the handshake does not close an established connectio
   expect(got).toEqual([100]);
   expect(conn.closed).toBe(false);
 });
+
+test(
+  "Bun: a server that dies after acknowledging a request (nothing left to resend) is noticed within ~1 s",
+  async () => {
+    // The request's packets were acknowledged, the answer never comes, and the process is gone:
+    // no retransmission can draw an ICMP error. The client's short keep-alive PING does.
+    const { startLossyProxy } = await import("./lossy_proxy.ts");
+    const server = createUdpTransportWith(bindBunSocket);
+    let received = 0;
+    const listener = await server.listen({ host: HOST, port: 0, maxMessageBytes: 1 << 16 }, () => ({
+      onMessage: () => void received++, // never answers
+    }));
+    cleanup.push(() => listener.close());
+    const proxy = await startLossyProxy({
+      target: { host: HOST, port: listener.port },
+      dropRate: 0,
+      seed: 1,
+    });
+    cleanup.push(() => proxy.close());
+    let closedAt = 0;
+    const conn = await createUdpTransportWith(bindBunSocket).connect(
+      { host: HOST, port: proxy.port, maxMessageBytes: 1 << 16 },
+      { onMessage: noop, onClose: () => void (closedAt = performance.now()) },
+    );
+    cleanup.push(() => conn.close());
+    expect(conn.send(new Uint8Array(500))).toBe(true);
+    for (let i = 0; i < 100 && received === 0; i++) await sleep(10);
+    expect(received).toBe(1);
+    await sleep(100); // acknowledged by now
+    const downAt = performance.now();
+    await proxy.setDown(true); // "kill -9": the port closes
+    for (let i = 0; i < 500 && closedAt === 0; i++) await sleep(10);
+    expect(conn.closed).toBe(true);
+    expect(closedAt - downAt).toBeLessThan(2000); // keep-alive 300 ms; before: ~10 s (PING) or 30 s
+  },
+  20_000,
+);

@@ -26,6 +26,8 @@ export type UdpTransportOptions = Omit<Partial<UdpConfigInput>, "maxMessageBytes
 
 const BATCH = 64;
 const MAX_PACKETS_PER_TURN = 1024;
+/** Keep-alive of connections this side opened (ms); listeners keep the configured default. */
+const CLIENT_KEEPALIVE_MS = 300;
 /** ICMP errors in a row (nothing received in between) that close an established connection. */
 const UNREACHABLE_STREAK_TO_CLOSE = 3;
 /** A blocked send is retried after this long even if the socket signals no drain (ms). */
@@ -363,7 +365,14 @@ export function createUdpTransportWith(
 
     async connect(opts: TransportOptions, handler: ConnectionHandler): Promise<Connection> {
       const host = await resolveHost(opts.host);
-      const config = resolveUdpConfig({ ...options, maxMessageBytes: opts.maxMessageBytes });
+      // Client side: a short keep-alive. A server killed after acknowledging a request's packets
+      // but before answering leaves nothing to retransmit, so only a PING draws the ICMP errors
+      // that reveal it (see below); with the 10 s default a client waited out its request timeout.
+      const config = resolveUdpConfig({
+        keepAliveMs: CLIENT_KEEPALIVE_MS,
+        ...options,
+        maxMessageBytes: opts.maxMessageBytes,
+      });
       const driver = new EndpointDriver(new UdpEndpoint(config));
       driver.socket = await bind(host.includes(":") ? "::" : "0.0.0.0", 0, {
         datagram: (b, h, p) => driver.onDatagram(b, h, p),
