@@ -400,8 +400,8 @@ class Node implements TinyKVNode {
         await this.#handleReady(rd);
         this.#raft.advance(rd);
         // Snapshot after advance: the core must know the entries are applied before compacting.
-        // The state is encoded now (synchronously, at the applied index); writing it out (a large
-        // file and an fsync with the wal) runs in the background so commits do not wait for it.
+        // It is taken at the applied index but encoded and written in the background (a slice of
+        // keys per event-loop turn, then the file and its fsync), so commits do not wait for it.
         if (this.#snapshotDue()) {
           this.#snapshotWrite = this.#takeSnapshot().catch((err) => this.#fail(err as Error));
         }
