@@ -219,3 +219,39 @@ test(
   },
   20_000,
 );
+
+test(
+  "without ICMP reports (Deno, node:dgram), a dead server is noticed by the response timeout",
+  async () => {
+    // A socket factory that never reports `unreachable`, like Deno's: only unanswered packets tell.
+    const deaf: DatagramSocketFactory = (host, port, events, bufferBytes) =>
+      runtimeSocketFactory(host, port, { ...events, unreachable: undefined }, bufferBytes);
+    const server = createUdpTransportWith(bindBunSocket);
+    let received = 0;
+    const listener = await server.listen({ host: HOST, port: 0, maxMessageBytes: 1 << 16 }, () => ({
+      onMessage: () => void received++,
+    }));
+    cleanup.push(() => listener.close());
+    const { startLossyProxy } = await import("./lossy_proxy.ts");
+    const proxy = await startLossyProxy({
+      target: { host: HOST, port: listener.port },
+      dropRate: 0,
+      seed: 2,
+    });
+    cleanup.push(() => proxy.close());
+    let closedAt = 0;
+    const conn = await createUdpTransportWith(deaf).connect(
+      { host: HOST, port: proxy.port, maxMessageBytes: 1 << 16 },
+      { onMessage: noop, onClose: () => void (closedAt = performance.now()) },
+    );
+    cleanup.push(() => conn.close());
+    expect(conn.send(new Uint8Array(100))).toBe(true);
+    for (let i = 0; i < 100 && received === 0; i++) await sleep(10);
+    const downAt = performance.now();
+    await proxy.setDown(true);
+    for (let i = 0; i < 800 && closedAt === 0; i++) await sleep(10);
+    expect((conn as unknown as { closeReason: string }).closeReason).toMatch(/peer not responding/);
+    expect(closedAt - downAt).toBeLessThan(5000); // 3 s response timeout; the idle timeout is 30 s
+  },
+  20_000,
+);

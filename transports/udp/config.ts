@@ -13,6 +13,12 @@ export interface UdpConfig {
   idleTimeoutMs: number;
   /** Send a PING after this long without sending anything ack-eliciting (ms; 0 = never). */
   keepAliveMs: number;
+  /**
+   * Close when ack-eliciting packets are outstanding and nothing was received for this long
+   * (ms; 0 = only the idle timeout). Lets a client notice a dead server on runtimes that do not
+   * report ICMP errors; connections a client opens use 3 s (see udp_transport.ts).
+   */
+  responseTimeoutMs: number;
   /** A client gives up the handshake after this long (ms). */
   handshakeTimeoutMs: number;
   /** RTT assumed before the first sample (ms). */
@@ -71,6 +77,7 @@ export function resolveUdpConfig(input: UdpConfigInput): UdpConfig {
     maxMessageBytes: maxMsg,
     idleTimeoutMs: idle,
     keepAliveMs: input.keepAliveMs ?? Math.floor(idle / 3),
+    responseTimeoutMs: input.responseTimeoutMs ?? 0,
     handshakeTimeoutMs: input.handshakeTimeoutMs ?? Math.min(idle, 5_000),
     initialRttMs: input.initialRttMs ?? 100,
     maxAckDelayMs: input.maxAckDelayMs ?? 5,

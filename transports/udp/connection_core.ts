@@ -598,6 +598,10 @@ export class UdpConnectionCore {
       const k = Math.max(this.#lastAckElicitingSent, this.#lastReceived) + this.#cfg.keepAliveMs;
       if (k < t) t = k;
     }
+    if (this.#cfg.responseTimeoutMs > 0 && this.#ackElicitingInFlight > 0) {
+      const r = this.#lastReceived + this.#cfg.responseTimeoutMs;
+      if (r < t) t = r;
+    }
     return t;
   }
 
@@ -628,6 +632,13 @@ export class UdpConnectionCore {
     }
     if (now >= this.#lastReceived + this.#cfg.idleTimeoutMs) {
       this.#terminate(`idle timeout after ${this.#cfg.idleTimeoutMs} ms`);
+      return;
+    }
+    const rto = this.#cfg.responseTimeoutMs;
+    if (rto > 0 && this.#ackElicitingInFlight > 0 && now >= this.#lastReceived + rto) {
+      this.#terminate(
+        `peer not responding: nothing received for ${rto} ms with packets outstanding`,
+      );
       return;
     }
     if (this.#lossTime <= now) {

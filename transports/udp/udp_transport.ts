@@ -28,6 +28,11 @@ const BATCH = 64;
 const MAX_PACKETS_PER_TURN = 1024;
 /** Keep-alive of connections this side opened (ms); listeners keep the configured default. */
 const CLIENT_KEEPALIVE_MS = 300;
+/**
+ * A connection this side opened closes when packets stay unanswered this long: how a client
+ * notices a dead server where the runtime reports no ICMP errors (Deno, node:dgram).
+ */
+const CLIENT_RESPONSE_TIMEOUT_MS = 3_000;
 /** ICMP errors in a row (nothing received in between) that close an established connection. */
 const UNREACHABLE_STREAK_TO_CLOSE = 3;
 /** A blocked send is retried after this long even if the socket signals no drain (ms). */
@@ -370,6 +375,7 @@ export function createUdpTransportWith(
       // that reveal it (see below); with the 10 s default a client waited out its request timeout.
       const config = resolveUdpConfig({
         keepAliveMs: CLIENT_KEEPALIVE_MS,
+        responseTimeoutMs: CLIENT_RESPONSE_TIMEOUT_MS,
         ...options,
         maxMessageBytes: opts.maxMessageBytes,
       });
