@@ -3,6 +3,7 @@
  * space-separated string form) into binary-safe argv for the state machine.
  * @module
  */
+import { SlabPool } from "./state/bytes.ts";
 import type { Argv } from "./state/types.ts";
 
 const enc = new TextEncoder();
@@ -46,27 +47,19 @@ export function splitCommandString(line: string): string[] | null {
 // them by hand into a transient slab avoids a TextEncoder call per argument, which on Deno is a
 // native op (measured: ~22% of the server's CPU at batch 100). The state machine copies what it
 // keeps (`own()` in core/state/bytes.ts), so these views never pin stored data.
-const ARG_SLAB_BYTES = 64 * 1024;
 const ARG_FAST_MAX = 256;
-let argSlab = new Uint8Array(ARG_SLAB_BYTES);
-let argPos = 0;
+const args = new SlabPool(64 * 1024);
 
 function textBytes(s: string): Uint8Array {
   const n = s.length;
   if (n > ARG_FAST_MAX) return enc.encode(s);
-  if (argPos + n > ARG_SLAB_BYTES) {
-    argSlab = new Uint8Array(ARG_SLAB_BYTES);
-    argPos = 0;
-  }
-  const slab = argSlab;
-  const start = argPos;
+  const out = args.take(n);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return enc.encode(s); // non-ASCII: UTF-8 by the book
-    slab[start + i] = c;
+    out[i] = c;
   }
-  argPos = start + n;
-  return slab.subarray(start, start + n);
+  return out;
 }
 
 /**

@@ -29,13 +29,37 @@ export function keyToBytes(s: string): Uint8Array {
   return out;
 }
 
-// Small copies are carved out of shared slabs: allocating one ArrayBuffer per value is slow on
-// Deno (~300 ns and off-heap GC pressure each) while a subarray of a slab costs ~15 ns. A slab
-// stays alive while any value in it does, so slabs are small to bound that overhead.
-const SLAB_BYTES = 4096;
+/**
+ * Hands out small byte arrays carved from shared slabs: allocating one ArrayBuffer per value is
+ * slow on Deno (~300 ns and off-heap GC pressure each) while a subarray of a slab costs ~15 ns. A
+ * slab stays alive while any array carved from it does, so separate pools keep short-lived bytes
+ * from pinning slabs that hold stored values.
+ */
+export class SlabPool {
+  readonly #slabBytes: number;
+  #slab: Uint8Array;
+  #pos = 0;
+
+  constructor(slabBytes: number) {
+    this.#slabBytes = slabBytes;
+    this.#slab = new Uint8Array(slabBytes);
+  }
+
+  /** `n` fresh bytes (`n` at most the slab size), from a new slab when the current one is full. */
+  take(n: number): Uint8Array {
+    if (this.#pos + n > this.#slabBytes) {
+      this.#slab = new Uint8Array(this.#slabBytes);
+      this.#pos = 0;
+    }
+    const c = this.#slab.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return c;
+  }
+}
+
+// Stored values: small slabs bound how much one live value can pin.
 const SLAB_MAX_VALUE = 128;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabPos = 0;
+const values = new SlabPool(4096);
 
 /**
  * Returns `b` itself when it owns its whole buffer, else a compact copy. Values decoded from a
@@ -52,14 +76,7 @@ export function own(b: Uint8Array): Uint8Array {
 
 /** Allocates `n` fresh bytes (from a slab when small; see {@link own}). */
 export function alloc(n: number): Uint8Array {
-  if (n > SLAB_MAX_VALUE) return new Uint8Array(n);
-  if (slabPos + n > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabPos = 0;
-  }
-  const c = slab.subarray(slabPos, slabPos + n);
-  slabPos += n;
-  return c;
+  return n > SLAB_MAX_VALUE ? new Uint8Array(n) : values.take(n);
 }
 
 /** ASCII case-insensitive comparison of `b` against a lower-case ASCII word. */
