@@ -8,12 +8,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../client/client.ts";
+import { freePort } from "../../tests/helpers/net.ts";
 
 /** What to start. */
 export interface ClusterOptions {
@@ -81,17 +81,6 @@ function installExitHooks(): void {
   }
 }
 
-/** A free loopback port (bound then released; the node binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function runtimeCommand(runtime: "deno" | "bun"): { cmd: string; args: string[] } {
   const isCurrent = runtime === "bun"

@@ -183,39 +183,59 @@ test("an ICMP report after the handshake does not close an established connectio
   expect(conn.closed).toBe(false);
 });
 
+/**
+ * A client (sockets from `factory`) sends one message to a server that never answers, through a
+ * proxy; once the message is in and acknowledged, the proxy goes down like a killed process (its
+ * port closes). Resolves when the client's connection closed or after `waitMs`.
+ */
+async function serverDiesAfterRequest(
+  factory: DatagramSocketFactory,
+  seed: number,
+  waitMs: number,
+) {
+  const { startLossyProxy } = await import("./lossy_proxy.ts");
+  let received = 0;
+  const listener = await createUdpTransportWith(bindBunSocket).listen(
+    { host: HOST, port: 0, maxMessageBytes: 1 << 16 },
+    () => ({ onMessage: () => void received++ }), // never answers
+  );
+  cleanup.push(() => listener.close());
+  const proxy = await startLossyProxy({
+    target: { host: HOST, port: listener.port },
+    dropRate: 0,
+    seed,
+  });
+  cleanup.push(() => proxy.close());
+  let closedAt = 0;
+  const conn = await createUdpTransportWith(factory).connect(
+    { host: HOST, port: proxy.port, maxMessageBytes: 1 << 16 },
+    { onMessage: noop, onClose: () => void (closedAt = performance.now()) },
+  );
+  cleanup.push(() => conn.close());
+  expect(conn.send(new Uint8Array(500))).toBe(true);
+  for (let i = 0; i < 100 && received === 0; i++) await sleep(10);
+  const receivedBeforeDeath = received;
+  await sleep(100); // acknowledged by now
+  const downAt = performance.now();
+  await proxy.setDown(true); // "kill -9": the port closes
+  for (let i = 0; i < waitMs / 10 && closedAt === 0; i++) await sleep(10);
+  return {
+    received: receivedBeforeDeath,
+    closed: conn.closed,
+    closeReason: (conn as unknown as { closeReason: string }).closeReason,
+    closedAfterMs: closedAt === 0 ? Infinity : closedAt - downAt,
+  };
+}
+
 test(
   "Bun: a server that dies after acknowledging a request (nothing left to resend) is noticed within ~1 s",
   async () => {
     // The request's packets were acknowledged, the answer never comes, and the process is gone:
     // no retransmission can draw an ICMP error. The client's short keep-alive PING does.
-    const { startLossyProxy } = await import("./lossy_proxy.ts");
-    const server = createUdpTransportWith(bindBunSocket);
-    let received = 0;
-    const listener = await server.listen({ host: HOST, port: 0, maxMessageBytes: 1 << 16 }, () => ({
-      onMessage: () => void received++, // never answers
-    }));
-    cleanup.push(() => listener.close());
-    const proxy = await startLossyProxy({
-      target: { host: HOST, port: listener.port },
-      dropRate: 0,
-      seed: 1,
-    });
-    cleanup.push(() => proxy.close());
-    let closedAt = 0;
-    const conn = await createUdpTransportWith(bindBunSocket).connect(
-      { host: HOST, port: proxy.port, maxMessageBytes: 1 << 16 },
-      { onMessage: noop, onClose: () => void (closedAt = performance.now()) },
-    );
-    cleanup.push(() => conn.close());
-    expect(conn.send(new Uint8Array(500))).toBe(true);
-    for (let i = 0; i < 100 && received === 0; i++) await sleep(10);
-    expect(received).toBe(1);
-    await sleep(100); // acknowledged by now
-    const downAt = performance.now();
-    await proxy.setDown(true); // "kill -9": the port closes
-    for (let i = 0; i < 500 && closedAt === 0; i++) await sleep(10);
-    expect(conn.closed).toBe(true);
-    expect(closedAt - downAt).toBeLessThan(2000); // keep-alive 300 ms; before: ~10 s (PING) or 30 s
+    const r = await serverDiesAfterRequest(bindBunSocket, 1, 5000);
+    expect(r.received).toBe(1);
+    expect(r.closed).toBe(true);
+    expect(r.closedAfterMs).toBeLessThan(2000); // keep-alive 300 ms; before: ~10 s (PING) or 30 s
   },
   20_000,
 );
@@ -226,32 +246,9 @@ test(
     // A socket factory that never reports `unreachable`, like Deno's: only unanswered packets tell.
     const deaf: DatagramSocketFactory = (host, port, events, bufferBytes) =>
       runtimeSocketFactory(host, port, { ...events, unreachable: undefined }, bufferBytes);
-    const server = createUdpTransportWith(bindBunSocket);
-    let received = 0;
-    const listener = await server.listen({ host: HOST, port: 0, maxMessageBytes: 1 << 16 }, () => ({
-      onMessage: () => void received++,
-    }));
-    cleanup.push(() => listener.close());
-    const { startLossyProxy } = await import("./lossy_proxy.ts");
-    const proxy = await startLossyProxy({
-      target: { host: HOST, port: listener.port },
-      dropRate: 0,
-      seed: 2,
-    });
-    cleanup.push(() => proxy.close());
-    let closedAt = 0;
-    const conn = await createUdpTransportWith(deaf).connect(
-      { host: HOST, port: proxy.port, maxMessageBytes: 1 << 16 },
-      { onMessage: noop, onClose: () => void (closedAt = performance.now()) },
-    );
-    cleanup.push(() => conn.close());
-    expect(conn.send(new Uint8Array(100))).toBe(true);
-    for (let i = 0; i < 100 && received === 0; i++) await sleep(10);
-    const downAt = performance.now();
-    await proxy.setDown(true);
-    for (let i = 0; i < 800 && closedAt === 0; i++) await sleep(10);
-    expect((conn as unknown as { closeReason: string }).closeReason).toMatch(/peer not responding/);
-    expect(closedAt - downAt).toBeLessThan(5000); // 3 s response timeout; the idle timeout is 30 s
+    const r = await serverDiesAfterRequest(deaf, 2, 8000);
+    expect(r.closeReason).toMatch(/peer not responding/);
+    expect(r.closedAfterMs).toBeLessThan(5000); // 3 s response timeout; the idle timeout is 30 s
   },
   20_000,
 );
