@@ -81,7 +81,6 @@ function installExitHooks(): void {
   }
 }
 
-
 function runtimeCommand(runtime: "deno" | "bun"): { cmd: string; args: string[] } {
   const isCurrent = runtime === "bun"
     ? (globalThis as { Bun?: unknown }).Bun !== undefined
