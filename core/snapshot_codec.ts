@@ -36,20 +36,10 @@ function envelope(meta: Omit<NodeSnapshot, "state">): Uint8Array {
 }
 
 /**
- * Encodes a node snapshot: the envelope and metadata, then `sm`'s snapshot written in place.
- * `sizeHint` (the previous snapshot's size) presizes the buffer.
- */
-export function encodeNodeSnapshot(
-  sm: StateMachine,
-  meta: Omit<NodeSnapshot, "state">,
-  sizeHint = 0,
-): Uint8Array {
-  return sm.snapshot(envelope(meta), sizeHint);
-}
-
-/**
- * The same, incrementally: the state as it is now, written `keysPerStep` keys per event-loop turn
- * (commands applied meanwhile do not change the result; see `StateMachine.beginSnapshot`).
+ * Encodes a node snapshot: the envelope and metadata, then `sm`'s snapshot of the state as it is
+ * now, written in place `keysPerStep` keys per event-loop turn (commands applied meanwhile do not
+ * change the result; see `StateMachine.beginSnapshot`). `sizeHint` (the expected size) presizes
+ * the buffer.
  */
 export async function encodeNodeSnapshotInSteps(
   sm: StateMachine,

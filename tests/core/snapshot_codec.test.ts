@@ -1,6 +1,6 @@
 /** The node snapshot envelope: round trip, the state written in place after the envelope, errors. */
 import { expect, test } from "bun:test";
-import { decodeNodeSnapshot, encodeNodeSnapshot } from "../../core/snapshot_codec.ts";
+import { decodeNodeSnapshot, encodeNodeSnapshotInSteps } from "../../core/snapshot_codec.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 
 const enc = new TextEncoder();
@@ -17,13 +17,18 @@ function filled() {
   return sm;
 }
 
-test("round trip: state, plugins and members come back; the state part equals sm.snapshot()", () => {
+test("round trip: state, plugins and members come back; the state part equals sm.snapshot()", async () => {
   const sm = filled();
   for (const hint of [0, 100, 1 << 20]) {
-    const data = encodeNodeSnapshot(sm, {
-      plugins: { idempotency: new Uint8Array([1, 2, 3]) },
-      members: { 1: { raft: "127.0.0.1:5211", client: "127.0.0.1:5210" } },
-    }, hint);
+    const data = await encodeNodeSnapshotInSteps(
+      sm,
+      {
+        plugins: { idempotency: new Uint8Array([1, 2, 3]) },
+        members: { 1: { raft: "127.0.0.1:5211", client: "127.0.0.1:5210" } },
+      },
+      hint,
+      37,
+    );
     const s = decodeNodeSnapshot(data);
     expect([...s.state]).toEqual([...sm.snapshot()]);
     expect([...s.plugins.idempotency]).toEqual([1, 2, 3]);
@@ -34,8 +39,8 @@ test("round trip: state, plugins and members come back; the state part equals sm
   }
 });
 
-test("a payload that is not a node snapshot fails with a clear message", () => {
-  const data = encodeNodeSnapshot(filled(), { plugins: {}, members: {} });
+test("a payload that is not a node snapshot fails with a clear message", async () => {
+  const data = await encodeNodeSnapshotInSteps(filled(), { plugins: {}, members: {} }, 0, 37);
   expect(() => decodeNodeSnapshot(data.subarray(0, 5))).toThrow(/bad magic/);
   expect(() => decodeNodeSnapshot(new Uint8Array(20))).toThrow(/bad magic/);
   const badVersion = data.slice();
