@@ -57,7 +57,9 @@ export interface Config {
   /** Largest batch or frame accepted, in bytes; larger gets TOO_LARGE. Default 1 MiB. */
   batch_max_bytes: number;
   /**
-   * A proposal not committed within this many ms fails with TIMEOUT (outcome unknown). Default 200.
+   * A batch not applied within this many ms (plus 1 ms per 8 kB of batch, so large writes within
+   * `batch_max_bytes` have time to replicate and sync) fails with TIMEOUT (outcome unknown).
+   * Default 2000.
    */
   raft_submit_timeout_ms: number;
   /** Most entries in flight / in one AppendEntries. Default 500. */
@@ -241,8 +243,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: "raft_submit_timeout_ms",
     kind: "int",
-    help: "a proposal not committed by then fails with TIMEOUT (outcome unknown)",
-    default: 200,
+    help:
+      "a batch not applied by then (plus 1 ms per 8 kB of batch) fails with TIMEOUT (outcome unknown)",
+    default: 2000,
     min: 10,
     max: 600_000,
   },

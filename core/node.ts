@@ -93,6 +93,8 @@ const PEER_FRAME_SLACK = 8 * 1024 * 1024;
 const SNAPSHOT_KEYS_PER_STEP = 5_000;
 /** ReadIndex requests whose answer never came (lost message, leader change) are forgotten after this many. */
 const MAX_READ_REQUESTS = 1024;
+/** Bytes per ms a healthy cluster is assumed to move a large batch at, at the least (8 MB/s). */
+const SUBMIT_BYTES_PER_MS = 8_000;
 const SERVER_COMMANDS = new Set([
   "INFO",
   "GET_LEADER",
@@ -344,7 +346,7 @@ class Node implements TinyKVNode {
     const expired = this.#pending.expire(Date.now(), {
       code: Code.TIMEOUT,
       message:
-        `timeout: not committed within ${this.config.raft_submit_timeout_ms} ms (outcome unknown; safe to retry with the same batch id)`,
+        `timeout: not applied within raft_submit_timeout_ms (${this.config.raft_submit_timeout_ms} ms, plus 1 ms per 8 kB of batch) (outcome unknown; safe to retry with the same batch id)`,
     });
     this.#statsObj.proposalTimeouts += expired;
     this.#scheduleReady();
@@ -583,7 +585,11 @@ class Node implements TinyKVNode {
   submit(batch: ClientBatch, done: (o: Outcome) => void): void {
     const refuse = this.#admission();
     if (refuse) return done(refuse);
-    if (!this.#pending.add(batch, done, Date.now() + this.config.raft_submit_timeout_ms)) return;
+    if (
+      !this.#pending.add(batch, done, Date.now() + this.#submitTimeoutMs(batch.commands.length))
+    ) {
+      return;
+    }
     if (isReadOnlyBatch(batch.commands, this.#isRead)) {
       (batch as { readOnly?: boolean }).readOnly = true;
     }
@@ -600,6 +606,18 @@ class Node implements TinyKVNode {
         (err) => this.#settleError([batch], Code.INTERNAL, (err as Error).message),
       );
     } else this.#decide(batch, d);
+  }
+
+  /**
+   * How long a batch of `bytes` may take from admission to apply before it is answered TIMEOUT:
+   * `raft_submit_timeout_ms` plus time to move its bytes through the slowest healthy path (three
+   * copies over the network, an fsync on every node, apply) at a conservative
+   * `SUBMIT_BYTES_PER_MS`, so a large write within `batch_max_bytes` is never failed on a healthy
+   * cluster. (The pending table sweeps deadlines in admission order, so a small batch admitted
+   * behind a large one can be answered a little later than its own deadline, never earlier.)
+   */
+  #submitTimeoutMs(bytes: number): number {
+    return this.config.raft_submit_timeout_ms + Math.ceil(bytes / SUBMIT_BYTES_PER_MS);
   }
 
   /** Why a new batch cannot be admitted now, or null. */

@@ -18,7 +18,7 @@ describe("config", () => {
     expect(c.batch_size).toBe(100);
     expect(c.batch_timeout_ms).toBe(10);
     expect(c.batch_max_bytes).toBe(1024 * 1024);
-    expect(c.raft_submit_timeout_ms).toBe(200);
+    expect(c.raft_submit_timeout_ms).toBe(2000);
     expect(c.raft_append_batch).toBe(500);
     expect(c.election_timeout_ms).toBe(150);
     expect(c.heartbeat_ms).toBe(30);
