@@ -1,7 +1,8 @@
 /**
  * Loads plugins by built-in name (`wal`, `metrics`, `idempotency`, `coalesce`) or by module
  * specifier (`./my-plugin.ts`, `/abs/path.ts`, `npm:tinykv-plugin-x`, a package name). Load-time
- * errors name the plugin that failed.
+ * errors name the plugin that failed. `loadPlugins` always adds the core plugins
+ * (`idempotency`: exactly-once for client retries), so `--plugins` lists optional plugins only.
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
