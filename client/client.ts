@@ -124,6 +124,7 @@ class TinyKVClient implements Client {
   readonly #timeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #attemptTimeoutMs: number;
+  readonly #resendWindowMs: number;
   /** Endpoint → time until which it is avoided (it timed out or could not be reached). */
   readonly #suspect = new Map<string, { until: number; unreachable: boolean }>();
   readonly #maxRedirects: number;
@@ -156,6 +157,12 @@ class TinyKVClient implements Client {
       opts.attemptTimeoutMs,
       DEFAULT_ATTEMPT_TIMEOUT_MS,
     );
+    this.#resendWindowMs = positiveInt("resendWindowMs", opts.resendWindowMs, RESEND_WINDOW_MS);
+    if (this.#resendWindowMs > RESEND_WINDOW_MS) {
+      throw new RangeError(
+        `resendWindowMs must be at most ${RESEND_WINDOW_MS} (the server keeps results >= 10 s), got ${this.#resendWindowMs}`,
+      );
+    }
     this.#maxRedirects = positiveInt("maxRedirects", opts.maxRedirects, 20, 0);
     this.#maxBatchBytes = positiveInt(
       "maxBatchBytes",
@@ -410,9 +417,9 @@ class TinyKVClient implements Client {
       };
       const retry = (leader?: string) => {
         attemptDeadline = Infinity;
-        if (uncertain && Date.now() - firstSentAt > RESEND_WINDOW_MS) {
+        if (uncertain && Date.now() - firstSentAt > this.#resendWindowMs) {
           return fail(
-            unknownOutcome(`no answer came within the ${RESEND_WINDOW_MS} ms resend window`),
+            unknownOutcome(`no answer came within the ${this.#resendWindowMs} ms resend window`),
           );
         }
         attempts++;
@@ -496,9 +503,9 @@ class TinyKVClient implements Client {
             return onLost(n, false, new TinyKVError(Code.UNAVAILABLE, "connection closed"));
           }
           // Opening the connection may have taken a while: check the resend window again.
-          if (uncertain && Date.now() - firstSentAt > RESEND_WINDOW_MS) {
+          if (uncertain && Date.now() - firstSentAt > this.#resendWindowMs) {
             return fail(
-              unknownOutcome(`no answer came within the ${RESEND_WINDOW_MS} ms resend window`),
+              unknownOutcome(`no answer came within the ${this.#resendWindowMs} ms resend window`),
             );
           }
           sentHere = true;

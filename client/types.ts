@@ -55,6 +55,13 @@ export interface ConnectOptions {
    * frozen or cut-off leader costs about this long. Default 1000 (a few election timeouts).
    */
   attemptTimeoutMs?: number;
+  /**
+   * A request whose outcome is open (sent, then the connection was lost or the node did not
+   * answer) is never resent later than this many ms after it was first sent; it then ends as
+   * `TIMEOUT`, outcome unknown. At most (and by default) `RESEND_WINDOW_MS` = 8000, which keeps
+   * every resend inside the server's deduplication window (`idempotency_max_age_ms` ≥ 10 s).
+   */
+  resendWindowMs?: number;
   /** Coalesce concurrent `command()` calls into `COMMAND_BATCH` frames. Default false. */
   autoBatch?: boolean | AutoBatchOptions;
   /**

@@ -108,3 +108,28 @@ test("with one endpoint a slow answer is simply awaited (no attempt timeout)", a
   expect((await c.batch([["SET", "a", "1"]], { batchId: "one" }))[0].ok).toBe(true);
   expect(slow.requests.length).toBe(1);
 });
+
+test("a request whose outcome is open is not resent after resendWindowMs (outcome unknown)", async () => {
+  const dropper = await server((req) => req.conn.close()); // receives the batch, then drops
+  const c = await client({
+    port: dropper.port,
+    resendWindowMs: 300,
+    timeoutMs: 5000,
+    maxRedirects: 1000,
+  });
+  const t0 = performance.now();
+  const err = await c.batch([["INCR", "a"]], { batchId: "win-1" }).then(
+    () => null,
+    (e) => e as Error,
+  );
+  const took = performance.now() - t0;
+  expect(err?.message).toMatch(/outcome unknown.*300 ms resend window/);
+  expect(took).toBeLessThan(1500);
+  const sends = dropper.requests.length;
+  expect(sends).toBeGreaterThan(1); // it did resend inside the window
+  await new Promise((r) => setTimeout(r, 300));
+  expect(dropper.requests.length).toBe(sends); // and nothing afterwards
+  await expect(connect({ port: dropper.port, resendWindowMs: 9000 })).rejects.toThrow(
+    /at most 8000/,
+  );
+});
