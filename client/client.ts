@@ -92,6 +92,14 @@ function retriableLoss(err: TinyKVError): boolean {
   return redirectCode(err.code) || err.code === Code.BUSY;
 }
 
+/** True when the server answered `TIMEOUT` for the whole request (it gave up waiting on it). */
+function wholeTimeout(r: Reply): boolean {
+  const codes = r.codes;
+  if (codes.length === 0) return false;
+  for (let i = 0; i < codes.length; i++) if (codes[i] !== Code.TIMEOUT) return false;
+  return true;
+}
+
 function backoffMs(attempt: number): number {
   return Math.min(5 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
 }
@@ -415,7 +423,7 @@ class TinyKVClient implements Client {
         finish();
         reject(err);
       };
-      const retry = (leader?: string) => {
+      const retry = (leader?: string, stay = false) => {
         attemptDeadline = Infinity;
         if (uncertain && Date.now() - firstSentAt > this.#resendWindowMs) {
           return fail(
@@ -424,7 +432,7 @@ class TinyKVClient implements Client {
         }
         attempts++;
         this.#stats.retries++;
-        this.#moveAway(endpoint, leader);
+        if (leader || !stay) this.#moveAway(endpoint, leader);
         const next = this.endpoint;
         if (leader && timedOut?.has(next)) (trusted ??= new Set()).add(next);
         const wait = leader && attempts === 1 ? 0 : backoffMs(attempts);
@@ -441,6 +449,12 @@ class TinyKVClient implements Client {
           return resolve(r);
         }
         if (redirect && attempts < this.#maxRedirects && !this.#closed) return retry(r.leader);
+        if (wholeTimeout(r) && attempts < this.#maxRedirects && !this.#closed) {
+          // The server gave up on it (submit timeout, leadership lost): it may still be applied,
+          // and the resend deduplicates, so resend (within the resend window).
+          uncertain = true;
+          return retry(r.leader, true);
+        }
         finish();
         if (uncertain && redirect) {
           const err = unknownOutcome(`${codeName(r.codes[0])}: ${r.errors[0] ?? ""}`);

@@ -133,3 +133,17 @@ test("a request whose outcome is open is not resent after resendWindowMs (outcom
     /at most 8000/,
   );
 });
+
+test("a whole-request TIMEOUT from the server is resent with the same batch id", async () => {
+  let n = 0;
+  const s = await server((req, reply) => {
+    const id = req.msg.batch_id as string;
+    if (n++ === 0) {
+      reply(batchAll(id, req.commands.length, Code.TIMEOUT, "leadership lost (outcome unknown)"));
+    } else reply(batchOk(id, req.commands.length));
+  });
+  const c = await client({ port: s.port });
+  const res = await c.batch([["INCR", "a"], ["INCR", "b"]], { batchId: "to-1" });
+  expect(res.map((r) => r.ok)).toEqual([true, true]);
+  expect(s.requests.map((r) => r.msg.batch_id)).toEqual(["to-1", "to-1"]);
+});
