@@ -2,9 +2,10 @@
  * The TinyKV client library: `connect()` returns a {@link Client} that sends single commands
  * (`COMMAND`), batches (`COMMAND_BATCH`, split when larger than the server accepts) and, with
  * `autoBatch`, coalesces concurrent `command()` calls into batch frames. It follows `NOT_LEADER`
- * redirects, moves to another endpoint when a connection is lost, and resends a request with the
- * same batch id / request id (deduplicated by the server's idempotency plugin). See
- * `docs/client.md`.
+ * redirects, moves to another endpoint when a connection is lost or a node stops answering
+ * (`attemptTimeoutMs`), and resends a request with the same batch id / request id, deduplicated by
+ * the server's idempotency plugin (which every node loads) — never later than `RESEND_WINDOW_MS`
+ * after first sending it, well inside the server's deduplication window. See `docs/client.md`.
  * @module
  */
 import hyperid from "hyperid";
@@ -17,7 +18,14 @@ import type { Transport } from "../transports/types.ts";
 import { type Address, formatAddress, parseAddress } from "./address.ts";
 import { AutoBatcher, type AutoBatchSettings, slotOutcome } from "./auto_batcher.ts";
 import { encodeBatchMessage, ENVELOPE_BYTES, planBatch } from "./batch_frames.ts";
-import { batchKey, ClientConnection, commandKey, type Reply, type Waiting } from "./connection.ts";
+import {
+  batchKey,
+  ClientConnection,
+  commandKey,
+  type Reply,
+  type Waiting,
+  wholeFailure,
+} from "./connection.ts";
 import { CommandPipeline } from "./pipeline.ts";
 import type {
   Arg,
@@ -44,6 +52,17 @@ export { TinyKVError } from "../core/errors.ts";
 
 /** Default per-request timeout (ms). */
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** Default per-attempt timeout (ms) before trying another endpoint. */
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 1000;
+/**
+ * A request is never resent later than this many ms after it was first sent (later it only waits
+ * for an answer, or ends as outcome unknown). The server keeps every batch result for at least
+ * `idempotency_max_age_ms` ≥ 10 s of leader time, so every resend of the library falls inside the
+ * server's deduplication window with 2 s to spare for clock differences between leaders.
+ */
+export const RESEND_WINDOW_MS = 8000;
+/** How long an endpoint that timed out or refused a connection is avoided when choosing the next one. */
+const SUSPECT_MS = 2000;
 /** Default frame payload limit: the server's default `batch_max_bytes`. */
 export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
 /** Most endpoints remembered (configured plus learned from redirects). */
@@ -71,6 +90,14 @@ function redirectCode(code: number): boolean {
 /** Connection-level failures worth another endpoint (not TOO_LARGE, MALFORMED, AUTH_FAILED). */
 function retriableLoss(err: TinyKVError): boolean {
   return redirectCode(err.code) || err.code === Code.BUSY;
+}
+
+/** True when the server answered `TIMEOUT` for the whole request (it gave up waiting on it). */
+function wholeTimeout(r: Reply): boolean {
+  const codes = r.codes;
+  if (codes.length === 0) return false;
+  for (let i = 0; i < codes.length; i++) if (codes[i] !== Code.TIMEOUT) return false;
+  return true;
 }
 
 function backoffMs(attempt: number): number {
@@ -104,6 +131,10 @@ class TinyKVClient implements Client {
   readonly #password: string | undefined;
   readonly #timeoutMs: number;
   readonly #connectTimeoutMs: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #resendWindowMs: number;
+  /** Endpoint → time until which it is avoided (it timed out or could not be reached). */
+  readonly #suspect = new Map<string, { until: number; unreachable: boolean }>();
   readonly #maxRedirects: number;
   readonly #maxBatchBytes: number;
   readonly #maxResponseBytes: number;
@@ -129,6 +160,17 @@ class TinyKVClient implements Client {
     this.#password = opts.password;
     this.#timeoutMs = positiveInt("timeoutMs", opts.timeoutMs, DEFAULT_TIMEOUT_MS);
     this.#connectTimeoutMs = positiveInt("connectTimeoutMs", opts.connectTimeoutMs, 2000);
+    this.#attemptTimeoutMs = positiveInt(
+      "attemptTimeoutMs",
+      opts.attemptTimeoutMs,
+      DEFAULT_ATTEMPT_TIMEOUT_MS,
+    );
+    this.#resendWindowMs = positiveInt("resendWindowMs", opts.resendWindowMs, RESEND_WINDOW_MS);
+    if (this.#resendWindowMs > RESEND_WINDOW_MS) {
+      throw new RangeError(
+        `resendWindowMs must be at most ${RESEND_WINDOW_MS} (the server keeps results >= 10 s), got ${this.#resendWindowMs}`,
+      );
+    }
     this.#maxRedirects = positiveInt("maxRedirects", opts.maxRedirects, 20, 0);
     this.#maxBatchBytes = positiveInt(
       "maxBatchBytes",
@@ -266,11 +308,50 @@ class TinyKVClient implements Client {
     return conn;
   }
 
-  /** Leaves `from` (if still current) for the leader it named, or for the next endpoint. */
+  /** True while `ep` is avoided (it timed out or could not be reached a moment ago). */
+  #isSuspect(ep: string, unreachableOnly = false): boolean {
+    const x = this.#suspect.get(ep);
+    if (x === undefined) return false;
+    if (x.until <= Date.now()) {
+      this.#suspect.delete(ep);
+      return false;
+    }
+    return !unreachableOnly || x.unreachable;
+  }
+
+  /** `ep` did not answer in time, or (`unreachable`) no connection to it could be opened. */
+  #suspectEndpoint(ep: string, unreachable: boolean): void {
+    if (this.#suspect.size >= MAX_ENDPOINTS) this.#suspect.clear();
+    this.#suspect.set(ep, { until: Date.now() + SUSPECT_MS, unreachable });
+  }
+
+  /** `ep` answered: it is no longer avoided. */
+  #answered(ep: string): void {
+    if (this.#suspect.size > 0) this.#suspect.delete(ep);
+  }
+
+  /**
+   * Leaves `from` (if still current) for the leader it named — unless that address could not be
+   * reached a moment ago (a wrong advertised address must not make the client bounce) — or for the
+   * next endpoint that is not avoided. The client otherwise stays with the endpoint that answered.
+   */
   #moveAway(from: string, leader?: string): void {
     if (this.endpoint !== from) return;
-    const i = leader ? this.#learn(leader) : -1;
-    this.#index = i >= 0 ? i : (this.#index + 1) % this.#endpoints.length;
+    let i = leader ? this.#learn(leader) : -1;
+    if (i >= 0 && this.#isSuspect(this.#endpoints[i], true)) i = -1;
+    if (i >= 0) this.#index = i;
+    else {
+      const n = this.#endpoints.length;
+      let next = (this.#index + 1) % n;
+      for (let k = 1; k < n; k++) {
+        const j = (this.#index + k) % n;
+        if (!this.#isSuspect(this.#endpoints[j])) {
+          next = j;
+          break;
+        }
+      }
+      this.#index = next;
+    }
     const cur = this.#current;
     if (cur && cur.endpoint === from) {
       this.#current = null;
@@ -280,98 +361,179 @@ class TinyKVClient implements Client {
 
   /**
    * Sends one encoded request and waits for its reply, following redirects and moving endpoints
-   * on connection loss (the same bytes, hence the same ids, are resent). Rejects with `TIMEOUT`
-   * after `timeoutMs` overall.
+   * on connection loss or when the node does not answer within `attemptTimeoutMs` (the same bytes,
+   * hence the same ids, are resent; never later than `RESEND_WINDOW_MS` after the first send).
+   * Rejects with `TIMEOUT` after `timeoutMs` overall.
    */
   #dispatch(key: string, frame: Uint8Array, count: number, timeoutMs: number): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       let attempts = 0;
       let done = false;
-      // Sent on a connection that was then lost: the server may have applied it, so a later
-      // refusal (NOT_LEADER, UNAVAILABLE, ...) no longer means "not applied".
-      let sent = false;
+      // Sent on a connection that was then lost or given up on: the server may have applied it,
+      // so a later refusal (NOT_LEADER, UNAVAILABLE, ...) no longer means "not applied".
       let uncertain = false;
+      let firstSentAt = 0;
       const unknownOutcome = (why: string) =>
         new TinyKVError(
           Code.TIMEOUT,
-          `outcome unknown: the connection was lost after the request was sent, then ${why} (resend with the same batch id)`,
+          `outcome unknown: the request was sent, then ${why} (resend with the same batch id)`,
         );
-      let conn: ClientConnection | null = null;
+      // Every connection the request was sent on: an answer from any of them counts (the server
+      // deduplicates), and all stop waiting when the request ends.
+      const used: ClientConnection[] = [];
       let endpoint = this.endpoint;
+      let seq = 0; // the current attempt
+      let sentHere = false; // the current attempt was written to its connection
+      // Endpoints named as leader by another node after they timed out: given the whole timeout.
+      let trusted: Set<string> | null = null;
+      let timedOut: Set<string> | null = null;
       const finish = () => {
         done = true;
-        clearTimeout(timer);
+        if (timer !== undefined) clearTimeout(timer);
+        for (const c of used) c.forget(key);
       };
-      const timer = setTimeout(() => {
+      // One timer per request, at the earlier of the overall deadline and the attempt deadline.
+      const deadline = Date.now() + timeoutMs;
+      let attemptDeadline = Infinity;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const schedule = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        const at = Math.min(deadline, attemptDeadline);
+        timer = setTimeout(onTimer, Math.max(0, at - Date.now()));
+      };
+      const onTimer = () => {
+        timer = undefined;
         if (done) return;
+        const now = Date.now();
+        if (now >= deadline) {
+          return fail(
+            new TinyKVError(
+              Code.TIMEOUT,
+              `no answer within ${timeoutMs} ms (outcome unknown: resend with the same batch id)`,
+            ),
+          );
+        }
+        if (now >= attemptDeadline) {
+          attemptDeadline = Infinity;
+          onAttemptTimeout();
+        }
+        if (!done && timer === undefined) schedule();
+      };
+      const fail = (err: TinyKVError) => {
         finish();
-        conn?.forget(key);
-        reject(
-          new TinyKVError(
-            Code.TIMEOUT,
-            `no answer within ${timeoutMs} ms (outcome unknown: resend with the same batch id)`,
-          ),
-        );
-      }, timeoutMs);
-      const retry = (leader?: string) => {
+        reject(err);
+      };
+      const retry = (leader?: string, stay = false) => {
+        attemptDeadline = Infinity;
+        if (uncertain && Date.now() - firstSentAt > this.#resendWindowMs) {
+          return fail(
+            unknownOutcome(`no answer came within the ${this.#resendWindowMs} ms resend window`),
+          );
+        }
         attempts++;
         this.#stats.retries++;
-        this.#moveAway(endpoint, leader);
+        if (leader || !stay) this.#moveAway(endpoint, leader);
+        const next = this.endpoint;
+        if (leader && timedOut?.has(next)) (trusted ??= new Set()).add(next);
         const wait = leader && attempts === 1 ? 0 : backoffMs(attempts);
         setTimeout(attempt, wait);
       };
-      const waiting: Waiting = {
-        count,
-        reply: (r) => {
-          if (done) return;
-          if (redirectCode(r.codes[0]) && attempts < this.#maxRedirects && !this.#closed) {
-            retry(r.leader);
-            return;
-          }
+      const onReply = (n: number, from: string, r: Reply) => {
+        if (done) return;
+        this.#answered(from);
+        const redirect = redirectCode(r.codes[0]);
+        if (n !== seq) {
+          // A late answer on a connection given up on: a result counts, a refusal does not.
+          if (redirect || r.codes[0] === Code.TIMEOUT || r.codes[0] === Code.BUSY) return;
           finish();
-          if (uncertain && redirectCode(r.codes[0])) {
-            const err = unknownOutcome(`${codeName(r.codes[0])}: ${r.errors[0] ?? ""}`);
-            resolve({
-              codes: new Array(count).fill(Code.TIMEOUT),
-              data: new Array(count).fill(null),
-              errors: new Array(count).fill(err.message),
-            });
-          } else resolve(r);
-        },
-        lost: (err) => {
-          if (done) return;
-          // A dropped connection (UNAVAILABLE) after sending leaves the outcome open; an explicit
-          // refusal from the server (TOO_LARGE, MALFORMED, BUSY, ...) does not.
-          if (sent && err.code === Code.UNAVAILABLE) uncertain = true;
-          sent = false;
-          if (this.#closed) {
-            finish();
-            reject(new TinyKVError(Code.UNAVAILABLE, "client closed before the answer arrived"));
-          } else if (retriableLoss(err) && attempts < this.#maxRedirects) {
-            retry();
-          } else {
-            finish();
-            reject(uncertain ? unknownOutcome(err.message) : err);
-          }
-        },
+          return resolve(r);
+        }
+        if (redirect && attempts < this.#maxRedirects && !this.#closed) return retry(r.leader);
+        if (wholeTimeout(r) && attempts < this.#maxRedirects && !this.#closed) {
+          // The server gave up on it (submit timeout, leadership lost): it may still be applied,
+          // and the resend deduplicates, so resend (within the resend window).
+          uncertain = true;
+          return retry(r.leader, true);
+        }
+        finish();
+        if (uncertain && redirect) {
+          const err = unknownOutcome(`${codeName(r.codes[0])}: ${r.errors[0] ?? ""}`);
+          resolve(wholeFailure(count, Code.TIMEOUT, err.message));
+        } else resolve(r);
+      };
+      const onAttemptTimeout = () => {
+        const ep = endpoint;
+        this.#suspectEndpoint(ep, false);
+        (timedOut ??= new Set()).add(ep);
+        if (sentHere) uncertain = true;
+        if (attempts < this.#maxRedirects && !this.#closed) retry();
+        else {
+          fail(
+            uncertain
+              ? unknownOutcome(`${ep} did not answer within ${this.#attemptTimeoutMs} ms`)
+              : new TinyKVError(Code.UNAVAILABLE, `${ep} did not answer`),
+          );
+        }
+      };
+      const onLost = (n: number, wasSent: boolean, err: TinyKVError) => {
+        if (done) return;
+        // A dropped connection (UNAVAILABLE) after sending leaves the outcome open; an explicit
+        // refusal from the server (TOO_LARGE, MALFORMED, BUSY, ...) does not.
+        if (wasSent && err.code === Code.UNAVAILABLE) uncertain = true;
+        if (n !== seq) return; // an attempt already given up on
+        if (this.#closed) {
+          fail(new TinyKVError(Code.UNAVAILABLE, "client closed before the answer arrived"));
+        } else if (retriableLoss(err) && attempts < this.#maxRedirects) {
+          retry();
+        } else {
+          fail(uncertain ? unknownOutcome(err.message) : err);
+        }
       };
       const attempt = () => {
         if (done) return;
         if (this.#closed) {
-          waiting.lost(new TinyKVError(Code.UNAVAILABLE, "client is closed"));
-          return;
+          return fail(new TinyKVError(Code.UNAVAILABLE, "client closed before the answer arrived"));
         }
-        endpoint = this.endpoint;
+        const n = ++seq;
+        const ep = endpoint = this.endpoint;
+        sentHere = false;
+        // With another node to ask, a node that does not answer in time (frozen, cut off,
+        // overloaded: the connection need not drop) is left for another one, which names the
+        // leader; its answer is still accepted if it comes.
+        if (this.#endpoints.length > 1 && !trusted?.has(ep)) {
+          attemptDeadline = Date.now() + this.#attemptTimeoutMs;
+        }
+        schedule();
+        const waiting: Waiting = {
+          count,
+          reply: (r) => onReply(n, ep, r),
+          // An earlier attempt only ever registers here once it was sent.
+          lost: (err) => onLost(n, n !== seq || sentHere, err),
+        };
         this.#connection().then((c) => {
-          if (done) return;
-          conn = c;
+          if (done || n !== seq) return;
           // A connection already known closed rejects synchronously without writing anything.
-          if (c.closed) return waiting.lost(new TinyKVError(Code.UNAVAILABLE, "connection closed"));
-          sent = true;
+          if (c.closed) {
+            return onLost(n, false, new TinyKVError(Code.UNAVAILABLE, "connection closed"));
+          }
+          // Opening the connection may have taken a while: check the resend window again.
+          if (uncertain && Date.now() - firstSentAt > this.#resendWindowMs) {
+            return fail(
+              unknownOutcome(`no answer came within the ${this.#resendWindowMs} ms resend window`),
+            );
+          }
+          sentHere = true;
+          if (firstSentAt === 0) firstSentAt = Date.now();
+          if (!used.includes(c)) used.push(c);
           c.send(key, frame, waiting);
         }, (err: unknown) => {
-          waiting.lost(
-            err instanceof TinyKVError
+          if (done || n !== seq) return;
+          this.#suspectEndpoint(ep, true);
+          // Nothing was sent: a connection (or its AUTH) that timed out is just unavailable.
+          onLost(
+            n,
+            false,
+            err instanceof TinyKVError && err.code !== Code.TIMEOUT
               ? err
               : new TinyKVError(Code.UNAVAILABLE, (err as Error).message),
           );

@@ -48,6 +48,20 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Time allowed to open one connection (and authenticate) in ms. Default 2000. */
   connectTimeoutMs?: number;
+  /**
+   * With several endpoints: when the node a request was sent to (or is being connected to) has
+   * not answered within this many ms, the client stops waiting for it alone, moves to another
+   * endpoint (which answers with the leader's address) and resends the same bytes there, so a
+   * frozen or cut-off leader costs about this long. Default 1000 (a few election timeouts).
+   */
+  attemptTimeoutMs?: number;
+  /**
+   * A request whose outcome is open (sent, then the connection was lost or the node did not
+   * answer) is never resent later than this many ms after it was first sent; it then ends as
+   * `TIMEOUT`, outcome unknown. At most (and by default) `RESEND_WINDOW_MS` = 8000, which keeps
+   * every resend inside the server's deduplication window (`idempotency_max_age_ms` ≥ 10 s).
+   */
+  resendWindowMs?: number;
   /** Coalesce concurrent `command()` calls into `COMMAND_BATCH` frames. Default false. */
   autoBatch?: boolean | AutoBatchOptions;
   /**

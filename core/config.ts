@@ -94,11 +94,18 @@ export interface Config {
   wal_fsync: FsyncPolicy;
   /** WAL segment size before rotation, in bytes. Default 64 MiB. */
   wal_segment_bytes: number;
-  /** Idempotency cache: most batch results kept. Default 10000. */
-  idempotency_max_entries: number;
   /**
-   * Idempotency cache: longest a batch result is kept, in ms of leader time. Default 600000 (10
-   * min).
+   * Idempotency cache: most batch results kept; when reached with every result still inside the
+   * window, the leader refuses new writes with BUSY (results are never evicted early). Default
+   * 1000000.
+   */
+  idempotency_max_entries: number;
+  /** Idempotency cache: most (estimated) bytes of results kept, as above. Default 256 MiB. */
+  idempotency_max_bytes: number;
+  /**
+   * Idempotency deduplication window: a batch result is kept this long in ms of leader time, and
+   * never evicted earlier. At least 10000 (the client library never resends a batch later than
+   * 8 s after first sending it; 2 s cover clock differences between leaders). Default 30000.
    */
   idempotency_max_age_ms: number;
   /**
@@ -347,17 +354,27 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: "idempotency_max_entries",
     kind: "int",
-    help: "idempotency cache: most batch results kept",
-    default: 10_000,
+    help:
+      "idempotency cache: most batch results kept (then new writes get BUSY until results age out)",
+    default: 1_000_000,
     min: 1,
     max: 100_000_000,
   },
   {
+    key: "idempotency_max_bytes",
+    kind: "int",
+    help: "idempotency cache: most estimated bytes of results kept (then BUSY, as above)",
+    default: 256 * MiB,
+    min: MiB,
+    max: 64 * 1024 * MiB,
+  },
+  {
     key: "idempotency_max_age_ms",
     kind: "int",
-    help: "idempotency cache: longest a batch result is kept (ms of leader time)",
-    default: 600_000,
-    min: 1000,
+    help:
+      "idempotency window: a batch result is kept (and a retry deduplicated) this long, in ms of leader time",
+    default: 30_000,
+    min: 10_000,
     max: 604_800_000,
   },
   {

@@ -1,7 +1,8 @@
 /**
  * Loads plugins by built-in name (`wal`, `metrics`, `idempotency`, `coalesce`) or by module
  * specifier (`./my-plugin.ts`, `/abs/path.ts`, `npm:tinykv-plugin-x`, a package name). Load-time
- * errors name the plugin that failed.
+ * errors name the plugin that failed. `loadPlugins` always adds the core plugins
+ * (`idempotency`: exactly-once for client retries), so `--plugins` lists optional plugins only.
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
@@ -98,9 +99,21 @@ export async function loadPlugin(spec: string, cwd: string): Promise<Plugin> {
   return await fromModule(mod, `"${spec}"`);
 }
 
-/** Loads every plugin in `specs`, in order. */
+/**
+ * Plugins every node loads whatever `--plugins` says: `idempotency` makes a retried write
+ * deduplicate (exactly-once by default; the client library resends after a lost connection).
+ * Listing it is allowed and changes nothing but its position in the hook order.
+ */
+export const CORE_PLUGINS: readonly string[] = ["idempotency"];
+
+/**
+ * Loads the core plugins plus every plugin in `specs`, in order (a core plugin not listed comes
+ * first). `none` stands for "no optional plugins" (`--plugins none`).
+ */
 export async function loadPlugins(specs: readonly string[], cwd: string): Promise<Plugin[]> {
+  const listed = specs.map((s) => s.trim()).filter((s) => s !== "" && s !== "none");
+  const all = [...CORE_PLUGINS.filter((c) => !listed.includes(c)), ...listed];
   const out: Plugin[] = [];
-  for (const s of specs) out.push(await loadPlugin(s, cwd));
+  for (const s of all) out.push(await loadPlugin(s, cwd));
   return out;
 }

@@ -1,7 +1,14 @@
 /**
  * The replicated cache of batch results behind the idempotency plugin. Filled only from applied
- * entries, in log order, and evicted only by count and by the entries' leader-decided time, so
- * every replica holds exactly the same cache. Part of snapshots.
+ * entries, in log order, and evicted only by age — the entries' leader-decided time — so every
+ * replica holds exactly the same cache. Part of snapshots.
+ *
+ * **A result is never evicted before it is `windowMs` old** (in leader time): that is the
+ * deduplication window the client library relies on (it never resends a batch later than
+ * `RESEND_WINDOW_MS` after first sending it, which is well inside the smallest window allowed).
+ * Memory is bounded by refusing new batches at the leader while the cache is full of results that
+ * are still inside the window (`full()`), never by evicting one of them: an evicted result followed
+ * by a retry would be a double apply.
  * @module
  */
 import { decodeCbor, encodeCbor } from "../../core/cbor.ts";
@@ -17,41 +24,96 @@ export interface CachedBatch {
   /** Leader time of the entry that applied it. */
   time: number;
   result: BatchResult;
+  /** Estimated bytes held (set by the cache). */
+  bytes?: number;
 }
 
-/** Insertion-ordered (= log-ordered) bounded cache. */
+/** Fixed cost charged per cached batch (map slot, key, record, three arrays) in bytes. */
+const ENTRY_OVERHEAD = 160;
+/** Cost charged per result slot (a code, a data and an error pointer). */
+const SLOT_BYTES = 24;
+
+/**
+ * Estimated bytes a result holds: per-slot pointers plus the payload of byte strings, strings and
+ * (shallowly) arrays. No allocation; one pass over the slots.
+ */
+export function resultBytes(key: string, r: BatchResult): number {
+  let n = ENTRY_OVERHEAD + 2 * key.length + r.codes.length * SLOT_BYTES;
+  const data = r.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v instanceof Uint8Array) n += v.byteLength;
+    else if (typeof v === "string") n += 2 * v.length;
+    else if (Array.isArray(v)) n += 16 * v.length;
+    const e = r.errors[i];
+    if (e !== null && e !== undefined) n += 2 * e.length;
+  }
+  return n;
+}
+
+/** Insertion-ordered (= log-ordered) cache, evicted by leader time only. */
 export class ResultCache {
   readonly #map = new Map<string, CachedBatch>();
   readonly #maxEntries: number;
-  readonly #maxAgeMs: number;
+  readonly #maxBytes: number;
+  readonly #windowMs: number;
+  #totalBytes = 0;
+  /** Highest leader time seen (eviction never runs backwards when a new leader's clock lags). */
+  #now = 0;
 
-  constructor(maxEntries: number, maxAgeMs: number) {
+  constructor(maxEntries: number, windowMs: number, maxBytes = Number.MAX_SAFE_INTEGER) {
     this.#maxEntries = maxEntries;
-    this.#maxAgeMs = maxAgeMs;
+    this.#windowMs = windowMs;
+    this.#maxBytes = maxBytes;
   }
 
   get size(): number {
     return this.#map.size;
   }
 
+  /** Estimated bytes held. */
+  get bytes(): number {
+    return this.#totalBytes;
+  }
+
+  get windowMs(): number {
+    return this.#windowMs;
+  }
+
   get(key: string): CachedBatch | undefined {
     return this.#map.get(key);
   }
 
-  /** Adds a result applied at leader time `time`, then evicts by count and age (deterministic). */
+  /**
+   * Leader only (not replicated state): true when the cache is at its entry or byte limit and its
+   * oldest result is still inside the window at time `now`, so a new batch must be refused (BUSY)
+   * rather than evict a result a client may still retry. When the oldest result has expired, the
+   * next applied entry evicts it, so the batch may pass.
+   */
+  full(now: number): boolean {
+    if (this.#map.size < this.#maxEntries && this.#totalBytes < this.#maxBytes) return false;
+    const first = this.#map.values().next();
+    return !first.done && first.value.time >= Math.max(now, this.#now) - this.#windowMs;
+  }
+
+  /** Adds a result applied at leader time `entry.time`, then evicts by age (deterministic). */
   add(key: string, entry: CachedBatch): void {
     if (this.#map.has(key)) return;
     this.#map.set(key, entry);
+    entry.bytes = resultBytes(key, entry.result);
+    this.#totalBytes += entry.bytes;
     this.evict(entry.time);
   }
 
-  /** Drops the oldest entries beyond the count limit or older than max age at time `now`. */
+  /** Drops the oldest results older than the window at leader time `now` (never younger ones). */
   evict(now: number): void {
+    if (now > this.#now) this.#now = now;
+    const cutoff = this.#now - this.#windowMs;
     const m = this.#map;
-    const cutoff = now - this.#maxAgeMs;
     for (const [k, v] of m) {
-      if (m.size > this.#maxEntries || v.time < cutoff) m.delete(k);
-      else break;
+      if (v.time >= cutoff) break;
+      m.delete(k);
+      this.#totalBytes -= v.bytes ?? 0;
     }
   }
 
@@ -61,17 +123,22 @@ export class ResultCache {
     for (const [k, v] of this.#map) {
       rows.push([k, v.digest, v.length, v.time, v.result.codes, v.result.data, v.result.errors]);
     }
-    return encodeCbor({ v: 1, rows }).slice();
+    return encodeCbor({ v: 1, now: this.#now, rows }).slice();
   }
 
   /** Replaces the cache from `snapshot()` output. */
   restore(data: Uint8Array): void {
-    const x = decodeCbor(data) as { v?: number; rows?: unknown[] };
+    const x = decodeCbor(data) as { v?: number; now?: number; rows?: unknown[] };
     if (!x || x.v !== 1 || !Array.isArray(x.rows)) {
       throw new Error("idempotency snapshot: unknown format");
     }
     this.#map.clear();
+    this.#totalBytes = 0;
+    this.#now = typeof x.now === "number" ? x.now : 0;
     for (const r of x.rows) {
+      if (!Array.isArray(r) || r.length !== 7 || typeof r[0] !== "string") {
+        throw new Error("idempotency snapshot: malformed row");
+      }
       const [k, digest, length, time, codes, data, errors] = r as [
         string,
         number,
@@ -81,7 +148,11 @@ export class ResultCache {
         Value[],
         (string | null)[],
       ];
-      this.#map.set(k, { digest, length, time, result: { codes, data, errors } });
+      const result = { codes, data, errors };
+      const bytes = resultBytes(k, result);
+      this.#map.set(k, { digest, length, time, result, bytes });
+      this.#totalBytes += bytes;
+      if (time > this.#now) this.#now = time;
     }
   }
 }

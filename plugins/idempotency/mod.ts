@@ -7,7 +7,14 @@
  *   was proposed before the original was applied (e.g. on a new leader);
  * - `onBatch` (leader) answers a retry straight from the cache, without proposing it.
  * The same id with different content is rejected with BATCH_CONFLICT.
- * Bounded by `idempotency_max_entries` and `idempotency_max_age_ms` (leader time).
+ *
+ * The core plugin loader always loads it (`--plugins` lists only optional plugins), so every node
+ * started from the command line deduplicates. A result is kept for `idempotency_max_age_ms` of
+ * leader time (the deduplication window, at least 10 s; the client library never resends later
+ * than 8 s after its first send) and is never evicted earlier: when `idempotency_max_entries` or
+ * `idempotency_max_bytes` is reached with every result still inside the window, the leader refuses
+ * new write batches with BUSY until the oldest result ages out (bounded memory, clear error,
+ * nothing applied twice).
  * @module
  */
 import { crc32c } from "@node-rs/crc32";
@@ -42,11 +49,25 @@ export function createIdempotencyPlugin(): Plugin & { readonly cache: () => Resu
       cache = new ResultCache(
         ctx.config.idempotency_max_entries,
         ctx.config.idempotency_max_age_ms,
+        ctx.config.idempotency_max_bytes,
       );
     },
     onBatch(batch) {
-      const hit = cache!.get(batchKey(batch.clientId, batch.batchId));
-      if (!hit) return undefined;
+      const c = cache!;
+      const hit = c.get(batchKey(batch.clientId, batch.batchId));
+      if (!hit) {
+        // Reads are not cached; a write is refused while the cache is full of results a client
+        // may still retry (evicting one of them could apply a retry twice).
+        if (batch.readOnly || !c.full(Date.now())) return undefined;
+        return {
+          reject: {
+            code: Code.BUSY,
+            message: `server busy: idempotency cache full (${c.size} batches, ~${
+              Math.round(c.bytes / 1048576)
+            } MiB within the last ${c.windowMs} ms; idempotency_max_entries / idempotency_max_bytes); retry shortly`,
+          },
+        };
+      }
       if (same(batch, hit.digest, hit.length)) return { respond: hit.result };
       return {
         reject: {

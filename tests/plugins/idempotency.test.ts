@@ -3,7 +3,9 @@ import { encodeCbor } from "../../core/cbor.ts";
 import { Code } from "../../core/errors.ts";
 import type { BatchResult, ClientBatch, CommittedEntry } from "../../core/plugin.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
+import { loadPlugins } from "../../core/plugin_loader.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
+import process from "node:process";
 
 function batch(batchId: string, cmds: unknown[], clientId = "c1"): ClientBatch {
   return { clientId, batchId, commands: encodeCbor(cmds).slice(), count: cmds.length };
@@ -45,7 +47,7 @@ test("a retried batch is answered from the cache and skipped at apply; other con
   expect(p.onBatch!(batch("b1", [["INCR", "x"]], "c2"), ctx)).toBeUndefined();
 });
 
-test("eviction by count and by leader time is deterministic and survives snapshot/restore", () => {
+test("a result inside the window is never evicted: a full cache refuses new writes with BUSY instead", () => {
   const mk = () => {
     const p = createIdempotencyPlugin();
     const ctx = fakeContext({ idempotency_max_entries: 3, idempotency_max_age_ms: 10_000 });
@@ -53,21 +55,76 @@ test("eviction by count and by leader time is deterministic and survives snapsho
     return { p, ctx };
   };
   const a = mk();
+  const t0 = Date.now();
   for (let i = 1; i <= 5; i++) {
     const b = batch(`b${i}`, [["SET", "k", String(i)]]);
-    a.p.onApply!(entry(i, 1000 + i, [b]), [ok(1)], a.ctx);
+    a.p.onApply!(entry(i, t0 + i, [b]), [ok(1)], a.ctx);
   }
-  expect(a.p.cache()!.size).toBe(3);
-  expect(a.p.onBatch!(batch("b1", [["SET", "k", "1"]]), a.ctx)).toBeUndefined(); // evicted by count
-  expect(a.p.onBatch!(batch("b5", [["SET", "k", "5"]]), a.ctx)).toBeDefined();
-  // age: an entry 10 s later evicts everything older than 10 s of leader time
+  // Applied entries are always recorded (every replica the same); none is evicted by count.
+  expect(a.p.cache()!.size).toBe(5);
+  expect(a.p.onBatch!(batch("b1", [["SET", "k", "1"]]), a.ctx)).toEqual({ respond: ok(1) });
+  expect(a.p.beforeApply!(batch("b1", [["SET", "k", "1"]]), entry(6, t0 + 6, []), a.ctx))
+    .toEqual(ok(1));
+  // The leader refuses a new write while the cache is full of results inside the window ...
+  const d = a.p.onBatch!(batch("new", [["INCR", "n"]]), a.ctx) as {
+    reject: { code: number; message: string };
+  };
+  expect(d.reject.code).toBe(Code.BUSY);
+  expect(d.reject.message).toMatch(/idempotency cache full/);
+  // ... but not a read (reads are not cached).
+  const read = { ...batch("r", [["GET", "k"]]), readOnly: true };
+  expect(a.p.onBatch!(read, a.ctx)).toBeUndefined();
+  // Age: an entry 10 s later evicts everything older than 10 s of leader time.
   const late = batch("late", [["PING"]]);
-  a.p.onApply!(entry(6, 1000 + 5 + 10_001, [late]), [ok(1)], a.ctx);
+  a.p.onApply!(entry(7, t0 + 5 + 10_001, [late]), [ok(1)], a.ctx);
   expect(a.p.cache()!.size).toBe(1);
+  // A result applied under a lagging leader clock is kept (eviction stops at the first young one).
+  const early = batch("early", [["PING"]]);
+  a.p.onApply!(entry(8, t0, [early]), [ok(1)], a.ctx);
+  expect(a.p.cache()!.size).toBe(2);
   // snapshot/restore gives the same cache on another replica
   const b = mk();
   b.p.restore!(a.p.snapshot!(a.ctx), b.ctx);
   expect(b.p.snapshot!(b.ctx)).toEqual(a.p.snapshot!(a.ctx));
   expect(b.p.onBatch!(late, b.ctx)).toEqual({ respond: ok(1) });
+  expect(b.p.cache()!.bytes).toBe(a.p.cache()!.bytes);
   expect(() => b.p.restore!(encodeCbor({ v: 9 }), b.ctx)).toThrow(/unknown format/);
+});
+
+test("a full cache whose oldest result has aged out lets a write through (its apply evicts)", () => {
+  const p = createIdempotencyPlugin();
+  const ctx = fakeContext({ idempotency_max_entries: 2, idempotency_max_age_ms: 10_000 });
+  p.setup!(ctx);
+  const old = Date.now() - 20_000;
+  p.onApply!(entry(1, old, [batch("a", [["SET", "k", "1"]])]), [ok(1)], ctx);
+  p.onApply!(entry(2, old + 1, [batch("b", [["SET", "k", "2"]])]), [ok(1)], ctx);
+  expect(p.cache()!.size).toBe(2);
+  expect(p.onBatch!(batch("c", [["SET", "k", "3"]]), ctx)).toBeUndefined();
+  p.onApply!(entry(3, Date.now(), [batch("c", [["SET", "k", "3"]])]), [ok(1)], ctx);
+  expect(p.cache()!.size).toBe(1);
+});
+
+test("the byte bound counts result payloads", () => {
+  const p = createIdempotencyPlugin();
+  const ctx = fakeContext({ idempotency_max_bytes: 1024 * 1024, idempotency_max_age_ms: 10_000 });
+  p.setup!(ctx);
+  const big: BatchResult = { codes: [Code.OK], data: [new Uint8Array(600_000)], errors: [null] };
+  const now = Date.now();
+  p.onApply!(entry(1, now, [batch("g1", [["GETSET", "k", "v"]])]), [big], ctx);
+  expect(p.onBatch!(batch("x", [["SET", "a", "1"]]), ctx)).toBeUndefined();
+  p.onApply!(entry(2, now, [batch("g2", [["GETSET", "k", "v"]])]), [big], ctx);
+  expect(p.cache()!.bytes).toBeGreaterThan(1_200_000);
+  expect(
+    (p.onBatch!(batch("y", [["SET", "a", "1"]]), ctx) as { reject: { code: number } }).reject
+      .code,
+  ).toBe(Code.BUSY);
+});
+
+test("every node loads idempotency: with --plugins wal, none, or nothing listed", async () => {
+  const names = async (specs: string[]) =>
+    (await loadPlugins(specs, process.cwd())).map((x) => x.name);
+  expect(await names([])).toEqual(["idempotency"]);
+  expect(await names(["none"])).toEqual(["idempotency"]);
+  expect(await names(["coalesce"])).toEqual(["idempotency", "coalesce"]);
+  expect(await names(["coalesce", "idempotency"])).toEqual(["coalesce", "idempotency"]);
 });
