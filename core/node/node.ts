@@ -132,7 +132,7 @@ export class Node implements TinyKVNode {
         return node.#storage?.durable ?? false;
       },
     };
-    this.#hooks = new HookBus(plugins(opts), (p) => this.#pluginContext(p, view), log);
+    this.#hooks = new HookBus(opts.plugins ?? [], (p) => this.#pluginContext(p, view), log);
     this.#write = new WritePath({
       config: this.config,
       state,
@@ -503,10 +503,6 @@ export class Node implements TinyKVNode {
     await this.#storage.close();
     this.#log.info(`node ${this.id} stopped`);
   }
-}
-
-function plugins(opts: StartOptions): Plugin[] {
-  return opts.plugins ?? [];
 }
 
 /** Starts a node with `config` and the given (already loaded) plugins and environment. */

@@ -22,6 +22,7 @@ import type {
   RaftStatus,
   RawNode,
   ReadState,
+  Ready,
   Snapshot,
 } from "../raft/types.ts";
 import type { Storage } from "../storage.ts";
@@ -98,7 +99,7 @@ export class ReadyDriver {
     }
   }
 
-  async #handle(rd: ReturnType<RawNode["ready"]>): Promise<void> {
+  async #handle(rd: Ready): Promise<void> {
     const h = this.#h;
     const st = this.#storage;
     if (rd.softState) h.onSoftState(rd.softState.role, rd.softState.leader);
