@@ -36,7 +36,7 @@ export type { CodeName, CodeNumber } from "./core/errors.ts";
 export { defaultConfig, makeConfig, resolveConfig } from "./core/config.ts";
 export type { Config, ConfigSources, FsyncPolicy, LogLevel, TransportName } from "./core/config.ts";
 export { startNode } from "./core/node.ts";
-export type { StartOptions, TinyKVNode } from "./core/node.ts";
+export type { Cancel, Clock, Random, Scheduler, StartOptions, TinyKVNode } from "./core/node.ts";
 export { loadPlugin, loadPlugins } from "./core/plugin_loader.ts";
 export type { Logger } from "./core/logger.ts";
 export type { Storage, StorageOptions } from "./core/storage.ts";

@@ -39,17 +39,18 @@ function envelope(meta: Omit<NodeSnapshot, "state">): Uint8Array {
  * Encodes a node snapshot: the envelope and metadata, then `sm`'s snapshot of the state as it is
  * now, written in place `keysPerStep` keys per event-loop turn (commands applied meanwhile do not
  * change the result; see `StateMachine.beginSnapshot`). `sizeHint` (the expected size) presizes
- * the buffer.
+ * the buffer; `nextTurn` waits for the next turn (default: `setImmediate`).
  */
 export async function encodeNodeSnapshotInSteps(
   sm: StateMachine,
   meta: Omit<NodeSnapshot, "state">,
   sizeHint: number,
   keysPerStep: number,
+  nextTurn: () => Promise<void> = () => new Promise<void>((r) => setImmediate(r)),
 ): Promise<Uint8Array> {
   const job = sm.beginSnapshot(envelope(meta), sizeHint);
   try {
-    while (!job.step(keysPerStep)) await new Promise<void>((r) => setImmediate(r));
+    while (!job.step(keysPerStep)) await nextTurn();
   } catch (err) {
     job.abort();
     throw err;

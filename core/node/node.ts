@@ -1,0 +1,514 @@
+/**
+ * One TinyKV node, composed of small parts (see docs/architecture.md):
+ * - {@link ReadyDriver} (`ready.ts`): persist → send → apply → advance for each Raft Ready;
+ * - {@link WritePath} (`write_path.ts`): admission, pending table, plugin hooks, proposals;
+ * - {@link Reads} (`reads.ts`): ReadIndex queue, serving confirmed reads once applied;
+ * - {@link Snapshots} (`snapshots.ts`): due rule, background take, restore;
+ * - {@link Membership} (`membership.ts`) and {@link AdminCommands} (`admin.ts`): addresses, conf
+ *   changes, ADD_NODE/REMOVE_NODE answered when their entry applies;
+ * - {@link ServerCommands} (`server_commands.ts`): INFO, GET_LEADER, MEMBERS, never in the log;
+ * - `applyEntries` (`apply.ts`): committed entries to membership or the Applier.
+ *
+ * This file only wires them: start-up (plugins, storage, transport, peers, client server, Raft),
+ * the tick, leadership changes, failure and stop. Time, timers and randomness come from the
+ * injected {@link Clock}, {@link Scheduler} and `random` (real ones by default).
+ * @module
+ */
+import { Registry } from "prom-client";
+import { Applier } from "../applier.ts";
+import type { Config } from "../config.ts";
+import { Code } from "../errors.ts";
+import { HookBus } from "../hooks.ts";
+import { createLogger, type Logger } from "../logger.ts";
+import { MemoryStorage } from "../memory_storage.ts";
+import type { Outcome } from "../pending.ts";
+import { PeerNetwork } from "../peer_network.ts";
+import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin.ts";
+import { createRawNode } from "../raft/raw_node.ts";
+import type { ConfState, Message, NodeId, RaftStatus, RawNode } from "../raft/types.ts";
+import { ClientServer, type ServerBackend } from "../server.ts";
+import { createStateMachine } from "../state/state_machine.ts";
+import type { StateMachine } from "../state/types.ts";
+import type { Storage } from "../storage.ts";
+import { createTransport } from "../../transports/mod.ts";
+import type { Transport } from "../../transports/types.ts";
+import { AdminCommands } from "./admin.ts";
+import { applyEntries } from "./apply.ts";
+import {
+  type Cancel,
+  type Clock,
+  type Random,
+  realClock,
+  realRandom,
+  realScheduler,
+  type Scheduler,
+  sleep,
+} from "./env.ts";
+import { Membership } from "./membership.ts";
+import { ReadyDriver } from "./ready.ts";
+import { Reads } from "./reads.ts";
+import { inLogServerCommand, isLocalCommand, ServerCommands } from "./server_commands.ts";
+import { Snapshots } from "./snapshots.ts";
+import { NodeState, type StartOptions, type TinyKVNode } from "./types.ts";
+import { WritePath } from "./write_path.ts";
+
+const PEER_FRAME_SLACK = 8 * 1024 * 1024;
+/** After stop answered every batch, replies get this long to reach the sockets before they close. */
+const STOP_FLUSH_MS = 5;
+
+/** Runs a listen call; a failure names the address and, when it is taken, says so plainly. */
+async function listenOrExplain(what: string, addr: string, listen: () => Promise<void>) {
+  try {
+    await listen();
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    const inUse = e.code === "EADDRINUSE" || /in use/i.test(e.message);
+    throw new Error(
+      `cannot listen for ${what} on ${addr}: ${inUse ? "address already in use" : e.message}`,
+    );
+  }
+}
+
+/** The composition of the node's parts. */
+export class Node implements TinyKVNode {
+  readonly id: NodeId;
+  readonly config: Readonly<Config>;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #scheduler: Scheduler;
+  readonly #random: Random;
+  readonly #opts: StartOptions;
+  readonly #stats: NodeStats = {
+    bytesIn: 0,
+    bytesOut: 0,
+    connections: 0,
+    batchesReceived: 0,
+    commandsReceived: 0,
+    proposals: 0,
+    pendingBatches: 0,
+    busyRejections: 0,
+    proposalTimeouts: 0,
+  };
+  readonly #registry = new Registry();
+  readonly #sm: StateMachine = createStateMachine();
+  readonly #state = new NodeState();
+  readonly #hooks: HookBus;
+  readonly #membership: Membership;
+  readonly #write: WritePath;
+  readonly #reads: Reads;
+  readonly #snapshots: Snapshots;
+  readonly #admin: AdminCommands;
+  readonly #commands: ServerCommands;
+  /** Applies entries; INFO/GET_LEADER/MEMBERS inside them get the deterministic error. */
+  readonly #logApplier: Applier;
+  #storage!: Storage;
+  #raft!: RawNode;
+  #driver!: ReadyDriver;
+  #transport!: Transport;
+  #server!: ClientServer;
+  #peers!: PeerNetwork;
+  #ticker: Cancel | null = null;
+  #lastTickAt = 0;
+  #lastLagWarning = 0;
+
+  constructor(config: Config, opts: StartOptions, log: Logger) {
+    this.id = config.node_id;
+    this.config = Object.freeze({ ...config });
+    this.#log = log;
+    this.#opts = opts;
+    this.#clock = opts.clock ?? realClock;
+    this.#scheduler = opts.scheduler ?? realScheduler;
+    this.#random = opts.random ?? realRandom;
+    const state = this.#state;
+    this.#membership = new Membership(this.id, log);
+    // deno-lint-ignore no-this-alias
+    const node = this;
+    const view: NodeView = {
+      id: this.id,
+      raftStatus: () => this.status(),
+      stats: () => this.stats(),
+      leaderAddress: () => this.leaderAddress(),
+      get durable() {
+        return node.#storage?.durable ?? false;
+      },
+    };
+    this.#hooks = new HookBus(opts.plugins ?? [], (p) => this.#pluginContext(p, view), log);
+    this.#write = new WritePath({
+      config: this.config,
+      state,
+      hooks: this.#hooks,
+      clock: this.#clock,
+      stats: this.#stats,
+      isRead: (name) => this.#sm.isReadOnly(name) || isLocalCommand(name),
+      read: (b) => this.#reads.enqueue(b),
+      propose: (data) => {
+        const r = this.#raft.propose(data);
+        if (typeof r === "number") this.#driver.schedule();
+        return r;
+      },
+      clientAddress: (id) => this.#membership.clientAddress(id),
+    });
+    this.#admin = new AdminCommands({
+      config: this.config,
+      state,
+      membership: this.#membership,
+      scheduler: this.#scheduler,
+      raft: () => this.#raft,
+      schedule: () => this.#driver.schedule(),
+    });
+    this.#commands = new ServerCommands({
+      id: this.id,
+      config: this.config,
+      state,
+      sm: this.#sm,
+      hooks: this.#hooks,
+      membership: this.#membership,
+      admin: this.#admin,
+      raft: () => this.#raft,
+      storage: () => this.#storage,
+      stats: () => this.stats(),
+    });
+    this.#logApplier = new Applier(this.#sm, this.#hooks, inLogServerCommand);
+    this.#reads = new Reads({
+      state,
+      pending: this.#write.pending,
+      // Reads never enter the log: INFO/GET_LEADER/MEMBERS among them are answered locally.
+      applier: new Applier(this.#sm, this.#hooks, this.#commands.local),
+      // The read index call site (issue 9 passes the monotonic time here).
+      readIndex: (ctx) => this.#raft.readIndex(ctx),
+      readTime: () => this.#write.readTime(),
+      schedule: () => this.#driver.schedule(),
+    });
+    this.#snapshots = new Snapshots({
+      config: this.config,
+      state,
+      sm: this.#sm,
+      hooks: this.#hooks,
+      clock: this.#clock,
+      scheduler: this.#scheduler,
+      log,
+      members: () => this.#membership.toObject(),
+      restoreMembers: (m) => this.#membership.restore(m),
+    });
+  }
+
+  #pluginContext(p: Plugin, view: NodeView): PluginContext {
+    return {
+      config: this.config,
+      logger: this.#log.child(p.name),
+      metrics: this.#registry,
+      node: view,
+      propose: (batches) => void this.#write.propose(batches),
+      answer: (batch, r) => this.#write.answer(batch, r),
+    };
+  }
+
+  get clientPort(): number {
+    return this.#server.port;
+  }
+
+  get raftPort(): number {
+    return this.#peers.port;
+  }
+
+  status(): RaftStatus {
+    return this.#raft.status();
+  }
+
+  stats(): Readonly<NodeStats> {
+    this.#stats.pendingBatches = this.#write.pending.size;
+    return this.#stats;
+  }
+
+  leaderAddress(): string | undefined {
+    const l = this.#state.leader;
+    return l ? this.#membership.clientAddress(l) : undefined;
+  }
+
+  partition(peers: NodeId[]): void {
+    this.#peers.blocked.clear();
+    for (const p of peers) this.#peers.blocked.add(p);
+  }
+
+  /** What the client server calls. */
+  #backend(): ServerBackend {
+    return {
+      submit: (batch: ClientBatch, done: (o: Outcome) => void) => this.#write.submit(batch, done),
+      serverCommand: (cmd: unknown) => this.#commands.dispatch(cmd),
+      counters: this.#stats,
+    };
+  }
+
+  // ---------------------------------------------------------------- start-up
+
+  async start(): Promise<void> {
+    const c = this.config;
+    await this.#hooks.setup();
+    const peerIds = Object.keys(c.peers).map(Number);
+    const voters = peerIds.length > 0 ? peerIds.sort((a, b) => a - b) : [this.id];
+    // A joining node starts with no membership: it neither campaigns nor votes until the leader's
+    // log (ADD_NODE, or a snapshot) tells it who the members are.
+    const initialConf: ConfState = c.join ? { voters: [], learners: [] } : { voters, learners: [] };
+    this.#storage = await this.#openStorage(initialConf);
+    if (!this.#storage.durable && voters.length > 1 && !c.join) {
+      this.#log.warn(
+        "cluster member without durable storage: if this node restarts it has lost its log and its " +
+          "vote, and must not rejoin as the same member (REMOVE_NODE it, then add it back with " +
+          "--join); use the wal plugin for members that may restart",
+      );
+    }
+    this.#membership.fromConfig(c.peers, c.peer_clients);
+    // Restore from the latest snapshot, if any.
+    const snap = this.#storage.snapshot();
+    if (snap.meta.index > 0) this.#snapshots.restore(snap);
+    this.#transport = this.#opts.transport ?? await createTransport(c.transport);
+    this.#peers = new PeerNetwork(
+      this.#transport,
+      {
+        selfId: this.id,
+        host: c.host,
+        port: c.raft_port,
+        maxMessageBytes: 2 * c.batch_max_bytes + PEER_FRAME_SLACK,
+        peers: c.peers,
+      },
+      (m) => this.#step(m),
+      (id) => this.#raft.reportUnreachable(id),
+      (id) => this.#raft.reportSnapshot(id, false),
+      this.#log.child("peers"),
+      this.#stats,
+    );
+    this.#membership.attach(this.#peers);
+    // Members restored from a snapshot are dialled too (they may differ from config).
+    for (const id of this.#membership.ids()) {
+      const a = this.#membership.get(id);
+      if (a && id !== this.id) this.#peers.setPeer(id, a.raft);
+    }
+    await listenOrExplain("peers", `${c.host}:${c.raft_port}`, () => this.#peers.listen());
+    this.#server = new ClientServer(this.#backend(), {
+      host: c.host,
+      port: c.port,
+      password: c.password,
+      maxMessageBytes: c.batch_max_bytes,
+      maxConnections: c.max_connections,
+      noDelay: c.tcp_nodelay,
+      socketBufferBytes: c.socket_buffer_bytes,
+    }, this.#log.child("server"));
+    await listenOrExplain(
+      "clients",
+      `${c.host}:${c.port}`,
+      () => this.#server.listen(this.#transport),
+    );
+    this.#membership.setOwn({
+      clientOverride: c.peer_clients[this.id],
+      clientPort: this.#server.port,
+      raftFallback: c.peers[this.id] ?? `${c.host}:${this.#peers.port}`,
+    });
+    this.#raft = createRawNode({
+      id: this.id,
+      electionTick: Math.max(2, Math.round(c.election_timeout_ms / c.tick_ms)),
+      heartbeatTick: Math.max(1, Math.round(c.heartbeat_ms / c.tick_ms)),
+      storage: this.#storage,
+      applied: this.#state.applied,
+      maxInflight: c.raft_append_batch,
+      maxSizePerMsg: 4 * 1024 * 1024,
+      preVote: true,
+      checkQuorum: true,
+      random: this.#random,
+      leaseRead: c.lease_read,
+    });
+    this.#driver = this.#readyDriver();
+    const conf = this.#storage.initialState().conf;
+    if (conf.voters.length === 1 && conf.voters[0] === this.id) this.#raft.campaign();
+    this.#ticker = this.#scheduler.interval(c.tick_ms, () => this.#tick());
+    this.#driver.schedule();
+    await this.#hooks.start();
+    this.#log.info(
+      `node ${this.id} listening: clients ${c.host}:${this.#server.port}, raft ${c.host}:${this.#peers.port}` +
+        ` (${c.transport}), members ${this.#membership.ids().join(",")}`,
+    );
+  }
+
+  /** Injected storage, else a storage plugin's, else in memory. */
+  async #openStorage(initialConf: ConfState): Promise<Storage> {
+    const c = this.config;
+    if (this.#opts.storage) {
+      this.#log.info(`storage: ${this.#opts.storage.description} (injected)`);
+      return this.#opts.storage;
+    }
+    const provider = this.#hooks.storageProvider();
+    const storage = provider
+      ? await provider.plugin.storage!(
+        { dataDir: c.data_dir, nodeId: this.id, initialConf },
+        provider.ctx,
+      )
+      : new MemoryStorage(initialConf);
+    if (!storage.durable) {
+      this.#log.warn(
+        provider
+          ? `storage: ${storage.description}; not durable: a crash can lose acknowledged writes`
+          : "storage: in memory only; a crash loses every write (load the wal plugin to persist)",
+      );
+    } else {
+      this.#log.info(`storage: ${storage.description}`);
+    }
+    return storage;
+  }
+
+  #readyDriver(): ReadyDriver {
+    return new ReadyDriver(this.#raft, this.#storage, this.#scheduler, {
+      beforeRound: () => this.#reads.requestIfQueued(),
+      onSoftState: (role, leader) => this.#onSoftState(role, leader),
+      send: (msgs) => this.#peers.send(msgs),
+      restoreSnapshot: (snap) => {
+        this.#snapshots.restore(snap);
+        this.#admin.onRestored(snap.meta.index);
+      },
+      applyEntries: (entries) =>
+        applyEntries({
+          state: this.#state,
+          applier: this.#logApplier,
+          pending: this.#write.pending,
+          membership: this.#membership,
+          admin: this.#admin,
+          snapshots: this.#snapshots,
+          applyConfChange: (cc) => {
+            const cs = this.#raft.applyConfChange(cc);
+            this.#storage.setConfState(cs);
+            return cs;
+          },
+        }, entries),
+      onReadStates: (states) => this.#reads.onReadStates(states),
+      serveReads: () => this.#reads.serve(),
+      // Snapshot after advance: the core must know the entries are applied before compacting.
+      // It is taken at the applied index but encoded and written in the background (a slice of
+      // keys per turn, then the file and its fsync), so commits do not wait for it.
+      afterAdvance: () =>
+        this.#snapshots.maybeTake({
+          storage: this.#storage,
+          conf: () => this.#raft.status().conf,
+          compact: (i) => this.#raft.compact(i),
+        }, (err) => this.#fail(err)),
+      fail: (err) => this.#fail(err),
+    });
+  }
+
+  // ---------------------------------------------------------------- raft driving
+
+  #tick(): void {
+    if (this.#state.stopped) return;
+    this.#watchLag();
+    // The tick call site (issue 9 passes the monotonic time here).
+    this.#raft.tick();
+    this.#write.sweep();
+    this.#driver.schedule();
+  }
+
+  /**
+   * Warns (at most every 10 s) when the event loop was blocked long enough to matter for Raft:
+   * more than half the election timeout, so followers may start elections.
+   */
+  #watchLag(): void {
+    const now = this.#clock.monoMs();
+    const late = this.#lastTickAt === 0 ? 0 : now - this.#lastTickAt - this.config.tick_ms;
+    this.#lastTickAt = now;
+    if (late > this.config.election_timeout_ms / 2 && now - this.#lastLagWarning > 10_000) {
+      this.#lastLagWarning = now;
+      this.#log.warn(
+        `event loop blocked for ~${
+          Math.round(late)
+        } ms (election timeout ${this.config.election_timeout_ms} ms): ` +
+          "elections may follow; is the machine overloaded?",
+      );
+    }
+  }
+
+  #step(m: Message): void {
+    if (this.#state.stopped) return;
+    this.#raft.step(m);
+    this.#driver.schedule();
+  }
+
+  #onSoftState(role: RaftStatus["role"], leader: NodeId): void {
+    const s = this.#state;
+    const wasLeader = s.role === "leader";
+    s.role = role;
+    if (leader !== s.leader) {
+      s.leader = leader;
+      this.#log.info(
+        leader === 0
+          ? "no leader"
+          : `leader is now node ${leader}${leader === this.id ? " (this node)" : ""}`,
+      );
+    }
+    if (wasLeader && role !== "leader") {
+      const n = this.#write.pending.failAll({
+        code: Code.TIMEOUT,
+        message:
+          "leadership lost before the batch was applied (outcome unknown; safe to retry with the same batch id)",
+        leader: this.leaderAddress(),
+      });
+      if (n > 0) this.#log.warn(`leadership lost: failed ${n} pending batches`);
+      this.#admin.failAll("leadership lost before the change was applied");
+    }
+    if (role !== "leader") this.#reads.drop();
+    if (!wasLeader && role === "leader") this.#scheduler.immediate(() => this.#announce());
+  }
+
+  /** As a new leader, proposes this node's advertised addresses when membership differs. */
+  #announce(): void {
+    if (this.#state.role !== "leader" || this.#state.stopping) return;
+    const data = this.#membership.announcement();
+    if (!data) return;
+    if (typeof this.#raft.propose(data) === "number") this.#driver.schedule();
+  }
+
+  // ---------------------------------------------------------------- failure and stop
+
+  #fail(err: Error): void {
+    if (this.#state.fatal) return;
+    this.#state.fatal = err;
+    this.#log.error(`fatal: ${err.message}; refusing writes`, err);
+    this.#write.pending.failAll({ code: Code.INTERNAL, message: `node failed: ${err.message}` });
+  }
+
+  async stop(): Promise<void> {
+    const s = this.#state;
+    if (s.stopping) return;
+    s.stopping = true;
+    await this.#server.stopAccepting();
+    // Give in-flight batches the submit timeout to finish: resolved when the table drains.
+    let cancel: Cancel = () => {};
+    await Promise.race([
+      this.#write.drained(),
+      new Promise<void>((r) =>
+        cancel = this.#scheduler.timeout(this.config.raft_submit_timeout_ms, r)
+      ),
+    ]);
+    cancel();
+    // These were admitted and may be committed later by another leader: outcome unknown, which is
+    // TIMEOUT (SHUTTING_DOWN is only for batches refused at the door, which nothing applied).
+    this.#write.pending.failAll({
+      code: Code.TIMEOUT,
+      message: "server shutting down before the batch was applied (outcome unknown)",
+    });
+    this.#admin.failAll("server shutting down");
+    await sleep(this.#scheduler, STOP_FLUSH_MS);
+    this.#server.closeAll();
+    this.#ticker?.();
+    s.stopped = true;
+    await this.#driver.stop();
+    await this.#snapshots.writing;
+    await this.#peers.close();
+    await this.#hooks.stop();
+    await this.#storage.close();
+    this.#log.info(`node ${this.id} stopped`);
+  }
+}
+
+/** Starts a node with `config` and the given (already loaded) plugins and environment. */
+export async function startNode(config: Config, options: StartOptions = {}): Promise<TinyKVNode> {
+  const log = options.logger ?? createLogger(config.log_level);
+  const node = new Node(config, options, log);
+  await node.start();
+  return node;
+}

@@ -1,0 +1,119 @@
+/**
+ * The Ready driver: where the pure Raft core meets I/O. Each round takes one `Ready` from the core
+ * and handles it in the order the Raft contract demands:
+ *
+ * 1. soft state (role, leader) is published;
+ * 2. the leader's own messages (appends to followers) go out at once: the leader may send before
+ *    its own append is durable, because it counts itself in a quorum only after `sync()`;
+ * 3. a snapshot from the leader is installed durably and restored;
+ * 4. entries are appended and the hard state recorded, then made durable with one `sync()`;
+ * 5. only then are the other messages (votes, append responses) sent: they promise durability;
+ * 6. committed entries are applied; confirmed ReadIndex reads are noted and served;
+ * 7. the core is told the Ready was handled (`advance`), and the round's after-advance work runs
+ *    (a snapshot may be started: the core must know the entries are applied before compacting).
+ *
+ * Rounds never overlap: a round awaits storage, and a new one starts only when it ended.
+ * @module
+ */
+import type {
+  Entry,
+  Message,
+  NodeId,
+  RaftStatus,
+  RawNode,
+  ReadState,
+  Ready,
+  Snapshot,
+} from "../raft/types.ts";
+import type { Storage } from "../storage.ts";
+import type { Scheduler } from "./env.ts";
+
+/** What the driver calls for the parts of a Ready (see the module comment for the order). */
+export interface ReadyHandlers {
+  /** Runs at the start of each scheduled turn, before any Ready (e.g. ask for a read index). */
+  beforeRound(): void;
+  onSoftState(role: RaftStatus["role"], leader: NodeId): void;
+  /** Sends messages to peers (never blocks). */
+  send(messages: Message[]): void;
+  /** Restores the state machine from a snapshot already made durable by storage. */
+  restoreSnapshot(snap: Snapshot): void;
+  applyEntries(entries: Entry[]): void;
+  onReadStates(states: readonly ReadState[]): void;
+  /** After apply and read states: serve the reads whose index is applied. */
+  serveReads(): void;
+  /** After `advance`. */
+  afterAdvance(): void;
+  /** A round threw (storage failure): the node stops taking writes. */
+  fail(err: Error): void;
+}
+
+/** Runs Ready rounds on the scheduler whenever the core may have work. */
+export class ReadyDriver {
+  readonly #raft: RawNode;
+  readonly #storage: Storage;
+  readonly #scheduler: Scheduler;
+  readonly #h: ReadyHandlers;
+  #scheduled = false;
+  #running: Promise<void> | null = null;
+  #stopped = false;
+
+  constructor(raft: RawNode, storage: Storage, scheduler: Scheduler, handlers: ReadyHandlers) {
+    this.#raft = raft;
+    this.#storage = storage;
+    this.#scheduler = scheduler;
+    this.#h = handlers;
+  }
+
+  /** Asks for a round on the next turn (coalesces many requests into one). */
+  schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    this.#scheduler.immediate(() => {
+      this.#scheduled = false;
+      if (this.#stopped) return;
+      this.#h.beforeRound();
+      if (this.#running) return;
+      this.#running = this.#run().finally(() => {
+        this.#running = null;
+        if (this.#raft.hasReady()) this.schedule();
+      });
+    });
+  }
+
+  /** Stops scheduling rounds; resolves once the round in progress (if any) ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (!this.#stopped && this.#raft.hasReady()) {
+        const rd = this.#raft.ready();
+        await this.#handle(rd);
+        this.#raft.advance(rd);
+        this.#h.afterAdvance();
+      }
+    } catch (err) {
+      this.#h.fail(err as Error);
+    }
+  }
+
+  async #handle(rd: Ready): Promise<void> {
+    const h = this.#h;
+    const st = this.#storage;
+    if (rd.softState) h.onSoftState(rd.softState.role, rd.softState.leader);
+    if (rd.leaderMessages.length) h.send(rd.leaderMessages);
+    if (rd.snapshot && rd.snapshot.meta.index > 0) {
+      await st.applySnapshot(rd.snapshot);
+      h.restoreSnapshot(rd.snapshot);
+    }
+    if (rd.entries.length) st.append(rd.entries);
+    if (rd.hardState) st.setHardState(rd.hardState);
+    if (rd.mustSync || rd.entries.length) await st.sync();
+    if (rd.messages.length) h.send(rd.messages);
+    if (rd.committedEntries.length) h.applyEntries(rd.committedEntries);
+    if (rd.readStates.length) h.onReadStates(rd.readStates);
+    h.serveReads();
+  }
+}

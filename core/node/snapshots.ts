@@ -1,0 +1,142 @@
+/**
+ * Snapshots: when one is due, taking it in the background (state captured at the applied index,
+ * encoded a slice of keys per turn, then saved and the log compacted), and restoring one (at
+ * start-up from storage, or installed from the leader). A snapshot holds the state machine, every
+ * plugin's replicated state and the members' addresses.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { HookBus } from "../hooks.ts";
+import type { Logger } from "../logger.ts";
+import type { ConfState, Snapshot } from "../raft/types.ts";
+import { decodeNodeSnapshot, encodeNodeSnapshotInSteps } from "../snapshot_codec.ts";
+import type { StateMachine } from "../state/types.ts";
+import type { Storage } from "../storage.ts";
+import { type Clock, nextTurn, type Scheduler } from "./env.ts";
+import type { MemberAddress, NodeState } from "./types.ts";
+
+/** Keys encoded per event-loop turn while a snapshot is taken (a few ms of work each). */
+export const SNAPSHOT_KEYS_PER_STEP = 5_000;
+
+/** What snapshots need from the rest of the node. */
+export interface SnapshotsDeps {
+  config: Readonly<Config>;
+  state: NodeState;
+  sm: StateMachine;
+  hooks: HookBus;
+  clock: Clock;
+  scheduler: Scheduler;
+  log: Logger;
+  /** Members' addresses now (saved in the snapshot). */
+  members(): Record<number, MemberAddress>;
+  /** Takes the members' addresses from a restored snapshot. */
+  restoreMembers(members: Record<number, MemberAddress>): void;
+}
+
+/** The raft and storage calls a snapshot take needs (given once Raft runs). */
+export interface SnapshotTarget {
+  storage: Storage;
+  conf(): ConfState;
+  compact(index: number): void;
+}
+
+/** The snapshot due rule, background take and restore. */
+export class Snapshots {
+  readonly #d: SnapshotsDeps;
+  #index = 0;
+  #taking = false;
+  #write: Promise<void> = Promise.resolve();
+  #bytesSince = 0;
+  #lastBytes = 0;
+  #lastKeys = 0;
+
+  constructor(deps: SnapshotsDeps) {
+    this.#d = deps;
+  }
+
+  /** Index of the latest snapshot taken or restored. */
+  get index(): number {
+    return this.#index;
+  }
+
+  /** The write in progress (resolves at once when none is). */
+  get writing(): Promise<void> {
+    return this.#write;
+  }
+
+  /** Counts the bytes of an applied entry towards the next snapshot. */
+  noteApplied(bytes: number): void {
+    this.#bytesSince += bytes;
+  }
+
+  /**
+   * A snapshot is due after `snapshot_entries` entries *and* once the log written since the last
+   * snapshot is at least as large as that snapshot: the cost of snapshotting stays proportional to
+   * the data written, however large the state grows.
+   */
+  due(): boolean {
+    return !this.#taking &&
+      this.#d.state.applied - this.#index >= this.#d.config.snapshot_entries &&
+      this.#bytesSince >= this.#lastBytes;
+  }
+
+  /** Starts a background snapshot when one is due; a failure goes to `fail`. */
+  maybeTake(target: SnapshotTarget, fail: (err: Error) => void): void {
+    if (this.due()) this.#write = this.#take(target).catch((err) => fail(err as Error));
+  }
+
+  /** Expected snapshot size: the last one's bytes per key times today's keys (presizes the buffer). */
+  #sizeHint(): number {
+    const keys = this.#lastKeys;
+    return keys > 0 ? Math.ceil(this.#lastBytes / keys * this.#d.sm.size()) : this.#lastBytes;
+  }
+
+  async #take(t: SnapshotTarget): Promise<void> {
+    const { sm, hooks, clock, config } = this.#d;
+    this.#taking = true;
+    try {
+      // Everything is taken at the applied index, now; the state is then encoded a slice per
+      // event-loop turn (entries applied meanwhile do not change it), so commits never wait
+      // behind one long synchronous encoding.
+      const index = this.#d.state.applied;
+      const meta = { index, term: t.storage.term(index), conf: t.conf() };
+      const keys = sm.size();
+      // Counted from here: entries applied while the snapshot is written belong to the next one.
+      this.#bytesSince = 0;
+      const t0 = clock.monoMs();
+      const data = await encodeNodeSnapshotInSteps(
+        sm,
+        { plugins: hooks.snapshot(), members: this.#d.members() },
+        this.#sizeHint(),
+        SNAPSHOT_KEYS_PER_STEP,
+        () => nextTurn(this.#d.scheduler),
+      );
+      const t1 = clock.monoMs();
+      const snap: Snapshot = { meta, data };
+      this.#lastKeys = keys;
+      this.#lastBytes = data.length;
+      await t.storage.saveSnapshot(snap, config.snapshot_keep_entries);
+      t.compact(index);
+      // A leader's snapshot installed meanwhile may already be newer.
+      this.#index = Math.max(this.#index, index);
+      this.#d.log.debug(
+        `snapshot at index ${index}: ${data.length} bytes, encoded in ${
+          Math.round(t1 - t0)
+        } ms, saved in ${Math.round(clock.monoMs() - t1)} ms`,
+      );
+    } finally {
+      this.#taking = false;
+    }
+  }
+
+  /** Restores state machine, plugins and members from `snap` (already durable in storage). */
+  restore(snap: Snapshot): void {
+    const s = decodeNodeSnapshot(snap.data);
+    this.#d.sm.restore(s.state);
+    this.#d.hooks.restore(s.plugins);
+    this.#d.restoreMembers(s.members);
+    this.#d.state.applied = snap.meta.index;
+    this.#index = snap.meta.index;
+    this.#d.log.info(`restored snapshot at index ${snap.meta.index}`);
+  }
+}
