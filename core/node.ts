@@ -323,6 +323,8 @@ class Node implements TinyKVNode {
       checkQuorum: true,
       random: Math.random,
       leaseRead: c.lease_read,
+      tickMs: c.tick_ms,
+      leaseDriftMs: c.lease_drift_ms,
     });
     const conf = this.#storage.initialState().conf;
     if (conf.voters.length === 1 && conf.voters[0] === this.id) this.#raft.campaign();
@@ -340,7 +342,7 @@ class Node implements TinyKVNode {
   #tick(): void {
     if (this.#stopped) return;
     this.#watchLag();
-    this.#raft.tick();
+    this.#raft.tick(performance.now());
     const expired = this.#pending.expire(Date.now(), {
       code: Code.TIMEOUT,
       message:
@@ -694,7 +696,7 @@ class Node implements TinyKVNode {
       // The oldest request's answer was lost; its batches time out through the pending table.
       this.#readRequests.delete(this.#readRequests.keys().next().value!);
     }
-    this.#raft.readIndex(ctx);
+    this.#raft.readIndex(ctx, performance.now());
   }
 
   #onReadStates(states: readonly ReadState[]): void {
