@@ -185,8 +185,12 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Without flock: create the file exclusively; a file naming a dead pid is stale and replaced. */
-function lockPidFile(dir: string, path: string): DirLock {
+/**
+ * Without flock (exported for tests): create the file exclusively; a file naming a dead pid — or
+ * this process's own pid, left by an earlier process that had the same pid (a container's pid 1)
+ * — is stale and replaced. Weaker than flock: two opens in one process are not told apart.
+ */
+export function lockPidFile(dir: string, path = join(dir, LOCK_FILE)): DirLock {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(path, "wx", 0o644);

@@ -5,7 +5,11 @@
  * next start succeeds and has the acknowledged writes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { join } from "node:path";
 import { connect } from "../../mod.ts";
+import { LOCK_FILE, lockPidFile } from "../../plugins/wal/lock.ts";
 import { runMod, type RuntimeName, startNodeProcess } from "../helpers/node_process.ts";
 import { rmTempDir, tempDir } from "./wal_helpers.ts";
 
@@ -70,3 +74,25 @@ for (const [first, second] of [["deno", "bun"], ["bun", "deno"]] as RuntimeName[
     );
   });
 }
+
+describe("pid-file fallback (runtimes without flock)", () => {
+  test("a live holder refuses with its pid; a dead holder's file is replaced", async () => {
+    const dir = tempDir("pidlock");
+    dirs.push(dir);
+    const child = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      fs.writeFileSync(join(dir, LOCK_FILE), `pid ${child.pid}\n`);
+      expect(() => lockPidFile(dir)).toThrow(
+        `data dir ${dir} is in use by another process (pid ${child.pid})`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+    }
+    // Its process is gone now: the stale file does not block.
+    const l = lockPidFile(dir);
+    expect(fs.readFileSync(join(dir, LOCK_FILE), "utf8")).toStartWith(`pid ${process.pid}\n`);
+    l.release();
+    expect(fs.existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+});
