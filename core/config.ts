@@ -92,6 +92,12 @@ export interface Config {
    * ms), `off` (no fsync). Default `always`.
    */
   wal_fsync: FsyncPolicy;
+  /**
+   * Lease reads: margin in ms for clock-rate drift and timer error between nodes, taken off the
+   * lease (which lasts `election_timeout_ms - tick_ms - lease_drift_ms` from the send time of the
+   * last heartbeat a quorum acknowledged). Default 30.
+   */
+  lease_drift_ms: number;
   /** WAL segment size before rotation, in bytes. Default 64 MiB. */
   wal_segment_bytes: number;
   /**
@@ -342,6 +348,15 @@ export const OPTIONS: readonly OptionSpec[] = [
       "wal fsync policy: always (ack after fsync), batch (fsync every 10 ms; may lose the last ms), off (no fsync)",
     default: "always",
     choices: ["always", "batch", "off"],
+  },
+  {
+    key: "lease_drift_ms",
+    kind: "int",
+    help:
+      "lease reads: clock drift / timer error margin taken off the lease (election_timeout_ms - tick_ms - this)",
+    default: 30,
+    min: 0,
+    max: 60_000,
   },
   {
     key: "wal_segment_bytes",

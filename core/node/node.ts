@@ -174,8 +174,8 @@ export class Node implements TinyKVNode {
       pending: this.#write.pending,
       // Reads never enter the log: INFO/GET_LEADER/MEMBERS among them are answered locally.
       applier: new Applier(this.#sm, this.#hooks, this.#commands.local),
-      // The read index call site (issue 9 passes the monotonic time here).
-      readIndex: (ctx) => this.#raft.readIndex(ctx),
+      // Lease reads are judged against the monotonic time of the request.
+      readIndex: (ctx) => this.#raft.readIndex(ctx, this.#clock.monoMs()),
       readTime: () => this.#write.readTime(),
       schedule: () => this.#driver.schedule(),
     });
@@ -315,6 +315,8 @@ export class Node implements TinyKVNode {
       checkQuorum: true,
       random: this.#random,
       leaseRead: c.lease_read,
+      tickMs: c.tick_ms,
+      leaseDriftMs: c.lease_drift_ms,
     });
     this.#driver = this.#readyDriver();
     const conf = this.#storage.initialState().conf;
@@ -397,8 +399,8 @@ export class Node implements TinyKVNode {
   #tick(): void {
     if (this.#state.stopped) return;
     this.#watchLag();
-    // The tick call site (issue 9 passes the monotonic time here).
-    this.#raft.tick();
+    // The core's lease lapses on this clock, not on (possibly late) ticks.
+    this.#raft.tick(this.#clock.monoMs());
     this.#write.sweep();
     this.#driver.schedule();
   }

@@ -150,7 +150,16 @@ export class Progress {
 
   /**
    * A rejection of the append whose previous index was `rejected`; `hint` is the highest index that
-   * may match. Returns false for a stale rejection.
+   * may match (at most the follower's last index). Returns false for a stale rejection.
+   *
+   * In replicate state a rejection at or below `match` is stale (overtaken by the ack that set
+   * `match`; common when messages are reordered) and ignored; one above `match` starts a probe at
+   * `match`. A follower that keeps the entries it acknowledged never rejects that probe with a hint
+   * below `match`. If it does, it lost the tail of its log (its disk did not keep what it fsynced,
+   * or it ran with `wal_fsync` batch/off and crashed): the progress restarts from the hint, with
+   * `match` reset to 0 until a probe is acknowledged again (nothing past the hint is assumed; the
+   * leader's commit index never moves back). A reordered old rejection that happens to look like
+   * that only costs one extra round trip.
    */
   maybeDecrTo(rejected: number, hint: number): boolean {
     if (this.state === "replicate") {
@@ -159,6 +168,12 @@ export class Progress {
       return true;
     }
     if (this.next - 1 !== rejected) return false;
+    if (rejected === this.match && hint < this.match) {
+      this.match = 0;
+      this.#reset("probe");
+      this.next = hint + 1;
+      return true;
+    }
     this.next = Math.max(Math.min(rejected, hint + 1), this.match + 1);
     this.probeSent = false;
     return true;

@@ -47,6 +47,21 @@ function isTransfer(ctx: Uint8Array | undefined): boolean {
   return true;
 }
 
+/**
+ * Lease length in ms: a follower that acknowledged a heartbeat refuses votes until `electionTick`
+ * of its ticks have passed, the first of which may come right after the heartbeat, so at least
+ * `(electionTick - 1) * tickMs` of real time (ticks only ever come late); minus the drift margin.
+ * 0 (lease reads off) without `leaseRead`, `checkQuorum` or a valid `tickMs`.
+ */
+function leaseLength(cfg: RaftConfig): number {
+  if (cfg.leaseRead !== true || !cfg.checkQuorum) return 0;
+  const tick = cfg.tickMs;
+  if (typeof tick !== "number" || !Number.isFinite(tick) || tick <= 0) return 0;
+  const drift = cfg.leaseDriftMs ?? tick;
+  if (typeof drift !== "number" || !Number.isFinite(drift) || drift < 0) return 0;
+  return Math.max(0, (cfg.electionTick - 1) * tick - drift);
+}
+
 function isIndex(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
 }
@@ -86,6 +101,16 @@ export class RaftNode implements RawNode {
   #dirtyCommit = false;
   /** Bootstrap conf entries written by this process (already in force; ignored by elections). */
   #bootstrapEnd = 0;
+  /** Newest monotonic time the caller passed in (ms; -Infinity until one is given). */
+  #now = -Infinity;
+  /** Leader with lease reads: lease reads are answered while `#now < #leaseUntil`. */
+  #leaseUntil = -Infinity;
+  /** A TimeoutNow went out this term: the target may be elected at once, so no more leases. */
+  #leaseRevoked = false;
+  /** Lease length in ms (0: lease reads off); see {@link RaftConfig.leaseRead}. */
+  readonly #leaseMs: number;
+  /** Ticks since this node started (for the start-up vote guard). */
+  #ticksSinceStart = 0;
   #prevSoft: SoftState;
   #prevHard: HardState;
 
@@ -101,6 +126,7 @@ export class RaftNode implements RawNode {
     }
     this.id = cfg.id;
     this.#cfg = cfg;
+    this.#leaseMs = leaseLength(cfg);
     const { hardState, conf } = cfg.storage.initialState();
     this.#log = new RaftLog(cfg.storage, hardState.commit, cfg.applied);
     this.#term = hardState.term;
@@ -147,8 +173,10 @@ export class RaftNode implements RawNode {
 
   // ------------------------------------------------------------------ public API
 
-  /** Advance logical time by one tick. */
-  tick(): void {
+  /** Advance logical time by one tick; `nowMs` (monotonic) times the leader lease. */
+  tick(nowMs?: number): void {
+    this.#observe(nowMs);
+    if (this.#ticksSinceStart < this.#cfg.electionTick) this.#ticksSinceStart++;
     if (this.#role === "leader") this.#tickLeader();
     else this.#tickElection();
   }
@@ -158,7 +186,12 @@ export class RaftNode implements RawNode {
     if (!this.#valid(m)) return;
     if (m.term > this.#term) {
       if (m.type === "vote" || m.type === "preVote") {
-        const inLease = this.#cfg.checkQuorum && this.#lead !== 0 &&
+        // Heard from a leader within the (minimum) election timeout: it may still hold a lease.
+        // A node that just started does not know whom it acknowledged before: with lease reads it
+        // waits one election timeout too (a restart must not cut a lease it helped grant short).
+        const startGuard = this.#cfg.leaseRead === true &&
+          this.#ticksSinceStart < this.#cfg.electionTick;
+        const inLease = this.#cfg.checkQuorum && (this.#lead !== 0 || startGuard) &&
           this.#electionElapsed < this.#cfg.electionTick;
         // A live leader exists: ignore the disruptive candidate (unless it is a transfer).
         if (inLease && !isTransfer(m.context)) return;
@@ -245,10 +278,13 @@ export class RaftNode implements RawNode {
     return this.#confState();
   }
 
-  /** Start a linearizable read; a ReadState carrying `context` appears in a later Ready. */
-  readIndex(context: Uint8Array): void {
+  /**
+   * Start a linearizable read; a ReadState carrying `context` appears in a later Ready. `nowMs`
+   * (monotonic, as for `tick`) lets a leader answer at once within its lease.
+   */
+  readIndex(context: Uint8Array, nowMs?: number): void {
     if (this.#role === "leader") {
-      this.#handleReadRequest(this.id, context);
+      this.#handleReadRequest(this.id, context, this.#freshNow(nowMs));
     } else if (this.#lead !== 0) {
       const m = this.#msg("readIndex", this.#lead);
       m.context = context;
@@ -413,6 +449,43 @@ export class RaftNode implements RawNode {
     return this.#leadTransferee;
   }
 
+  // ------------------------------------------------------------------ time and lease
+
+  /** Records the caller's monotonic time (ignored if missing, not finite or going backwards). */
+  #observe(nowMs: number | undefined): void {
+    if (typeof nowMs === "number" && Number.isFinite(nowMs) && nowMs > this.#now) {
+      this.#now = nowMs;
+    }
+  }
+
+  /** The time of this call if the caller gave one (for a lease check), else undefined. */
+  #freshNow(nowMs: number | undefined): number | undefined {
+    this.#observe(nowMs);
+    return typeof nowMs === "number" && Number.isFinite(nowMs) ? this.#now : undefined;
+  }
+
+  #leaseEnabled(): boolean {
+    return this.#leaseMs > 0 && this.#cfg.checkQuorum;
+  }
+
+  /** True while this leader may answer a read at `now` without a round: its lease holds. */
+  #inLease(now: number | undefined): boolean {
+    return now !== undefined && this.#leaseEnabled() && !this.#leaseRevoked &&
+      this.#leadTransferee === 0 && now < this.#leaseUntil;
+  }
+
+  /** A quorum acked a round sent at `sentAt`: extend the lease to `sentAt + leaseMs`. */
+  #renewLease(sentAt: number): void {
+    if (!this.#leaseEnabled() || this.#leaseRevoked || this.#leadTransferee !== 0) return;
+    const until = sentAt + this.#leaseMs;
+    if (until > this.#leaseUntil) this.#leaseUntil = until;
+  }
+
+  /** Lease over now (leader transfer, stepping down). */
+  #endLease(): void {
+    this.#leaseUntil = -Infinity;
+  }
+
   // ------------------------------------------------------------------ messages
 
   #msg(type: MessageType, to: NodeId): Message {
@@ -492,6 +565,8 @@ export class RaftNode implements RawNode {
       this.#prs.set(id, fresh);
     }
     this.#pendingConfIndex = 0;
+    this.#endLease();
+    this.#leaseRevoked = false;
     this.#readOnly.reset();
     this.#pendingReads = [];
     this.#dirtyAppend = false;
@@ -646,7 +721,12 @@ export class RaftNode implements RawNode {
     }
     if (this.#heartbeatElapsed >= this.#cfg.heartbeatTick) {
       this.#heartbeatElapsed = 0;
-      this.#bcastHeartbeat(this.#readOnly.lastRoundContext());
+      // With leases every heartbeat is a fresh round, so each quorum ack renews the lease from
+      // that heartbeat's send time; without, re-send the newest pending read round (if any).
+      const ctx = this.#leaseEnabled() && !this.#leaseRevoked
+        ? this.#readOnly.startRound(this.id, this.#now)
+        : this.#readOnly.lastRoundContext();
+      this.#bcastHeartbeat(ctx);
     }
   }
 
@@ -691,7 +771,7 @@ export class RaftNode implements RawNode {
       }
     }
     if (this.#readOnly.hasUnsent()) {
-      this.#bcastHeartbeat(this.#readOnly.startRound(this.id));
+      this.#bcastHeartbeat(this.#readOnly.startRound(this.id, this.#now));
     }
   }
 
@@ -767,10 +847,11 @@ export class RaftNode implements RawNode {
     if (this.#pendingReads.length === 0 || !this.#committedInTerm()) return;
     const reads = this.#pendingReads;
     this.#pendingReads = [];
-    for (const r of reads) this.#handleReadRequest(r.from, r.context);
+    for (const r of reads) this.#handleReadRequest(r.from, r.context, undefined);
   }
 
-  #handleReadRequest(from: NodeId, context: Uint8Array): void {
+  /** `now`: the time of the request if the caller gave one (only then may the lease answer it). */
+  #handleReadRequest(from: NodeId, context: Uint8Array, now: number | undefined): void {
     if (!this.#committedInTerm()) {
       // A new leader does not know the commit index until it commits an entry in its term.
       if (this.#pendingReads.length < this.#readOnly.maxPending) {
@@ -779,7 +860,7 @@ export class RaftNode implements RawNode {
       return;
     }
     const single = this.#voters.size === 1 && this.#voters.has(this.id);
-    if (single || (this.#cfg.leaseRead === true && this.#cfg.checkQuorum)) {
+    if (single || this.#inLease(now)) {
       this.#answerRead(from, this.#log.committed, context);
       return;
     }
@@ -801,6 +882,9 @@ export class RaftNode implements RawNode {
     if (target === this.id || !this.#voters.has(target)) return;
     if (this.#leadTransferee === target) return;
     this.#leadTransferee = target;
+    // The target will campaign with a transfer context, which followers answer even within a
+    // lease: no lease read from now on (reads go through ReadIndex rounds).
+    this.#endLease();
     // The transfer must finish within one election timeout.
     this.#electionElapsed = 0;
     const pr = this.#prs.get(target);
@@ -810,6 +894,9 @@ export class RaftNode implements RawNode {
   }
 
   #sendTimeoutNow(to: NodeId): void {
+    // Once sent, the target may win at any time (even after the transfer is abandoned here).
+    this.#leaseRevoked = true;
+    this.#endLease();
     this.#send(this.#msg("timeoutNow", to));
   }
 
@@ -827,7 +914,8 @@ export class RaftNode implements RawNode {
         if (pr.match < this.#log.lastIndex()) this.#sendAppend(m.from, true);
         if (m.context) {
           const done = this.#readOnly.ack(m.from, m.context, (acks) => this.#isQuorum(acks));
-          for (const r of done) this.#answerRead(r.from, r.index, r.context);
+          if (done.sentAt > -Infinity) this.#renewLease(done.sentAt);
+          for (const r of done.reads) this.#answerRead(r.from, r.index, r.context);
         }
         return;
       case "snapResp":
@@ -840,7 +928,8 @@ export class RaftNode implements RawNode {
         }
         return;
       case "readIndex":
-        if (m.context) this.#handleReadRequest(m.from, m.context);
+        // Forwarded reads carry no time of their own: always a ReadIndex round.
+        if (m.context) this.#handleReadRequest(m.from, m.context, undefined);
         return;
       case "transferLeader":
         this.#handleTransfer(m.index);

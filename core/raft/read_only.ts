@@ -3,6 +3,11 @@
  * round: the round's id travels as the heartbeat context, and once a quorum of voters has answered
  * a round, every request of that round and of earlier rounds is confirmed (the leader was still
  * leader when the round started, after the requests were registered).
+ *
+ * Each round also records when it was sent (`sentAt`, the caller's monotonic clock as last passed
+ * to the core, which is never later than the real send): a quorum ack of a round proves that, at
+ * `sentAt`, no other leader could have been elected yet, which is what the leader lease is
+ * measured from (see `raw_node.ts`). With lease reads on, every periodic heartbeat is a round.
  * @module
  */
 import type { NodeId } from "./types.ts";
@@ -18,7 +23,20 @@ export interface ReadRequest {
 interface Round {
   id: number;
   acks: Set<NodeId>;
+  /** Caller's monotonic time when the round was started (its heartbeats go out after that). */
+  sentAt: number;
 }
+
+/** Result of {@link ReadOnlyQueue.ack}. */
+export interface AckResult {
+  /** Requests confirmed by this ack (in arrival order). */
+  reads: ReadRequest[];
+  /** `sentAt` of the newest round a quorum has now acked, or -Infinity if none. */
+  sentAt: number;
+}
+
+/** Most rounds kept waiting for acks; older ones are dropped (their requests ride later rounds). */
+const MAX_ROUNDS = 1024;
 
 /** Encodes a round id as a heartbeat context (8 bytes, big-endian). */
 export function encodeRound(id: number): Uint8Array {
@@ -69,14 +87,20 @@ export class ReadOnlyQueue {
     return this.#unsent > 0;
   }
 
-  /** Starts a round for every unsent request; returns its heartbeat context. */
-  startRound(self: NodeId): Uint8Array {
+  /**
+   * Starts a round (sent at `sentAt`) for every unsent request (possibly none: a lease round);
+   * returns its heartbeat context.
+   */
+  startRound(self: NodeId, sentAt = -Infinity): Uint8Array {
     const id = this.#nextRound++;
     for (let i = this.#queue.length - this.#unsent; i < this.#queue.length; i++) {
       this.#queue[i].round = id;
     }
     this.#unsent = 0;
-    this.#rounds.push({ id, acks: new Set([self]) });
+    this.#rounds.push({ id, acks: new Set([self]), sentAt });
+    // A leader whose rounds go unanswered: forget the oldest. Their requests stay queued and are
+    // confirmed by any later round (which started after them), so nothing is answered early.
+    if (this.#rounds.length > MAX_ROUNDS) this.#rounds.splice(0, this.#rounds.length - MAX_ROUNDS);
     return encodeRound(id);
   }
 
@@ -88,23 +112,29 @@ export class ReadOnlyQueue {
 
   /**
    * Records `from`'s ack of the round in `ctx`. When `isQuorum(acks)` holds for some round, returns
-   * (and removes) every request of that round and earlier ones; otherwise returns [].
+   * (and removes) every request of that round and earlier ones, with that round's send time;
+   * otherwise no reads and `sentAt` -Infinity.
    */
   ack(
     from: NodeId,
     ctx: Uint8Array | undefined,
     isQuorum: (acks: Set<NodeId>) => boolean,
-  ): ReadRequest[] {
+  ): AckResult {
+    const none: AckResult = { reads: [], sentAt: -Infinity };
     const id = decodeRound(ctx);
-    if (id === 0) return [];
+    if (id === 0) return none;
     // An ack of round `id` also proves leadership for every earlier round still pending.
     let confirmed = 0;
+    let sentAt = -Infinity;
     for (const r of this.#rounds) {
       if (r.id > id) break;
       r.acks.add(from);
-      if (isQuorum(r.acks)) confirmed = r.id;
+      if (isQuorum(r.acks)) {
+        confirmed = r.id;
+        sentAt = r.sentAt;
+      }
     }
-    if (confirmed === 0) return [];
+    if (confirmed === 0) return none;
     this.#rounds = this.#rounds.filter((r) => r.id > confirmed);
     const out: ReadRequest[] = [];
     while (this.#head < this.#queue.length) {
@@ -117,7 +147,7 @@ export class ReadOnlyQueue {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    return out;
+    return { reads: out, sentAt };
   }
 
   /** Drops everything (on losing leadership). */

@@ -196,8 +196,19 @@ export interface RaftConfig {
   checkQuorum: boolean;
   /** Seeded random source in [0, 1). */
   random: () => number;
-  /** Lease-based reads (off by default; relies on bounded clock drift, see docs). */
+  /**
+   * Lease reads (off by default; needs `checkQuorum`, `tickMs` and times passed to `tick(nowMs)` /
+   * `readIndex(ctx, nowMs)`). The leader answers a read at once while `nowMs` is within its lease:
+   * from the send time of the newest heartbeat round a quorum acknowledged, for
+   * `(electionTick - 1) * tickMs - leaseDriftMs` ms — before any follower that acknowledged it can
+   * vote for another leader. Otherwise (lapsed, no time given, forwarded reads, during a leader
+   * transfer) the read falls back to a ReadIndex round. See docs/raft.md for the clock assumption.
+   */
   leaseRead?: boolean;
+  /** Length of one tick in ms (what the caller's ticks are meant to be); sizes the lease. */
+  tickMs?: number;
+  /** Lease reads: margin in ms for clock-rate drift and timer error, taken off the lease. Default `tickMs`. */
+  leaseDriftMs?: number;
 }
 
 /** Errors returned (not thrown) by proposals. */
@@ -236,8 +247,11 @@ export interface RaftStatus {
 
 /** The pure Raft node. Implemented by `core/raft/raw_node.ts`. */
 export interface RawNode {
-  /** Advance logical time by one tick. */
-  tick(): void;
+  /**
+   * Advance logical time by one tick. `nowMs` is the caller's monotonic clock (e.g.
+   * `performance.now()`), used only to time the leader lease; without it no lease is granted.
+   */
+  tick(nowMs?: number): void;
   /** Feed a message received from a peer. Messages for other nodes or stale terms are handled per Raft. */
   step(msg: Message): void;
   /** Propose opaque data as one Normal entry. Returns the entry's index, or an error. */
@@ -246,8 +260,11 @@ export interface RawNode {
   proposeConfChange(cc: ConfChange): number | ProposeError;
   /** Apply a committed ConfChange entry (called by the node when applying it); returns the new ConfState. */
   applyConfChange(cc: ConfChange): ConfState;
-  /** Start a linearizable read; a ReadState with this context appears in a later Ready. */
-  readIndex(context: Uint8Array): void;
+  /**
+   * Start a linearizable read; a ReadState with this context appears in a later Ready. `nowMs` (the
+   * same monotonic clock as `tick`) lets a leader with lease reads answer at once within its lease.
+   */
+  readIndex(context: Uint8Array, nowMs?: number): void;
   /** Leader: transfer leadership to `to`. */
   transferLeader(to: NodeId): void;
   /** Start an election now (used by tests and single-node start-up). */

@@ -31,6 +31,15 @@ const walPlugin = definePlugin({
       `data in ${wal.dir} (fsync=${policy}, segments of ${ctx.config.wal_segment_bytes} bytes): ` +
         `${r.segments} segment(s), log ${r.firstIndex}..${r.lastIndex}, snapshot at ${r.snapshotIndex}`,
     );
+    const commit = wal.initialState().hardState.commit;
+    if (commit > r.lastIndex) {
+      // The hard state outlived entries it had seen committed: records were lost (a torn tail
+      // under batch/off, or a disk that did not keep what it fsynced).
+      ctx.logger.warn(
+        `the log ends at ${r.lastIndex} but entries up to ${commit} were committed: this node lost ` +
+          `${commit - r.lastIndex} acknowledged entries; the leader re-sends them (or a snapshot)`,
+      );
+    }
     if (policy === "batch") {
       ctx.logger.warn(
         "wal_fsync=batch: writes are acknowledged before fsync; a power loss may lose the last ~10 ms of acknowledged writes",

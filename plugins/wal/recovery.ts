@@ -6,7 +6,9 @@
  * - Segments `wal-<seq>.log` are replayed oldest first. Each must start with a Segment header
  *   record that continues the log exactly where the previous segment left it.
  * - An invalid frame in the LAST segment with no valid frame anywhere after it is a torn tail: it
- *   is truncated (with a warning). An invalid frame followed by valid data, or in an older
+ *   is truncated (with a warning). Those bytes were never acknowledged only if every write was
+ *   fsynced before its ack (`wal_fsync=always`) and the disk honoured fsync; otherwise they may
+ *   hold acknowledged records, and the warning says so. An invalid frame followed by valid data, or in an older
  *   segment, stops startup with an error naming the file and offset.
  * @module
  */
@@ -177,7 +179,11 @@ export function recover(
       }
       tornBytes = buf.length - offset;
       logger.warn(
-        `torn tail in ${path} at offset ${offset} (${reason}): truncating ${tornBytes} bytes of unacknowledged data`,
+        `torn tail in ${path} at offset ${offset} (${reason}): truncating ${tornBytes} bytes. ` +
+          "With wal_fsync=always on a disk that honours fsync these were never acknowledged; " +
+          "with wal_fsync=batch/off, or a disk that lied about fsync, they may include " +
+          "acknowledged writes, which this node has lost (the cluster still has them if a " +
+          "quorum kept them: the leader re-sends them)",
       );
       const fd = fs.openSync(path, "r+");
       try {

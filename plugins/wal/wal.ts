@@ -19,7 +19,8 @@ import type { ConfState, Entry, HardState, Snapshot } from "../../core/raft/type
 import type { Storage } from "../../core/storage.ts";
 import type { EntryLog } from "./entry_log.ts";
 import { RecordWriter } from "./format.ts";
-import { recover, segmentFileName, type SegmentInfo } from "./recovery.ts";
+import { type DirLock, lockDataDir } from "./lock.ts";
+import { recover, type RecoveredState, segmentFileName, type SegmentInfo } from "./recovery.ts";
 import { fsyncDir, parseSnapshotFileName, writeSnapshotFile } from "./snapshot_file.ts";
 
 /** Options of {@link openWal}. */
@@ -117,6 +118,8 @@ export class WalStorage implements Storage {
   #failed: Error | undefined;
   #closed = false;
   #snapChain: Promise<void> = Promise.resolve();
+  /** The data-directory lock, held from before recovery until close. */
+  readonly #lock: DirLock;
 
   /** Recovers the WAL in `dir` synchronously. Prefer {@link openWal}. */
   constructor(dir: string, options: WalOptions = {}) {
@@ -132,7 +135,16 @@ export class WalStorage implements Storage {
     this.#logger = options.logger ?? SILENT;
     this.description = `wal at ${this.dir} (fsync=${this.fsyncPolicy})`;
 
-    const r = recover(this.dir, options.initialConf ?? { voters: [], learners: [] }, this.#logger);
+    // Lock the directory before recovery reads (and may truncate) anything in it.
+    fs.mkdirSync(this.dir, { recursive: true });
+    this.#lock = lockDataDir(this.dir);
+    let r: RecoveredState;
+    try {
+      r = recover(this.dir, options.initialConf ?? { voters: [], learners: [] }, this.#logger);
+    } catch (err) {
+      this.#lock.release();
+      throw err;
+    }
     this.#log = r.log;
     this.#hs = r.hardState;
     this.#conf = r.conf;
@@ -330,7 +342,11 @@ export class WalStorage implements Storage {
     this.#timer = undefined;
     for (const fd of this.#retiring) fs.closeSync(fd);
     this.#retiring = [];
-    fs.closeSync(this.#fd);
+    try {
+      fs.closeSync(this.#fd);
+    } finally {
+      this.#lock.release();
+    }
     if (err !== undefined) throw err;
   }
 

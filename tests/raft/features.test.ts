@@ -66,14 +66,25 @@ describe("ReadIndex", () => {
     expect(net.node(2).readStates[0].index).toBe(r2.status().commit);
   });
 
-  test("lease read answers at once (check-quorum required)", () => {
-    const net = new Net([1, 2, 3], { leaseRead: true, checkQuorum: true });
-    net.elect(1);
+  test("lease reads without a clock (no tickMs or no time passed) fall back to ReadIndex", () => {
+    // Timed lease reads: tests/raft/lease.test.ts.
+    const net = new Net([]);
+    for (const id of [1, 2, 3]) {
+      // Node 1 times out first (10 ticks; the others 15), after the start-up vote guard.
+      const random = () => (id === 1 ? 0 : 0.5);
+      net.add(id, { voters: [1, 2, 3], learners: [] }, {
+        leaseRead: true,
+        checkQuorum: true,
+        random,
+      });
+    }
+    net.tick(10);
+    expect(net.leader()).toBe(1);
     const r1 = net.node(1).raft;
-    r1.readIndex(enc("l"));
+    r1.readIndex(enc("l"), 1000);
     const rd = r1.ready();
-    expect(rd.readStates.map((r) => dec(r.context))).toEqual(["l"]);
-    expect(rd.leaderMessages.filter((m) => m.type === "heartbeat").length).toBe(0);
+    expect(rd.readStates).toEqual([]);
+    expect(rd.leaderMessages.filter((m) => m.type === "heartbeat").length).toBe(2);
     r1.advance(rd);
   });
 });

@@ -104,9 +104,11 @@ describe("wal corruption and torn tails", () => {
       const w = await openWal(d, { logger });
       expect(w.lastIndex()).toBe(19);
       expect(w.recovery.tornBytes).toBe(cut - lastStart);
-      expect(logger.lines.some((l) => l.startsWith("WARN torn tail") && l.includes(seg))).toBe(
-        true,
-      );
+      const warn = logger.lines.find((l) => l.startsWith("WARN torn tail") && l.includes(seg));
+      expect(warn).toBeDefined();
+      // Honest: the cut bytes are unacknowledged only under fsync=always on an honest disk.
+      expect(warn).not.toContain("unacknowledged data");
+      expect(warn).toContain("may include acknowledged writes");
       expect(fs.statSync(seg).size).toBe(lastStart);
       expect(plain(w.entries(1, 20))).toEqual(expected);
       // Appending after recovery works and survives a reopen.

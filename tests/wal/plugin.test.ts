@@ -73,3 +73,29 @@ describe("wal plugin", () => {
     }
   });
 });
+
+describe("wal plugin: lost acknowledged entries", () => {
+  test("a log that ends below the recorded commit index is reported as lost acknowledged entries", async () => {
+    const dataDir = tempDir("lostcommit");
+    dirs.push(dataDir);
+    const opts = { dataDir, nodeId: 1, initialConf: { voters: [1], learners: [] } };
+    const st = await walPlugin.storage!(opts, fakeContext({ wal_fsync: "batch" }));
+    st.append(makeEntries(1, 10, 1));
+    st.setHardState({ term: 1, vote: 1, commit: 10 });
+    // Entries 4..10 vanish while the hard state (commit 10) stays, as a lying disk can leave it.
+    st.append(makeEntries(4, 4, 2));
+    await st.sync();
+    await st.close();
+    const ctx = fakeContext({ wal_fsync: "batch" });
+    const again = await walPlugin.storage!(opts, ctx);
+    try {
+      expect(again.lastIndex()).toBe(4);
+      expect(again.initialState().hardState.commit).toBe(10);
+      expect(ctx.logs.filter((l) => l.includes("WARN") && l.includes("lost"))).toEqual([
+        expect.stringContaining("log ends at 4 but entries up to 10 were committed"),
+      ]);
+    } finally {
+      await again.close();
+    }
+  });
+});

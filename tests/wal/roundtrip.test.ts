@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import { join } from "node:path";
 import { EntryType } from "../../core/raft/types.ts";
 import { openWal } from "../../plugins/wal/wal.ts";
 import { makeEntries, payload, plain, rmTempDir, segmentFiles, tempDir } from "./wal_helpers.ts";
@@ -76,11 +78,30 @@ describe("wal round trip", () => {
     w.append(makeEntries(1, 3, 1));
     await w.sync();
     w.append(makeEntries(4, 6, 1)); // buffered only
-    // Simulate a crash: open a second instance without closing the first.
-    const r = await openWal(d);
+    // Simulate a crash: what is on disk now (copied) is what a crash would leave. (A second
+    // instance on the same dir is refused: the first holds the data-dir lock.)
+    const copy = dir("unsynced-copy");
+    fs.cpSync(d, copy, { recursive: true });
+    const r = await openWal(copy);
     expect(r.lastIndex()).toBe(3);
     await r.close();
     await w.close();
+  });
+
+  test("a second open of a data dir in use is refused with the holder's pid; close releases it", async () => {
+    const d = dir("locked");
+    const w = await openWal(d);
+    const err = await openWal(d).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toBe(
+      `wal: data dir ${d} is in use by another process (pid ${process.pid}) (lock ${
+        join(d, "LOCK")
+      }): refusing to start; give each node its own --data-dir`,
+    );
+    w.append(makeEntries(1, 2, 1));
+    await w.close();
+    const r = await openWal(d);
+    expect(r.lastIndex()).toBe(2);
+    await r.close();
   });
 
   test("conflicting suffix is truncated, survives reopen, and recovery replays it", async () => {
