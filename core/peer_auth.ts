@@ -42,9 +42,12 @@ const MAC_FRAME_BYTES = HEAD + MAC;
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true });
 
+/** What kind of refusal (refusals are rate-limited per remote address and kind). */
+export type RefusalKind = "stranger" | "secret" | "cluster" | "member" | "limit";
+
 /** Why a handshake failed; `reason` is one short phrase for the log. */
 export class HandshakeError extends Error {
-  constructor(readonly reason: string) {
+  constructor(readonly reason: string, readonly kind: RefusalKind = "stranger") {
     super(reason);
     this.name = "HandshakeError";
   }
@@ -187,7 +190,10 @@ export class ClientHandshake {
       return macFrame(a.secret, "client", this.#transcript());
     }
     if (!macValid(bytes, a.secret, "server", this.#transcript())) {
-      throw new HandshakeError("the peer could not prove the cluster secret (wrong secret?)");
+      throw new HandshakeError(
+        "the peer could not prove the cluster secret (wrong secret?)",
+        "secret",
+      );
     }
     this.#done = true;
     return null;
@@ -257,13 +263,17 @@ export class ServerHandshake {
           `member of another cluster (cluster id ${JSON.stringify(clusterId)}, this cluster is ${
             JSON.stringify(a.clusterId)
           })`,
+          "cluster",
         );
       }
       if (to !== this.#selfId) {
-        throw new HandshakeError(`addressed to node ${to}, this is node ${this.#selfId}`);
+        throw new HandshakeError(`addressed to node ${to}, this is node ${this.#selfId}`, "member");
       }
       if (from === this.#selfId || !this.#isKnown(from)) {
-        throw new HandshakeError(`claims to be node ${from}, not a member this node knows`);
+        throw new HandshakeError(
+          `claims to be node ${from}, not a member this node knows`,
+          "member",
+        );
       }
       this.#from = from;
       this.#nonceC = bytes.slice(HEAD + 4, HEAD + 4 + NONCE);
@@ -281,6 +291,7 @@ export class ServerHandshake {
     if (!macValid(bytes, a.secret, "client", t)) {
       throw new HandshakeError(
         `claims to be node ${this.#from} but could not prove the cluster secret (wrong secret?)`,
+        "secret",
       );
     }
     this.#done = true;
@@ -288,7 +299,7 @@ export class ServerHandshake {
   }
 }
 /**
- * One log line per key (remote host) per interval; lines in between are counted and the count is
+ * One log line per key (remote host and kind of refusal) per interval; lines in between are counted and the count is
  * reported with the next line. Bounded: at most `maxKeys` hosts are remembered.
  */
 export class RateLimitedLog {

@@ -10,7 +10,7 @@
  * secret, and an outbound connection carries none until the accepting node did. A message on an
  * authenticated connection must come from the node id it authenticated as, be addressed to this
  * node, and come from a peer this node knows; anything else is dropped. Refusals are logged, one
- * line per remote address per interval. Unauthenticated connections are limited in number and time
+ * line per remote address and kind of refusal per interval. Unauthenticated connections are limited in number and time
  * (see docs/security.md).
  * @module
  */
@@ -21,6 +21,7 @@ import {
   HandshakeError,
   hostOf,
   RateLimitedLog,
+  type RefusalKind,
   ServerHandshake,
 } from "./peer_auth.ts";
 import { decodePeerMessage, encodePeerMessage } from "./peer_codec.ts";
@@ -145,9 +146,9 @@ export class PeerNetwork {
     );
   }
 
-  #refuse(conn: Connection, why: string): void {
+  #refuse(conn: Connection, why: string, kind: RefusalKind = "stranger"): void {
     this.#refusals.log(
-      hostOf(conn.remoteAddress),
+      `${hostOf(conn.remoteAddress)} ${kind}`,
       `refused peer connection from ${conn.remoteAddress}: ${why}`,
     );
     conn.close();
@@ -167,7 +168,11 @@ export class PeerNetwork {
       this.#refuse(conn, "this node has no cluster secret (set --cluster-secret on every member)");
     } else if (this.#preauth >= MAX_PREAUTH_CONNECTIONS) {
       st.refused = true;
-      this.#refuse(conn, `too many unauthenticated connections (${MAX_PREAUTH_CONNECTIONS})`);
+      this.#refuse(
+        conn,
+        `too many unauthenticated connections (${MAX_PREAUTH_CONNECTIONS})`,
+        "limit",
+      );
     } else {
       this.#preauth++;
       st.hs = new ServerHandshake(auth, this.#opts.selfId, (id) => this.#isKnown(id));
@@ -175,7 +180,7 @@ export class PeerNetwork {
         st.timer = null;
         if (st.hs && !st.refused) {
           st.refused = true;
-          this.#refuse(conn, `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+          this.#refuse(conn, `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`, "limit");
         }
       }, HANDSHAKE_TIMEOUT_MS);
     }
@@ -200,8 +205,8 @@ export class PeerNetwork {
           } catch (err) {
             st.refused = true;
             endPreauth();
-            const why = err instanceof HandshakeError ? err.reason : (err as Error).message;
-            this.#refuse(c, why);
+            if (err instanceof HandshakeError) this.#refuse(c, err.reason, err.kind);
+            else this.#refuse(c, (err as Error).message);
           }
           return;
         }

@@ -25,22 +25,13 @@ import type { Message } from "../../core/raft/types.ts";
 import { createTransport } from "../../transports/mod.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 import { waitFor } from "../helpers/net.ts";
+import { raftMessage } from "./peer_helpers.ts";
 
 const AUTH = { secret: "a-secret-of-sixteen+", clusterId: "tinykv" };
 const known = () => true;
 
-const vote = (from: number, to: number, term = 5): Message => ({
-  type: "vote",
-  from,
-  to,
-  term,
-  logTerm: 0,
-  index: 0,
-  commit: 0,
-  reject: false,
-  rejectHint: 0,
-  entries: [],
-});
+const vote = (from: number, to: number, term = 5): Message =>
+  raftMessage({ type: "vote", from, to, term });
 
 function run(client: ClientHandshake, server: ServerHandshake): void {
   const challenge = server.receive(client.hello());
