@@ -394,11 +394,9 @@ export class PeerNetwork {
       );
       conn.close();
     };
-    this.#transport.connect({
-      host,
-      port,
-      maxMessageBytes: Math.min(this.#opts.maxMessageBytes, MAX_PEER_FRAME),
-    }, {
+    // The configured limit, as before: the UDP transport sizes its send buffer from it, and an
+    // outbound connection receives only the (size-checked) CHALLENGE and ACCEPT frames.
+    this.#transport.connect({ host, port, maxMessageBytes: this.#opts.maxMessageBytes }, {
       onMessage: (conn, bytes) => {
         if (failed || hs.done) return; // the accepting side sends nothing after ACCEPT
         try {
