@@ -285,7 +285,8 @@ class Node implements TinyKVNode {
         host: c.host,
         port: c.raft_port,
         maxMessageBytes: 2 * c.batch_max_bytes + PEER_FRAME_SLACK,
-        peers: c.peers,
+        // Config peers and the members a restored snapshot knows: only known peers may connect.
+        peers: Object.fromEntries([...this.#members].map(([id, a]) => [id, a.raft])),
         secret: resolveClusterSecret(c),
         clusterId: c.cluster_id,
       },

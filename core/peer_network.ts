@@ -97,6 +97,8 @@ export class PeerNetwork {
   readonly #assemblies = new Map<Connection, Assembly>();
   readonly #inbound = new Map<Connection, Inbound>();
   #preauth = 0;
+  /** Set once any peer was known (then only known peers may connect). */
+  #knewPeers = false;
   readonly #refusals: RateLimitedLog;
   readonly #onMessage: (m: Message) => void;
   readonly #onUnreachable: (id: NodeId) => void;
@@ -154,9 +156,12 @@ export class PeerNetwork {
     conn.close();
   }
 
-  /** A known peer (or, on a node that knows none yet — joining — any member that proves the secret). */
+  /**
+   * A known peer — or, on a node that has never known one (joining without --peers), any member
+   * that proves the secret. A node whose peers were all removed does not fall back to that.
+   */
   #isKnown(id: NodeId): boolean {
-    return id !== this.#opts.selfId && (this.#out.has(id) || this.#out.size === 0);
+    return id !== this.#opts.selfId && (this.#out.has(id) || !this.#knewPeers);
   }
 
   #accept(conn: Connection) {
@@ -242,6 +247,7 @@ export class PeerNetwork {
     const cur = this.#out.get(id);
     if (cur && cur.addr === addr) return;
     cur?.conn?.close();
+    this.#knewPeers = true;
     this.#out.set(id, { addr, conn: null, connecting: false, lastAttempt: 0 });
   }
 

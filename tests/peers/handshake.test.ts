@@ -341,3 +341,21 @@ test("unauthenticated connections are limited in number and closed after the han
   const b = await peerNet(2, { 1: `127.0.0.1:${a.net.port}` });
   await deliver(b, a, vote(2, 1));
 });
+
+test("a joining node that knows no peer accepts an authenticated member; one whose peers were all removed does not", async () => {
+  const joiner = await peerNet(4, {});
+  const leader = await peerNet(1, { 4: `127.0.0.1:${joiner.net.port}` });
+  await deliver(leader, joiner, vote(1, 4));
+  const alone = await peerNet(1, { 2: "127.0.0.1:1" });
+  alone.net.removePeer(2);
+  const removed = await peerNet(2, { 1: `127.0.0.1:${alone.net.port}` });
+  const until = Date.now() + 600;
+  while (Date.now() < until) {
+    removed.net.send([vote(2, 1, 1000)]);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  expect(alone.got).toEqual([]);
+  expect(alone.logs.some((l) => /claims to be node 2, not a member this node knows/.test(l))).toBe(
+    true,
+  );
+});
