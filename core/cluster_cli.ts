@@ -71,7 +71,12 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       }
     }
     if (args.configPath) passthrough.push("--config", args.configPath);
-    const resolved = configFromArgs(args, process.env);
+    // Was a secret given (flag, environment, config file)? Only the secret flags are resolved
+    // here: the others are checked by each node (the cluster command chooses some of them).
+    const secretFlags = Object.fromEntries(
+      Object.entries(args.flags).filter(([k]) => k.startsWith("cluster_")),
+    );
+    const resolved = configFromArgs({ ...args, flags: secretFlags }, process.env);
     if (resolved.cluster_secret === "") childEnv.TINYKV_CLUSTER_SECRET = generateSecret();
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {

@@ -54,6 +54,16 @@ test("a cluster member without a secret exits 2 with one line saying how to set 
   expect(p.clientPort).toBeGreaterThan(0);
 }, 60_000);
 
+test("mod.ts cluster checks a given secret (and generates one otherwise: tests/cluster/cluster_cli.test.ts)", async () => {
+  const r = await runMod("bun", ["cluster", "--nodes", "2", "--cluster-secret", "short"], {
+    timeoutMs: 8000,
+  });
+  expect(r.code).toBe(2);
+  expect(r.stderr.trim().split("\n")).toEqual([
+    expect.stringMatching(/^tinykv cluster: cluster_secret: the secret is too short/),
+  ]);
+});
+
 test("the secret file is read with its trailing newline trimmed; unreadable is a clear error", () => {
   const d = tempDir();
   const f = join(d, "secret");
