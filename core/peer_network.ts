@@ -218,7 +218,11 @@ export class PeerNetwork {
         this.#receive(c, bytes, st.peerId);
       },
       onError: (c: Connection, kind: string, detail: string) => {
-        if (st.hs || st.refused) {
+        if (st.refused) {
+          c.close();
+          return;
+        }
+        if (st.hs) {
           st.refused = true;
           endPreauth();
           this.#refuse(c, `${kind}: ${detail}`);
