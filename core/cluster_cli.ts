@@ -2,15 +2,19 @@
  * `mod.ts cluster --nodes N`: starts N nodes on loopback as child processes of the same runtime
  * (ports 5210/5211, 5220/5221, ...; data in <data-dir>/node<i>), prints where each listens, and
  * stops them all on Ctrl-C. Node i serves metrics (if loaded) on --metrics-port + i - 1 (default
- * 9210, 9211, ...). Other flags (e.g. --plugins) are passed to every node.
+ * 9210, 9211, ...). Other flags (e.g. --plugins) are passed to every node. Unless a cluster secret
+ * is given (flag, environment or config file), a random one is generated for this run and handed
+ * to the children in their environment (not on their command line).
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { RUNTIME } from "../transports/runtime.ts";
-import { flagName } from "./config.ts";
-import { EXIT_USAGE, parseNodeArgs, UsageError } from "./node_cli.ts";
+import { ConfigError, flagName } from "./config.ts";
+
+import { configFromArgs, EXIT_USAGE, parseNodeArgs, UsageError } from "./node_cli.ts";
+import { generateSecret } from "./peer_auth.ts";
 
 /** The command that runs `mod.ts` under the current runtime. */
 export function runtimeCommand(): { cmd: string; args: string[] } {
@@ -39,6 +43,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
   let dataDir: string;
   let metricsBase: number;
   let withMetrics: boolean;
+  const childEnv: Record<string, string | undefined> = { ...process.env };
   try {
     const args = parseNodeArgs(argv, { nodes: { type: "string" } });
     const nodesArg = argv.indexOf("--nodes") >= 0 ? argv[argv.indexOf("--nodes") + 1] : "3";
@@ -66,8 +71,15 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       }
     }
     if (args.configPath) passthrough.push("--config", args.configPath);
+    // Was a secret given (flag, environment, config file)? Only the secret flags are resolved
+    // here: the others are checked by each node (the cluster command chooses some of them).
+    const secretFlags = Object.fromEntries(
+      Object.entries(args.flags).filter(([k]) => k.startsWith("cluster_")),
+    );
+    const resolved = configFromArgs({ ...args, flags: secretFlags }, process.env);
+    if (resolved.cluster_secret === "") childEnv.TINYKV_CLUSTER_SECRET = generateSecret();
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
       process.stderr.write(`tinykv cluster: ${err.message}\n`);
       return EXIT_USAGE;
     }
@@ -96,7 +108,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       "--metrics-port",
       String(metricsBase + x.id - 1),
       ...passthrough,
-    ], { stdio: ["ignore", "inherit", "inherit"] });
+    ], { stdio: ["ignore", "inherit", "inherit"], env: childEnv });
     children.push(child);
     // A child that ends by the SIGTERM we sent it stopped cleanly: Deno's node:child_process reports
     // such a child as killed by the signal (code null) even when it handled it and exited 0.

@@ -4,6 +4,7 @@
  * and validated with a message naming the key, the value and what is allowed.
  * @module
  */
+import { clusterIdProblem, secretProblem } from "./peer_auth.ts";
 
 /** Which transport carries client and peer traffic. */
 export type TransportName = "tcp" | "udp";
@@ -82,6 +83,23 @@ export interface Config {
   snapshot_entries: number;
   /** Entries kept behind a snapshot for slow followers. Default 5000. */
   snapshot_keep_entries: number;
+  /**
+   * Secret shared by every member; peers prove it with an HMAC challenge-response before any Raft
+   * message is accepted (never sent). Required with `peers` or `join`. Default empty.
+   */
+  cluster_secret: string;
+  /** File holding the cluster secret (read at start, trailing newline trimmed). Default empty. */
+  cluster_secret_file: string;
+  /**
+   * Cluster id, part of the peer handshake; fixed at formation (written to `CLUSTER_ID` in the
+   * data dir by a durable node). Default `tinykv`.
+   */
+  cluster_id: string;
+  /**
+   * Metrics port: serve Raft details (JSON /health, and /metrics, /api/stats, /dashboard to
+   * non-loopback clients). Default false: /health answers only its status.
+   */
+  metrics_details: boolean;
   /**
    * Serve reads under the leader lease instead of ReadIndex (assumes bounded clock drift). Default
    * false.
@@ -336,6 +354,32 @@ export const OPTIONS: readonly OptionSpec[] = [
     max: 100_000_000,
   },
   {
+    key: "cluster_secret",
+    kind: "string",
+    help:
+      "secret shared by all members (>= 16 chars); peers prove it by HMAC challenge-response before any raft message; required with --peers or --join",
+    default: "",
+  },
+  {
+    key: "cluster_secret_file",
+    kind: "string",
+    help: "file holding the cluster secret (read at start; trailing newline trimmed)",
+    default: "",
+  },
+  {
+    key: "cluster_id",
+    kind: "string",
+    help: "cluster id, part of the peer handshake; fixed at formation (CLUSTER_ID in the data dir)",
+    default: "tinykv",
+  },
+  {
+    key: "metrics_details",
+    kind: "bool",
+    help:
+      "metrics port: serve raft details (JSON /health; /metrics, /api/stats, /dashboard to non-loopback clients); off: /health answers only its status",
+    default: false,
+  },
+  {
     key: "lease_read",
     kind: "bool",
     help: "serve reads under the leader lease instead of ReadIndex (assumes bounded clock drift)",
@@ -518,6 +562,25 @@ function validate(c: Config): void {
   if (c.heartbeat_ms < c.tick_ms || c.election_timeout_ms < c.tick_ms) {
     throw new ConfigError(
       `tick_ms=${c.tick_ms}: must not exceed heartbeat_ms and election_timeout_ms`,
+    );
+  }
+  const idProblem = clusterIdProblem(c.cluster_id);
+  if (idProblem) throw new ConfigError(`cluster_id=${JSON.stringify(c.cluster_id)}: ${idProblem}`);
+  if (c.cluster_secret !== "" && c.cluster_secret_file !== "") {
+    throw new ConfigError("cluster_secret and cluster_secret_file: give only one of them");
+  }
+  if (c.cluster_secret !== "") {
+    const p = secretProblem(c.cluster_secret);
+    if (p) throw new ConfigError(`cluster_secret: ${p}`);
+  }
+  if (
+    (peerIds.some((id) => id !== c.node_id) || c.join) && c.cluster_secret === "" &&
+    c.cluster_secret_file === ""
+  ) {
+    throw new ConfigError(
+      `${c.join ? "join" : "peers"} given but no cluster secret: set --cluster-secret, ` +
+        "TINYKV_CLUSTER_SECRET or --cluster-secret-file, the same on every member " +
+        "(e.g. openssl rand -base64 24)",
     );
   }
 }

@@ -16,6 +16,7 @@ import {
   resolveConfig,
 } from "./config.ts";
 import { createLogger } from "./logger.ts";
+import { resolveClusterSecret } from "./peer_auth.ts";
 import { loadPlugins, PluginLoadError } from "./plugin_loader.ts";
 
 /** Exit code for usage errors (bad flags, values, config, plugin names). */
@@ -126,7 +127,13 @@ export function configFromArgs(args: ParsedArgs, env: Record<string, string | un
       throw new ConfigError(`config file ${path}: invalid JSON (${(err as Error).message})`);
     }
   }
-  return resolveConfig({ flags: args.flags, env, file });
+  const config = resolveConfig({ flags: args.flags, env, file });
+  try {
+    config.cluster_secret = resolveClusterSecret(config);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return config;
 }
 
 /** Runs the node CLI; resolves to the process exit code once the node has stopped. */

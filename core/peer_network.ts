@@ -4,10 +4,26 @@
  * reconnected with backoff). Messages to an unreachable peer are dropped — Raft retries — and the
  * peer is reported unreachable so the leader probes instead of pipelining.
  * Messages larger than a chunk (snapshots) are split into chunks and reassembled, bounded.
+ *
+ * Every connection first runs the mutual HMAC handshake of `peer_auth.ts` (cluster secret and
+ * cluster id): an inbound connection delivers no Raft message until the connecting node proved the
+ * secret, and an outbound connection carries none until the accepting node did. A message on an
+ * authenticated connection must come from the node id it authenticated as, be addressed to this
+ * node, and come from a peer this node knows; anything else is dropped. Refusals are logged, one
+ * line per remote address and kind of refusal per interval. Unauthenticated connections are limited in number and time
+ * (see docs/security.md).
  * @module
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";
 import type { Logger } from "./logger.ts";
+import {
+  ClientHandshake,
+  HandshakeError,
+  hostOf,
+  RateLimitedLog,
+  type RefusalKind,
+  ServerHandshake,
+} from "./peer_auth.ts";
 import { decodePeerMessage, encodePeerMessage } from "./peer_codec.ts";
 import type { NodeStats } from "./plugin.ts";
 import type { Message, NodeId } from "./raft/types.ts";
@@ -18,9 +34,32 @@ const CHUNK_TAG = 2;
 /** Largest reassembled message (a snapshot). */
 const MAX_ASSEMBLED_BYTES = 2 * 1024 * 1024 * 1024;
 const RECONNECT_MS = 100;
+/**
+ * Largest frame on a peer connection: a message up to a chunk is sent whole, a larger one as
+ * chunks of CHUNK_BYTES plus a small header. Unauthenticated connections can make the transport
+ * buffer at most this much (not the batch limit).
+ */
+const MAX_PEER_FRAME = CHUNK_BYTES + 1024;
+/** Most inbound connections still in the handshake; more are closed at once. */
+export const MAX_PREAUTH_CONNECTIONS = 16;
+/** An inbound or outbound connection that has not completed the handshake by then is closed. */
+export const HANDSHAKE_TIMEOUT_MS = 3000;
+/** Refusals are logged once per remote address per this interval. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/** State of one inbound connection. */
+interface Inbound {
+  /** Non-null until the connecting peer proved the secret. */
+  hs: ServerHandshake | null;
+  /** The node id the connection authenticated as (0 before). */
+  peerId: number;
+  timer: ReturnType<typeof setTimeout> | null;
+  refused: boolean;
+}
 
 interface Outbound {
   addr: string;
+  /** The authenticated connection (null while connecting or handshaking). */
   conn: Connection | null;
   connecting: boolean;
   lastAttempt: number;
@@ -41,6 +80,13 @@ export interface PeerNetworkOptions {
   maxMessageBytes: number;
   /** Peer id → raft address `host:port` (this node included or not; it is skipped). */
   peers: Record<number, string>;
+  /**
+   * The cluster secret every member shares ("" = none: every peer connection is refused, which
+   * suits a single node only).
+   */
+  secret: string;
+  /** The cluster id fixed at formation; members of another cluster are refused. */
+  clusterId: string;
 }
 
 /** Peer connections of one node. */
@@ -49,7 +95,9 @@ export class PeerNetwork {
   readonly #opts: PeerNetworkOptions;
   readonly #out = new Map<NodeId, Outbound>();
   readonly #assemblies = new Map<Connection, Assembly>();
-  readonly #inbound = new Set<Connection>();
+  readonly #inbound = new Map<Connection, Inbound>();
+  #preauth = 0;
+  readonly #refusals: RateLimitedLog;
   readonly #onMessage: (m: Message) => void;
   readonly #onUnreachable: (id: NodeId) => void;
   readonly #onSnapshotFailed: (id: NodeId) => void;
@@ -77,6 +125,7 @@ export class PeerNetwork {
     this.#onSnapshotFailed = onSnapshotFailed;
     this.#log = log;
     this.#stats = stats;
+    this.#refusals = new RateLimitedLog((line) => log.warn(line), REFUSAL_LOG_INTERVAL_MS);
     for (const [id, addr] of Object.entries(opts.peers)) this.setPeer(Number(id), addr);
   }
 
@@ -88,27 +137,117 @@ export class PeerNetwork {
   /** Starts listening for peers. */
   async listen(): Promise<void> {
     this.#listener = await this.#transport.listen(
-      { host: this.#opts.host, port: this.#opts.port, maxMessageBytes: this.#opts.maxMessageBytes },
-      (conn) => {
-        this.#inbound.add(conn);
-        return {
-          onMessage: (c, bytes) => this.#receive(c, bytes),
-          onError: (c, kind, detail) => {
-            this.#log.warn(`peer connection ${c.remoteAddress}: ${kind}: ${detail}; closing`);
-            c.close();
-          },
-          onClose: (c) => {
-            this.#inbound.delete(c);
-            this.#assemblies.delete(c);
-          },
-        };
+      {
+        host: this.#opts.host,
+        port: this.#opts.port,
+        maxMessageBytes: Math.min(this.#opts.maxMessageBytes, MAX_PEER_FRAME),
       },
+      (conn) => this.#accept(conn),
     );
+  }
+
+  #refuse(conn: Connection, why: string, kind: RefusalKind = "stranger"): void {
+    this.#refusals.log(
+      `${hostOf(conn.remoteAddress)} ${kind}`,
+      `refused peer connection from ${conn.remoteAddress}: ${why}`,
+    );
+    conn.close();
+  }
+
+  /**
+   * Any member that proved the cluster secret and id, under its own id. Not only the peers this
+   * node knows: a member added by ADD_NODE may lead (or send) before this node has applied that
+   * entry, and dropping it would leave this node behind that leader. Raft itself ignores
+   * messages from ids outside the membership where it matters (votes, appends of an old term).
+   */
+  #isKnown(id: NodeId): boolean {
+    return id !== this.#opts.selfId;
+  }
+
+  #accept(conn: Connection) {
+    const st: Inbound = { hs: null, peerId: 0, timer: null, refused: false };
+    this.#inbound.set(conn, st);
+    const auth = { secret: this.#opts.secret, clusterId: this.#opts.clusterId };
+    if (auth.secret === "") {
+      st.refused = true;
+      this.#refuse(conn, "this node has no cluster secret (set --cluster-secret on every member)");
+    } else if (this.#preauth >= MAX_PREAUTH_CONNECTIONS) {
+      st.refused = true;
+      this.#refuse(
+        conn,
+        `too many unauthenticated connections (${MAX_PREAUTH_CONNECTIONS})`,
+        "limit",
+      );
+    } else {
+      this.#preauth++;
+      st.hs = new ServerHandshake(auth, this.#opts.selfId, (id) => this.#isKnown(id));
+      st.timer = setTimeout(() => {
+        st.timer = null;
+        if (st.hs && !st.refused) {
+          st.refused = true;
+          this.#refuse(conn, `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`, "limit");
+        }
+      }, HANDSHAKE_TIMEOUT_MS);
+    }
+    const endPreauth = () => {
+      if (st.timer) clearTimeout(st.timer);
+      st.timer = null;
+      if (st.hs) this.#preauth--;
+      st.hs = null;
+    };
+    return {
+      onMessage: (c: Connection, bytes: Uint8Array) => {
+        if (st.refused) return;
+        if (st.hs) {
+          this.#stats.bytesIn += bytes.length + 4;
+          try {
+            const reply = st.hs.receive(bytes);
+            c.send(reply);
+            if (st.hs.done) {
+              st.peerId = st.hs.peerId;
+              endPreauth();
+            }
+          } catch (err) {
+            st.refused = true;
+            endPreauth();
+            if (err instanceof HandshakeError) this.#refuse(c, err.reason, err.kind);
+            else this.#refuse(c, (err as Error).message);
+          }
+          return;
+        }
+        this.#receive(c, bytes, st.peerId);
+      },
+      onError: (c: Connection, kind: string, detail: string) => {
+        if (st.refused) {
+          c.close();
+          return;
+        }
+        if (st.hs) {
+          st.refused = true;
+          endPreauth();
+          this.#refuse(c, `${kind}: ${detail}`);
+          return;
+        }
+        this.#log.warn(`peer connection ${c.remoteAddress}: ${kind}: ${detail}; closing`);
+        c.close();
+      },
+      onClose: (c: Connection) => {
+        endPreauth();
+        this.#inbound.delete(c);
+        this.#assemblies.delete(c);
+      },
+    };
   }
 
   /** Adds or updates a peer's raft address. */
   setPeer(id: NodeId, addr: string): void {
     if (id === this.#opts.selfId) return;
+    if (this.#opts.secret === "" && !this.#out.has(id)) {
+      this.#log.error(
+        `peer ${id} (${addr}) added, but this node has no cluster secret: all peer traffic is ` +
+          "refused; restart every member with the same --cluster-secret",
+      );
+    }
     const cur = this.#out.get(id);
     if (cur && cur.addr === addr) return;
     cur?.conn?.close();
@@ -126,7 +265,7 @@ export class PeerNetwork {
     return this.#out.get(id)?.addr;
   }
 
-  #receive(conn: Connection, bytes: Uint8Array): void {
+  #receive(conn: Connection, bytes: Uint8Array, peerId: NodeId): void {
     this.#stats.bytesIn += bytes.length + 4;
     let whole = bytes;
     try {
@@ -136,7 +275,21 @@ export class PeerNetwork {
         whole = assembled;
       }
       const m = decodePeerMessage(whole);
-      if (m.to !== this.#opts.selfId || this.blocked.has(m.from)) return;
+      if (m.from !== peerId || m.to !== this.#opts.selfId || !this.#isKnown(m.from)) {
+        this.#refusals.log(
+          `msg ${hostOf(conn.remoteAddress)}`,
+          `dropping a ${m.type} from ${conn.remoteAddress} (authenticated as node ${peerId}) ` +
+            `claiming from=${m.from} to=${m.to}: ${
+              m.from !== peerId
+                ? "not the node it authenticated as"
+                : m.to !== this.#opts.selfId
+                ? `this is node ${this.#opts.selfId}`
+                : "not a member this node knows"
+            }`,
+        );
+        return;
+      }
+      if (this.blocked.has(m.from)) return;
       this.#onMessage(m);
     } catch (err) {
       this.#log.warn(
@@ -226,20 +379,66 @@ export class PeerNetwork {
   #connect(id: NodeId, peer: Outbound): void {
     const now = Date.now();
     if (this.#closed || peer.connecting || now - peer.lastAttempt < RECONNECT_MS) return;
+    if (this.#opts.secret === "") return; // refused by every peer anyway (logged by setPeer)
     peer.connecting = true;
     peer.lastAttempt = now;
     const i = peer.addr.lastIndexOf(":");
     const host = peer.addr.slice(0, i).replace(/^\[|\]$/g, "");
     const port = Number(peer.addr.slice(i + 1));
+    const hs = new ClientHandshake(
+      { secret: this.#opts.secret, clusterId: this.#opts.clusterId },
+      this.#opts.selfId,
+      id,
+    );
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let failed = false;
+    const fail = (conn: Connection, why: string) => {
+      if (failed) return;
+      failed = true;
+      if (timer) clearTimeout(timer);
+      peer.connecting = false;
+      this.#refusals.log(
+        `out ${peer.addr}`,
+        `peer ${id} at ${peer.addr} failed authentication: ${why}; closing`,
+      );
+      conn.close();
+    };
+    // The configured limit, as before: the UDP transport sizes its send buffer from it, and an
+    // outbound connection receives only the (size-checked) CHALLENGE and ACCEPT frames.
     this.#transport.connect({ host, port, maxMessageBytes: this.#opts.maxMessageBytes }, {
-      onMessage: () => {},
-      onClose: () => {
+      onMessage: (conn, bytes) => {
+        if (failed || hs.done) return; // the accepting side sends nothing after ACCEPT
+        try {
+          const reply = hs.receive(bytes);
+          if (reply) conn.send(reply);
+          if (!hs.done) return;
+          if (timer) clearTimeout(timer);
+          peer.connecting = false;
+          if (this.#closed || this.#out.get(id) !== peer) conn.close();
+          else peer.conn = conn;
+        } catch (err) {
+          fail(conn, err instanceof HandshakeError ? err.reason : (err as Error).message);
+        }
+      },
+      onError: (conn, kind, detail) => fail(conn, `${kind}: ${detail}`),
+      onClose: (conn) => {
+        if (timer) clearTimeout(timer);
+        if (!hs.done && !failed && !this.#closed) {
+          fail(conn, "it closed the connection (a different cluster secret or cluster id?)");
+        }
         if (peer.conn?.closed) peer.conn = null;
       },
     }).then((conn) => {
-      peer.connecting = false;
-      if (this.#closed || this.#out.get(id) !== peer) conn.close();
-      else peer.conn = conn;
+      if (this.#closed || this.#out.get(id) !== peer) {
+        peer.connecting = false;
+        conn.close();
+        return;
+      }
+      conn.send(hs.hello());
+      timer = setTimeout(() => {
+        timer = null;
+        if (!hs.done && !conn.closed) fail(conn, `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+      }, HANDSHAKE_TIMEOUT_MS);
     }, () => {
       peer.connecting = false;
     });
@@ -250,6 +449,9 @@ export class PeerNetwork {
     this.#closed = true;
     await this.#listener?.close();
     for (const p of this.#out.values()) p.conn?.close();
-    for (const c of this.#inbound) c.close();
+    for (const [c, st] of this.#inbound) {
+      if (st.timer) clearTimeout(st.timer);
+      c.close();
+    }
   }
 }

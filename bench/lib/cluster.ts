@@ -13,6 +13,7 @@ import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../client/client.ts";
+import { generateSecret } from "../../core/peer_auth.ts";
 import { freePort } from "../../tests/helpers/net.ts";
 
 /** What to start. */
@@ -106,6 +107,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   }
   const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.raftPort}`).join(",");
   const peerClients = nodes.map((n, i) => `${n.id}=${advertised[i]}`).join(",");
+  // Peers authenticate with a cluster secret (in the environment, not on the command line).
+  const env = { ...process.env, TINYKV_CLUSTER_SECRET: generateSecret() };
   const { cmd, args } = runtimeCommand(opts.runtime);
   const children: ChildProcess[] = [];
   const stderrTail: string[][] = [];
@@ -139,6 +142,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const child = spawn(cmd, [...args, ...flags, ...opts.extraArgs], {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "pipe"],
+      env,
     });
     const tail: string[] = [];
     stderrTail.push(tail);

@@ -22,6 +22,7 @@ import { HookBus } from "../hooks.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { MemoryStorage } from "../memory_storage.ts";
 import type { Outcome } from "../pending.ts";
+import { checkClusterIdFile, resolveClusterSecret } from "../peer_auth.ts";
 import { PeerNetwork } from "../peer_network.ts";
 import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin.ts";
 import { createRawNode } from "../raft/raw_node.ts";
@@ -261,6 +262,8 @@ export class Node implements TinyKVNode {
     // Restore from the latest snapshot, if any.
     const snap = this.#storage.snapshot();
     if (snap.meta.index > 0) this.#snapshots.restore(snap);
+    // The cluster id is fixed at formation: a durable node keeps it in its data dir.
+    if (this.#storage.durable) checkClusterIdFile(c.data_dir, c.cluster_id);
     this.#transport = this.#opts.transport ?? await createTransport(c.transport);
     this.#peers = new PeerNetwork(
       this.#transport,
@@ -270,6 +273,8 @@ export class Node implements TinyKVNode {
         port: c.raft_port,
         maxMessageBytes: 2 * c.batch_max_bytes + PEER_FRAME_SLACK,
         peers: c.peers,
+        secret: resolveClusterSecret(c),
+        clusterId: c.cluster_id,
       },
       (m) => this.#step(m),
       (id) => this.#raft.reportUnreachable(id),

@@ -18,8 +18,21 @@ export interface HttpReply {
   body: string;
 }
 
+/** What a route knows about the request. */
+export interface RequestInfo {
+  /** The client's address (no port), e.g. `127.0.0.1` or `::1`; "" when unknown. */
+  remoteAddress: string;
+}
+
 /** Routes: path → handler (GET and HEAD only). */
-export type Routes = Readonly<Record<string, () => HttpReply | Promise<HttpReply>>>;
+export type Routes = Readonly<
+  Record<string, (req: RequestInfo) => HttpReply | Promise<HttpReply>>
+>;
+
+/** True for a loopback client address (IPv4 127/8, IPv6 ::1, IPv4-mapped 127/8). */
+export function isLoopback(addr: string): boolean {
+  return addr === "::1" || addr.startsWith("127.") || addr.startsWith("::ffff:127.");
+}
 
 /** A running metrics HTTP server. */
 export interface MetricsHttpServer {
@@ -68,7 +81,8 @@ export function startHttpServer(
         method === "HEAD",
       );
     }
-    Promise.resolve()
+    const info: RequestInfo = { remoteAddress: req.socket?.remoteAddress ?? "" };
+    Promise.resolve(info)
       .then(handler)
       .then(
         (r) => send(res, r, method === "HEAD"),

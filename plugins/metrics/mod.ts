@@ -3,9 +3,14 @@
  *
  * On `start` it listens on `config.host`:`config.metrics_port` (0 = ephemeral) and serves
  * - `/metrics`    the node's Prometheus registry (text format),
- * - `/health`     JSON Raft summary; 200 when the node knows a leader, 503 otherwise,
+ * - `/health`     200 when the node knows a leader, 503 otherwise; the body is only `ok` or
+ *                 `no leader` unless `metrics_details` is on (then a JSON Raft summary),
  * - `/api/stats`  JSON the dashboard polls,
  * - `/dashboard`  a self-contained live page (`/` redirects there).
+ *
+ * Term, commit index and leader address are not for strangers (docs/security.md): unless
+ * `metrics_details` is on, `/metrics`, `/api/stats` and `/dashboard` answer only loopback clients
+ * (403 otherwise) and `/health` reveals nothing but its status to anyone.
  *
  * Hooks (`onBatch`, `onPropose`, `onCommit`, `onApply`) only add to counters, read the clock once
  * and observe one histogram per batch or entry; gauges and node counters are read at scrape time.
@@ -18,7 +23,14 @@
  */
 import { definePlugin, type Plugin, type PluginContext } from "../../core/plugin.ts";
 import { DASHBOARD_HTML } from "./dashboard_page.ts";
-import { type HttpReply, json, type MetricsHttpServer, startHttpServer } from "./http_server.ts";
+import {
+  type HttpReply,
+  isLoopback,
+  json,
+  type MetricsHttpServer,
+  type RequestInfo,
+  startHttpServer,
+} from "./http_server.ts";
 import { MetricsRecorder, type RecorderOptions } from "./recorder.ts";
 
 /** Options of {@link createMetricsPlugin}. */
@@ -63,21 +75,37 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
   let timer: ReturnType<typeof setInterval> | null = null;
   const interval = opts.sampleIntervalMs ?? 1000;
 
-  const routes = (ctx: PluginContext, r: MetricsRecorder) => ({
-    "/metrics": async (): Promise<HttpReply> => ({
-      status: 200,
-      contentType: ctx.metrics.contentType,
-      body: await ctx.metrics.metrics(),
-    }),
-    "/health": (): HttpReply => {
-      const h = r.health();
-      return json(h.ok ? 200 : 503, h);
-    },
-    "/api/stats": async (): Promise<HttpReply> => json(200, await r.dashboardStats()),
-    "/dashboard": (): HttpReply => html(DASHBOARD_HTML),
-    "/": (): HttpReply =>
-      html('<!doctype html><meta http-equiv="refresh" content="0; url=dashboard">'),
-  });
+  const routes = (ctx: PluginContext, r: MetricsRecorder) => {
+    const details = ctx.config.metrics_details === true;
+    /** Routes with Raft details: loopback clients only, unless the operator exposes them. */
+    const guarded = (f: () => HttpReply | Promise<HttpReply>) => (req: RequestInfo) =>
+      details || isLoopback(req.remoteAddress) ? f() : {
+        status: 403,
+        contentType: "text/plain; charset=utf-8",
+        body: "forbidden: this endpoint answers loopback clients only; start the node with " +
+          "--metrics-details to expose it (see docs/security.md)\n",
+      };
+    return {
+      "/metrics": guarded(async (): Promise<HttpReply> => ({
+        status: 200,
+        contentType: ctx.metrics.contentType,
+        body: await ctx.metrics.metrics(),
+      })),
+      "/health": (): HttpReply => {
+        const h = r.health();
+        if (details) return json(h.ok ? 200 : 503, h);
+        return {
+          status: h.ok ? 200 : 503,
+          contentType: "text/plain; charset=utf-8",
+          body: h.ok ? "ok\n" : "no leader\n",
+        };
+      },
+      "/api/stats": guarded(async (): Promise<HttpReply> => json(200, await r.dashboardStats())),
+      "/dashboard": guarded((): HttpReply => html(DASHBOARD_HTML)),
+      "/": (): HttpReply =>
+        html('<!doctype html><meta http-equiv="refresh" content="0; url=dashboard">'),
+    };
+  };
 
   const plugin: MetricsPlugin = definePlugin({
     name: "metrics" as const,

@@ -127,6 +127,8 @@ async function startCluster(runtime: RuntimeName, ownGroup: boolean): Promise<Ru
       "wal,metrics",
       "--metrics-port",
       String(base + 5),
+      // The test reads the JSON /health (status only by default).
+      "--metrics-details",
     ], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { type Client, connect, type Value } from "../../mod.ts";
+import { generateSecret } from "../../core/peer_auth.ts";
 import { type NodeProcess, type RuntimeName, startNodeProcess } from "../helpers/node_process.ts";
 
 export const HOST = "127.0.0.1";
@@ -123,6 +124,8 @@ export interface ClusterOptions {
 export class ProcessCluster {
   readonly nodes: ClusterNode[];
   readonly root: string;
+  /** The cluster secret every node gets (TINYKV_CLUSTER_SECRET; a flag in `args` overrides it). */
+  readonly secret: string = generateSecret();
   readonly #opts: ClusterOptions;
   #closed = false;
 
@@ -213,7 +216,7 @@ export class ProcessCluster {
     if (runtime) n.runtime = runtime;
     const p = await startNodeProcess(n.runtime, this.args(id), {
       timeoutMs: 20_000,
-      env: { TINYKV_METRICS_PORT: "0" },
+      env: { TINYKV_METRICS_PORT: "0", TINYKV_CLUSTER_SECRET: this.secret },
     });
     track(p);
     if (p.clientPort !== n.port || p.raftPort !== n.raftPort) {

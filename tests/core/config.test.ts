@@ -59,7 +59,11 @@ describe("config", () => {
 
   test("peers parse and are validated", () => {
     const c = resolveConfig({
-      flags: { node_id: "2", peers: "1=127.0.0.1:5211,2=127.0.0.1:5221,3=127.0.0.1:5231" },
+      flags: {
+        node_id: "2",
+        peers: "1=127.0.0.1:5211,2=127.0.0.1:5221,3=127.0.0.1:5231",
+        cluster_secret: "0123456789abcdef",
+      },
     });
     expect(c.peers).toEqual({ 1: "127.0.0.1:5211", 2: "127.0.0.1:5221", 3: "127.0.0.1:5231" });
     expect(() => resolveConfig({ flags: { peers: "1=127.0.0.1" } })).toThrow(/bad peer/);

@@ -5,6 +5,9 @@ import { createLogger } from "../../core/logger.ts";
 import { startNode, type TinyKVNode } from "../../core/node.ts";
 import type { Plugin } from "../../core/plugin.ts";
 
+/** A cluster secret for in-process multi-node tests (peers must share one). */
+export const TEST_CLUSTER_SECRET = "tinykv-test-cluster-secret";
+
 export async function startTestNode(
   overrides: Partial<Config> = {},
   plugins: Plugin[] = [],

@@ -131,7 +131,7 @@ describe("metrics plugin over HTTP", () => {
   });
 
   test("/health is 200 with a leader and 503 without one", async () => {
-    const { url, raft } = await started();
+    const { url, raft } = await started({ metrics_details: true });
     Object.assign(raft, { term: 3, commit: 9, applied: 8 });
     let r = await fetch(`${url}/health`);
     expect(r.status).toBe(200);

@@ -9,6 +9,7 @@ import { Code } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
 import { startNode, type TinyKVNode } from "../../core/node.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
 
 const dec = new TextDecoder();
@@ -32,6 +33,7 @@ async function start(
       // A joining node is told where the cluster is; its membership comes from the leader's log.
       peers,
       join,
+      cluster_secret: TEST_CLUSTER_SECRET,
       log_level: "error",
       snapshot_entries: 10,
       snapshot_keep_entries: 0,

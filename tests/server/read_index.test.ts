@@ -11,6 +11,7 @@ import { Code } from "../../core/errors.ts";
 import { createLogger } from "../../core/logger.ts";
 import { startNode, type TinyKVNode } from "../../core/node.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
+import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
 
@@ -40,6 +41,7 @@ async function startCluster(extra: Record<string, unknown> = {}): Promise<TinyKV
       raft_port: p.raft,
       peers,
       peer_clients: peerClients,
+      cluster_secret: TEST_CLUSTER_SECRET,
       log_level: "error",
       raft_submit_timeout_ms: 1500,
       ...extra,

@@ -207,7 +207,7 @@ test(
           "off",
           "--data-dir",
           join(root, `node${i + 1}`),
-        ], { timeoutMs: 20_000 });
+        ], { timeoutMs: 20_000, env: { TINYKV_CLUSTER_SECRET: "udp-cluster-e2e-secret" } });
         started.add(p);
         p.exited.then(() => started.delete(p));
         // The node is up: let its proxies forward to the ports it bound.

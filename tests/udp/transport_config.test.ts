@@ -64,7 +64,8 @@ function sources(path: Path, id: number, peers: string, dir: string) {
     "--log-level",
     "error",
   ];
-  const env: Record<string, string> = {};
+  // Peers authenticate with a shared secret.
+  const env: Record<string, string> = { TINYKV_CLUSTER_SECRET: "udp-transport-config-secret" };
   if (path === "flag") argv.push("--transport", "udp");
   if (path === "env") env.TINYKV_TRANSPORT = "udp";
   if (path === "file") {
