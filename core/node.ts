@@ -297,6 +297,11 @@ class Node implements TinyKVNode {
       password: c.password,
       maxMessageBytes: c.batch_max_bytes,
       maxConnections: c.max_connections,
+      maxUnauthenticated: c.max_unauthenticated_connections,
+      authTimeoutMs: c.auth_timeout_ms,
+      idleTimeoutMs: c.idle_timeout_ms,
+      frameTimeoutMs: c.frame_timeout_ms,
+      authFailureDelayMs: c.auth_failure_delay_ms,
       noDelay: c.tcp_nodelay,
       socketBufferBytes: c.socket_buffer_bytes,
     }, this.#log.child("server"));

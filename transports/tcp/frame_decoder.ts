@@ -1,7 +1,9 @@
 /**
  * Splits a TCP byte stream into length-prefixed frames: a 4-byte big-endian length, then the
  * message. Bounded: a length above the limit is refused before any of the body is buffered, so a
- * hostile 100 MiB length prefix costs nothing.
+ * hostile 100 MiB length prefix costs nothing; and a frame's buffer grows with the bytes that
+ * actually arrive (never allocated by the claimed length up front), so a length prefix followed
+ * by silence costs at most {@link FIRST_BODY_BYTES}.
  * @module
  */
 
@@ -11,14 +13,19 @@ export interface FrameError {
   detail: string;
 }
 
+/** First buffer for a frame that arrives in pieces; it doubles as bytes arrive, up to the length. */
+export const FIRST_BODY_BYTES = 16 * 1024;
+
 /** Incremental frame decoder; one per connection. */
 export class FrameDecoder {
   readonly #max: number;
   readonly #header = new Uint8Array(4);
   #headerHave = 0;
-  /** Body being assembled across chunks (null when between frames). */
+  /** Body being assembled across chunks (null when between frames); may be shorter than the frame. */
   #body: Uint8Array | null = null;
   #bodyHave = 0;
+  /** Length of the frame being assembled. */
+  #bodyLen = 0;
 
   /** @param maxFrameBytes largest message accepted (the 4-byte prefix not included) */
   constructor(maxFrameBytes: number) {
@@ -28,6 +35,11 @@ export class FrameDecoder {
   /** Bytes held for an incomplete frame. */
   get buffered(): number {
     return this.#headerHave + this.#bodyHave;
+  }
+
+  /** True while part of a frame (header or body) has arrived but not all of it. */
+  get partial(): boolean {
+    return this.#headerHave > 0 || this.#body !== null;
   }
 
   #checkLength(len: number): FrameError | null {
@@ -50,11 +62,18 @@ export class FrameDecoder {
     const n = chunk.length;
     while (pos < n) {
       if (this.#body !== null) {
-        const take = Math.min(this.#body.length - this.#bodyHave, n - pos);
+        const take = Math.min(this.#bodyLen - this.#bodyHave, n - pos);
+        if (this.#bodyHave + take > this.#body.length) {
+          const grown = new Uint8Array(
+            Math.min(this.#bodyLen, Math.max(2 * this.#body.length, this.#bodyHave + take)),
+          );
+          grown.set(this.#body.subarray(0, this.#bodyHave));
+          this.#body = grown;
+        }
         this.#body.set(chunk.subarray(pos, pos + take), this.#bodyHave);
         this.#bodyHave += take;
         pos += take;
-        if (this.#bodyHave === this.#body.length) {
+        if (this.#bodyHave === this.#bodyLen) {
           const frame = this.#body;
           this.#body = null;
           this.#bodyHave = 0;
@@ -84,8 +103,9 @@ export class FrameDecoder {
         onFrame(chunk.slice(pos, pos + len));
         pos += len;
       } else {
-        this.#body = new Uint8Array(len);
+        this.#body = new Uint8Array(Math.min(len, Math.max(FIRST_BODY_BYTES, n - pos)));
         this.#bodyHave = 0;
+        this.#bodyLen = len;
       }
     }
     return null;

@@ -15,7 +15,10 @@ export abstract class FramedConnection implements Connection {
   readonly remoteAddress: string;
   #closed = false;
   #handler: ConnectionHandler | null = null;
-  readonly #decoder: FrameDecoder;
+  /** Created with the first bytes (an idle connection holds no decoder). */
+  #decoder: FrameDecoder | null = null;
+  readonly #maxMessageBytes: number;
+  #partialSince = 0;
   #queue: Uint8Array[] = [];
   #queueBytes = 0;
   #flushScheduled = false;
@@ -25,7 +28,7 @@ export abstract class FramedConnection implements Connection {
 
   constructor(remoteAddress: string, maxMessageBytes: number) {
     this.remoteAddress = remoteAddress;
-    this.#decoder = new FrameDecoder(maxMessageBytes);
+    this.#maxMessageBytes = maxMessageBytes;
   }
 
   /** Attach the handler (done once, right after accept/connect). */
@@ -35,6 +38,10 @@ export abstract class FramedConnection implements Connection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get partialSince(): number {
+    return this.#partialSince;
   }
 
   /** Adapter: hand bytes to the socket; queues internally if the socket is busy. */
@@ -49,9 +56,14 @@ export abstract class FramedConnection implements Connection {
     if (this.#refused || this.#closed) return;
     const h = this.#handler;
     if (!h) return;
-    const err = this.#decoder.push(chunk, (frame) => {
+    const decoder = this.#decoder ??= new FrameDecoder(this.#maxMessageBytes);
+    const err = decoder.push(chunk, (frame) => {
+      this.#partialSince = 0;
       if (!this.#refused) h.onMessage(this, frame);
     });
+    // A half-sent frame is timed from the chunk that left it incomplete (the server closes it
+    // after frame_timeout_ms); every completed frame resets the clock.
+    if (decoder.partial && this.#partialSince === 0) this.#partialSince = Date.now();
     if (err) {
       this.#refused = true;
       if (h.onError) h.onError(this, err.kind, err.detail);

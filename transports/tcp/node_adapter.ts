@@ -16,7 +16,8 @@ class NodeConnection extends FramedConnection {
   readonly #socket: net.Socket;
 
   constructor(socket: net.Socket, max: number) {
-    super(`${socket.remoteAddress}:${socket.remotePort}`, max);
+    const host = socket.remoteAddress ?? "";
+    super(`${host.includes(":") ? `[${host}]` : host}:${socket.remotePort}`, max);
     this.#socket = socket;
   }
 
