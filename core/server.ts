@@ -174,7 +174,8 @@ export class ClientServer {
             : `no request within ${o.authTimeoutMs} ms`,
         );
       } else if (
-        o.idleTimeoutMs > 0 && st.inflight === 0 && now - st.lastActive > o.idleTimeoutMs
+        o.idleTimeoutMs > 0 && since === 0 && st.inflight === 0 &&
+        now - st.lastActive > o.idleTimeoutMs
       ) {
         this.#closeWith(st, Code.TIMEOUT, `idle for ${o.idleTimeoutMs} ms`);
       }
