@@ -11,7 +11,12 @@ import { join } from "node:path";
 import process from "node:process";
 import { Code } from "../../core/errors.ts";
 import { encodeCbor } from "../../core/cbor.ts";
+import type { TinyKVNode } from "../../core/node.ts";
+import type { Outcome } from "../../core/pending.ts";
+import type { ServerBackend } from "../../core/server.ts";
+import walPlugin from "../../plugins/wal/mod.ts";
 import { ProcessCluster, text } from "../cluster/harness.ts";
+import { startTestNode } from "../helpers/in_process.ts";
 import { type NodeProcess, startNodeProcess } from "../helpers/node_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 
@@ -187,4 +192,62 @@ describe("a 3-node real-process cluster", () => {
     },
     90_000,
   );
+});
+
+describe("a poison entry already in the log (proposed without admission, as by older code)", () => {
+  test("is applied as one MALFORMED slot, and replays cleanly after a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tkv-poison-log-"));
+    const cfg = { data_dir: dir };
+    // Claims 20 million commands: code that sizes results by the claimed count takes seconds
+    // and hundreds of MB here, bounded enough to fail the test rather than the machine.
+    const claimed = 20_000_000;
+    const submit = async (n: TinyKVNode, commands: Uint8Array, batchId: string) => {
+      for (let i = 0;; i++) {
+        const o = await new Promise<Outcome>((res) =>
+          (n as unknown as ServerBackend).submit(
+            { clientId: "old", batchId, commands, count: claimed },
+            res,
+          )
+        );
+        if (!("code" in o && o.code === Code.UNAVAILABLE) || i > 100) return o;
+        await new Promise((res) => setTimeout(res, 20)); // the new leader settles first
+      }
+    };
+    try {
+      const n1 = await startTestNode(cfg, [walPlugin]);
+      try {
+        const rss0 = process.memoryUsage().rss;
+        const t = Date.now();
+        const o1 = await submit(n1, b([0x9a, 0xff, 0xff, 0xff, 0xff]), "p1");
+        const o2 = await submit(n1, new Uint8Array(encodeCbor([["SET", "x", "1"]])), "p2");
+        expect(Date.now() - t).toBeLessThan(1000);
+        expect(process.memoryUsage().rss - rss0).toBeLessThan(100 * 1024 * 1024);
+        for (const o of [o1, o2]) expect(o).toMatchObject({ result: { codes: [Code.MALFORMED] } });
+        expect(n1.status().role).toBe("leader");
+        const c = await RawClient.connect(n1.clientPort);
+        expect((await c.batch([["SET", "after", "1"]])).codes).toEqual([Code.OK]);
+        c.close();
+      } finally {
+        await n1.stop();
+      }
+      // The two entries are in the WAL: replaying them must not stop the node.
+      const n2 = await startTestNode(cfg, [walPlugin]);
+      try {
+        const c = await RawClient.connect(n2.clientPort);
+        let r = await c.batch([["GET", "after"], ["GET", "x"]]);
+        for (let i = 0; i < 100 && (r.codes as number[])[0] !== Code.OK; i++) {
+          await new Promise((res) => setTimeout(res, 50));
+          r = await c.batch([["GET", "after"], ["GET", "x"]]);
+        }
+        // "after" is back; "x" is not: the batch with the lying count was never applied.
+        expect(r.codes).toEqual([Code.OK, Code.NOT_FOUND]);
+        expect(new TextDecoder().decode((r.data as Uint8Array[])[0])).toBe("1");
+        c.close();
+      } finally {
+        await n2.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
