@@ -9,6 +9,7 @@ import type {
   Transport,
   TransportOptions,
 } from "../types.ts";
+import { FrameBudget } from "./frame_decoder.ts";
 import { FramedConnection } from "./framed_connection.ts";
 
 /**
@@ -26,9 +27,9 @@ class DenoConnection extends FramedConnection {
   #pendingBytes = 0;
   #endRequested = false;
 
-  constructor(conn: Deno.TcpConn, max: number) {
+  constructor(conn: Deno.TcpConn, max: number, budget: FrameBudget | null) {
     const a = conn.remoteAddr;
-    super(`${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}`, max);
+    super(`${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}`, max, budget);
     this.#conn = conn;
   }
 
@@ -104,9 +105,10 @@ function setup(
   conn: Deno.TcpConn,
   opts: TransportOptions,
   handler: (c: DenoConnection) => ConnectionHandler,
+  budget: FrameBudget | null = null,
 ): DenoConnection {
   if (opts.noDelay !== false) conn.setNoDelay(true);
-  const c = new DenoConnection(conn, opts.maxMessageBytes);
+  const c = new DenoConnection(conn, opts.maxMessageBytes, budget);
   c.attach(handler(c));
   void c.readLoop();
   return c;
@@ -122,9 +124,10 @@ export function createDenoTcpTransport(): Transport {
     ): Promise<Listener> {
       const l = Deno.listen({ hostname: opts.host, port: opts.port, transport: "tcp" });
       let open = true;
+      const budget = FrameBudget.forListener(opts.maxMessageBytes);
       (async () => {
         try {
-          for await (const conn of l) setup(conn, opts, accept);
+          for await (const conn of l) setup(conn, opts, accept, budget);
         } catch (err) {
           if (open) console.error("tcp listener failed:", err);
         }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Connection, ConnectionHandler } from "../types.ts";
-import { encodeFrames, FrameDecoder } from "./frame_decoder.ts";
+import { encodeFrames, type FrameBudget, FrameDecoder } from "./frame_decoder.ts";
 
 let nextId = 1;
 
@@ -18,6 +18,7 @@ export abstract class FramedConnection implements Connection {
   /** Created with the first bytes (an idle connection holds no decoder). */
   #decoder: FrameDecoder | null = null;
   readonly #maxMessageBytes: number;
+  readonly #budget: FrameBudget | null;
   #partialSince = 0;
   #queue: Uint8Array[] = [];
   #queueBytes = 0;
@@ -26,9 +27,11 @@ export abstract class FramedConnection implements Connection {
   /** Set once the stream was refused: further input is ignored. */
   #refused = false;
 
-  constructor(remoteAddress: string, maxMessageBytes: number) {
+  /** @param budget the listener's cap on bytes held in partial frames (none for outgoing) */
+  constructor(remoteAddress: string, maxMessageBytes: number, budget: FrameBudget | null = null) {
     this.remoteAddress = remoteAddress;
     this.#maxMessageBytes = maxMessageBytes;
+    this.#budget = budget;
   }
 
   /** Attach the handler (done once, right after accept/connect). */
@@ -56,7 +59,7 @@ export abstract class FramedConnection implements Connection {
     if (this.#refused || this.#closed) return;
     const h = this.#handler;
     if (!h) return;
-    const decoder = this.#decoder ??= new FrameDecoder(this.#maxMessageBytes);
+    const decoder = this.#decoder ??= new FrameDecoder(this.#maxMessageBytes, this.#budget);
     const err = decoder.push(chunk, (frame) => {
       this.#partialSince = 0;
       if (!this.#refused) h.onMessage(this, frame);
@@ -66,6 +69,7 @@ export abstract class FramedConnection implements Connection {
     if (decoder.partial && this.#partialSince === 0) this.#partialSince = Date.now();
     if (err) {
       this.#refused = true;
+      decoder.release();
       if (h.onError) h.onError(this, err.kind, err.detail);
       else this.close();
     }
@@ -75,6 +79,7 @@ export abstract class FramedConnection implements Connection {
   protected closedBySocket(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#decoder?.release();
     this.#queue = [];
     this.#queueBytes = 0;
     this.#handler?.onClose?.(this);
