@@ -54,6 +54,13 @@ export interface ServerOptions {
 
 /** Messages queued on a connection while a failed AUTH's delay runs; more close it. */
 const MAX_HELD_MESSAGES = 16;
+/** Bytes of frames queued that way; more close the connection too. */
+const MAX_HELD_BYTES = 64 * 1024;
+
+interface Held {
+  m: Record<string, unknown>;
+  size: number;
+}
 
 interface ConnState {
   readonly conn: Connection;
@@ -70,7 +77,8 @@ interface ConnState {
   /** Requests submitted and not yet answered. */
   inflight: number;
   /** Messages waiting for a failed AUTH's delay (null when none is running). */
-  held: Record<string, unknown>[] | null;
+  held: Held[] | null;
+  heldBytes: number;
   timer: ReturnType<typeof setTimeout> | null;
   /** Closed by the server (or by the socket): further input is ignored. */
   gone: boolean;
@@ -110,6 +118,7 @@ export class ClientServer {
   /** Coarse clock (ms), advanced by the sweep; stamps activity without a clock read per message. */
   #now = Date.now();
   #sweep: ReturnType<typeof setInterval> | null = null;
+  #sweepMs = 1000;
 
   constructor(backend: ServerBackend, opts: ServerOptions, log: Logger) {
     this.#backend = backend;
@@ -147,13 +156,15 @@ export class ClientServer {
       o.frameTimeoutMs,
       o.idleTimeoutMs > 0 ? o.idleTimeoutMs : Infinity,
     );
-    this.#sweep = setInterval(
-      () => this.#checkTimeouts(),
-      Math.max(20, Math.min(1000, shortest / 4)),
-    );
+    this.#sweepMs = Math.max(20, Math.min(1000, shortest / 4));
+    this.#sweep = setInterval(() => this.#checkTimeouts(), this.#sweepMs);
   }
 
-  /** Closes connections past a timeout (run every ≤ 1 s; timeouts are accurate to that). */
+  /**
+   * Closes connections past a timeout. Runs every `#sweepMs` (a quarter of the shortest timeout,
+   * 20 ms..1 s); a timeout never fires early and at most two sweeps late (activity is stamped
+   * with the sweep's clock, so the idle check allows one sweep of slack).
+   */
   #checkTimeouts(): void {
     const now = this.#now = Date.now();
     const o = this.#opts;
@@ -175,7 +186,7 @@ export class ClientServer {
         );
       } else if (
         o.idleTimeoutMs > 0 && since === 0 && st.inflight === 0 &&
-        now - st.lastActive > o.idleTimeoutMs
+        now - st.lastActive > o.idleTimeoutMs + this.#sweepMs
       ) {
         this.#closeWith(st, Code.TIMEOUT, `idle for ${o.idleTimeoutMs} ms`);
       }
@@ -241,7 +252,7 @@ export class ClientServer {
 
   #accept(conn: Connection): ConnectionHandler {
     const stats = this.#backend.counters;
-    const now = this.#now;
+    const now = Date.now();
     const state: ConnState = {
       conn,
       authed: !this.#auth.required,
@@ -252,6 +263,7 @@ export class ClientServer {
       lastActive: now,
       inflight: 0,
       held: null,
+      heldBytes: 0,
       timer: null,
       gone: false,
     };
@@ -329,19 +341,24 @@ export class ClientServer {
       );
       return;
     }
-    this.#handle(conn, state, msg as Record<string, unknown>);
+    this.#handle(conn, state, msg as Record<string, unknown>, bytes.length);
   }
 
   /** Runs a message now, or queues it behind a failed AUTH's delay (password checks are slowed). */
-  #handle(conn: Connection, state: ConnState, m: Record<string, unknown>): void {
+  #handle(conn: Connection, state: ConnState, m: Record<string, unknown>, size: number): void {
     if (state.held !== null) {
-      if (state.held.length >= MAX_HELD_MESSAGES) {
+      if (
+        state.held.length >= MAX_HELD_MESSAGES || state.heldBytes + size > MAX_HELD_BYTES
+      ) {
         this.#closeWith(
           state,
           Code.AUTH_FAILED,
           "too many requests while a failed authentication is delayed",
         );
-      } else state.held.push(m);
+      } else {
+        state.held.push({ m, size });
+        state.heldBytes += size;
+      }
       return;
     }
     if (
@@ -350,7 +367,8 @@ export class ClientServer {
     ) {
       const wait = this.#throttle.waitMs(state.host, Date.now());
       if (wait > 0) {
-        state.held = [m];
+        state.held = [{ m, size }];
+        state.heldBytes = size;
         state.timer = setTimeout(() => this.#release(conn, state), wait);
         return;
       }
@@ -361,11 +379,12 @@ export class ClientServer {
   #release(conn: Connection, state: ConnState): void {
     const held = state.held;
     state.held = null;
+    state.heldBytes = 0;
     state.timer = null;
     if (held === null) return;
-    for (const m of held) {
+    for (const h of held) {
       if (state.gone) return;
-      this.#handle(conn, state, m);
+      this.#handle(conn, state, h.m, h.size);
     }
   }
 

@@ -227,4 +227,15 @@ describe("timeouts, caps and the AUTH throttle (in-process node)", () => {
     b.close();
     c.close();
   });
+
+  test("what waits behind a delayed AUTH is bounded in bytes too", async () => {
+    const a = await connectFrom("127.0.0.6", guarded.clientPort);
+    a.send({ type: 1, password: "wrong" });
+    await a.until(() => a.messages.length === 1);
+    a.send({ type: 1, password: "wrong again" }); // waits for the address's delay
+    a.send({ type: 3, batch_id: "big", commands: [["SET", "k", "x".repeat(70_000)]] });
+    await a.until(() => a.closed, 3000);
+    expect(a.messages.at(-1)).toMatchObject({ type: 0xff, code: Code.AUTH_FAILED });
+    expect(String(a.messages.at(-1)!.error)).toMatch(/too many requests/);
+  });
 });
