@@ -2,6 +2,11 @@
  * Applies committed entries to the state machine, in log order, on every replica: decodes each
  * batch's commands once, runs them, collects per-command results, and runs the plugins'
  * `beforeApply`/`onApply` hooks. The leader then answers the waiting clients from the results.
+ *
+ * Apply is total and bounded: no entry data makes it throw, loop or allocate by a count it reads.
+ * An undecodable envelope is skipped (every replica skips the same entry, so they agree); a batch
+ * that is not a valid batch gets one MALFORMED slot and is not applied; results are sized by the
+ * commands actually present, never by a recorded count.
  * @module
  */
 import { decodeCbor } from "./cbor.ts";
@@ -9,7 +14,7 @@ import { toArgv } from "./commands.ts";
 import { Code } from "./errors.ts";
 import type { HookBus } from "./hooks.ts";
 import type { BatchResult, ClientBatch, CommittedEntry } from "./plugin.ts";
-import { decodeProposal } from "./proposal.ts";
+import { type DecodedBatch, decodeProposal, type Proposal } from "./proposal.ts";
 import type { Entry } from "./raft/types.ts";
 import type { ApplyContext, Argv, StateMachine, Value } from "./state/types.ts";
 
@@ -25,10 +30,19 @@ export class Applier {
   readonly #serverCommand: ServerCommandHandler;
   readonly #ctx: ApplyContext = { nowMs: 0, index: 0 };
 
-  constructor(sm: StateMachine, hooks: HookBus, serverCommand: ServerCommandHandler) {
+  readonly #report: (message: string) => void;
+
+  /** @param report told (once per entry) about entry data that cannot be applied; default stderr */
+  constructor(
+    sm: StateMachine,
+    hooks: HookBus,
+    serverCommand: ServerCommandHandler,
+    report: (message: string) => void = (m) => console.error(`applier: ${m}`),
+  ) {
     this.#sm = sm;
     this.#hooks = hooks;
     this.#serverCommand = serverCommand;
+    this.#report = report;
   }
 
   /**
@@ -36,7 +50,14 @@ export class Applier {
    * (`results[i]` belongs to `batches[i]`).
    */
   apply(e: Entry): { batches: readonly ClientBatch[]; results: BatchResult[] } {
-    const { nowMs, batches } = decodeProposal(e.data);
+    let proposal: Proposal;
+    try {
+      proposal = decodeProposal(e.data);
+    } catch (err) {
+      this.#report(`entry ${e.index}: ${(err as Error).message}; skipped`);
+      return { batches: [], results: [] };
+    }
+    const { nowMs, batches } = proposal;
     if (batches.length === 0) return { batches, results: [] };
     const ctx = this.#ctx;
     ctx.nowMs = nowMs;
@@ -62,21 +83,19 @@ export class Applier {
    * entries (above) and, with read-only batches, for ReadIndex reads that never enter the log.
    */
   execute(batch: ClientBatch, ctx: ApplyContext): BatchResult {
-    const out: BatchResult = { codes: [], data: [], errors: [] };
+    const problem = (batch as DecodedBatch).problem;
+    if (problem !== undefined) {
+      this.#report(`batch ${batch.batchId} at entry ${ctx.index}: ${problem}; not applied`);
+      return malformed(`malformed batch: ${problem}; not applied`);
+    }
     let cmds: unknown;
     try {
       cmds = decodeCbor(batch.commands);
     } catch {
       cmds = null;
     }
-    if (!Array.isArray(cmds)) {
-      for (let i = 0; i < batch.count; i++) {
-        out.codes.push(Code.MALFORMED);
-        out.data.push(null);
-        out.errors.push("malformed commands: not a CBOR array");
-      }
-      return out;
-    }
+    if (!Array.isArray(cmds)) return malformed("malformed commands: not a CBOR array");
+    const out: BatchResult = { codes: [], data: [], errors: [] };
     const sm = this.#sm;
     for (let i = 0; i < cmds.length; i++) {
       const argv = toArgv(cmds[i]);
@@ -86,7 +105,17 @@ export class Applier {
         out.errors.push(argv);
         continue;
       }
-      sm.apply(argv, ctx, out);
+      const before = out.codes.length;
+      try {
+        sm.apply(argv, ctx, out);
+      } catch (err) {
+        // A state-machine bug must not stop the replica: every replica fails the same command.
+        out.codes.length = out.data.length = out.errors.length = before;
+        out.codes.push(Code.INTERNAL);
+        out.data.push(null);
+        out.errors.push(`internal error: ${(err as Error).message}`);
+        continue;
+      }
       const last = out.codes.length - 1;
       if (out.codes[last] === Code.UNKNOWN_COMMAND) {
         const r = this.#serverCommand(argv);
@@ -99,4 +128,9 @@ export class Applier {
     }
     return out;
   }
+}
+
+/** The result of a batch refused at apply: one MALFORMED slot. */
+function malformed(message: string): BatchResult {
+  return { codes: [Code.MALFORMED], data: [null], errors: [message] };
 }

@@ -16,6 +16,14 @@ export function encodeCbor(value: unknown): Uint8Array {
   return encoder.encode(value);
 }
 
+/**
+ * Encodes one value as CBOR into bytes of its own (a real copy on every runtime: on Bun the
+ * encoder returns a Buffer, whose `slice()` is a view of the pooled buffer, not a copy).
+ */
+export function encodeCborCopy(value: unknown): Uint8Array {
+  return new Uint8Array(encoder.encode(value));
+}
+
 /** Decodes exactly one CBOR value. Throws on malformed input. */
 export function decodeCbor(bytes: Uint8Array): unknown {
   return decoder.decode(bytes);

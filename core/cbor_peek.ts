@@ -1,7 +1,8 @@
 /**
- * Peeks into CBOR without decoding it: the element count of a batch's commands array (so the
- * server can size a response while the commands stay encoded) and whether every command only
- * reads (so the node can serve the batch by ReadIndex). Both read heads with {@link readHead}.
+ * Peeks into CBOR without decoding it. {@link checkBatch} validates a batch's commands at
+ * admission and again before apply (one pass, no allocation); {@link isReadOnlyBatch} tells
+ * whether every command only reads (so the node can serve the batch by ReadIndex). Both read
+ * heads with {@link readHead}.
  * @module
  */
 
@@ -30,11 +31,100 @@ function readHead(bytes: Uint8Array, p: number): number {
   return -1;
 }
 
-/** The length of the definite-length CBOR array in `bytes`, or -1 if `bytes` does not start with one. */
-export function cborArrayLength(bytes: Uint8Array): number {
-  // 64-bit or indefinite lengths are not accepted for batches.
-  if (bytes.length === 0 || bytes[0] >> 5 !== 4) return -1; // major type 4 = array
-  return readHead(bytes, 0) < 0 ? -1 : headerValue;
+/** Most levels of nesting accepted in a batch: the commands array, a command, and 6 more. */
+export const MAX_BATCH_NESTING = 8;
+
+/** {@link checkBatch}: the batch is not well-formed CBOR of the accepted shape. */
+export const BATCH_MALFORMED = -1;
+/** {@link checkBatch}: the batch holds more commands than allowed. */
+export const BATCH_TOO_MANY = -2;
+
+/** Items still expected at each open container level (reused: no allocation per call). */
+const open = new Float64Array(MAX_BATCH_NESTING);
+let problem = "";
+
+/** Why the last {@link checkBatch} failed (meaningful only after a negative answer). */
+export function batchProblem(): string {
+  return problem;
+}
+
+function fail(why: string, at: number): number {
+  problem = `${why} at byte ${at}`;
+  return BATCH_MALFORMED;
+}
+
+/**
+ * Validates the CBOR encoding of a batch's commands in one pass, without decoding it: a
+ * definite-length array of at most `maxCommands` items, each one well-formed CBOR (definite
+ * lengths only, no tags, at most {@link MAX_BATCH_NESTING} levels deep, every claimed length or
+ * count backed by bytes actually present), and nothing after the array. Whether an item is a
+ * command `toArgv` accepts is left to apply (one bad command fails alone, with SYNTAX).
+ * Returns the number of commands, or {@link BATCH_MALFORMED} / {@link BATCH_TOO_MANY} with the
+ * reason in {@link batchProblem}. Counts are checked against the bytes left before anything is
+ * trusted, so a header claiming 2³²−1 elements fails at once.
+ */
+export function checkBatch(bytes: Uint8Array, maxCommands: number): number {
+  const end = bytes.length;
+  if (end === 0) return fail("empty commands", 0);
+  if (bytes[0] >> 5 !== 4 || (bytes[0] & 0x1f) > 26) {
+    return fail("commands must be a definite-length CBOR array", 0);
+  }
+  let p = readHead(bytes, 0);
+  if (p < 0) return fail("truncated array header", 0);
+  const n = headerValue;
+  if (n > maxCommands) {
+    problem = `${n} commands exceed the limit of ${maxCommands} per batch`;
+    return BATCH_TOO_MANY;
+  }
+  if (n > end - p) return fail(`array claims ${n} commands but only ${end - p} bytes follow`, 0);
+  if (n === 0) return p === end ? 0 : fail("trailing bytes after the commands array", p);
+  // Walk every item; `depth` counts open containers, the batch array itself being level 0.
+  open[0] = n;
+  let depth = 1;
+  while (depth > 0) {
+    if (p >= end) return fail("truncated batch", p);
+    const ib = bytes[p];
+    const major = ib >> 5;
+    const info = ib & 0x1f;
+    if (info > 27) return fail(info === 31 ? "indefinite length" : "reserved head", p);
+    let q: number;
+    if (major === 7) {
+      // false/true/null/undefined, half/single/double floats; other simple values are refused.
+      if (info < 20 || info === 24) return fail("unsupported simple value", p);
+      q = p + (info === 25 ? 3 : info === 26 ? 5 : info === 27 ? 9 : 1);
+      if (q > end) return fail("truncated float", p);
+    } else if (major === 6) {
+      return fail("tags are not accepted", p);
+    } else if (info === 27) {
+      if (major > 1) return fail("64-bit length", p);
+      q = p + 9; // 64-bit integer
+      if (q > end) return fail("truncated integer", p);
+    } else {
+      q = readHead(bytes, p);
+      if (q < 0) return fail("truncated head", p);
+      if (major === 2 || major === 3) {
+        if (headerValue > end - q) {
+          return fail(`string claims ${headerValue} bytes but only ${end - q} follow`, p);
+        }
+        q += headerValue;
+      } else if (major === 4 || major === 5) {
+        const items = major === 4 ? headerValue : 2 * headerValue;
+        if (items > end - q) {
+          return fail(`container claims ${items} items but only ${end - q} bytes follow`, p);
+        }
+        if (items > 0) {
+          if (depth >= MAX_BATCH_NESTING) return fail("nested too deep", p);
+          open[depth++] = items;
+          p = q;
+          continue;
+        }
+      }
+    }
+    p = q;
+    // One item done: close every container it completes.
+    while (depth > 0 && --open[depth - 1] === 0) depth--;
+  }
+  return p === end ? n : fail("trailing bytes after the commands array", p);
 }
 
 /**

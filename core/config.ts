@@ -77,6 +77,25 @@ export interface Config {
   tcp_nodelay: boolean;
   /** Most client connections at once; more are refused with BUSY. Default 10000. */
   max_connections: number;
+  /**
+   * Most connections not yet authenticated (with a password: no successful AUTH yet; without: no
+   * request yet), counted apart from `max_connections`; when full, the oldest is closed to admit
+   * a new one. Default 256.
+   */
+  max_unauthenticated_connections: number;
+  /**
+   * An unauthenticated connection (as above) is closed after this many ms. Default 10000.
+   */
+  auth_timeout_ms: number;
+  /** A connection with nothing received and nothing in flight for this long is closed (0 = never). Default 300000. */
+  idle_timeout_ms: number;
+  /** A frame whose bytes stop arriving half-way is dropped with its connection after this many ms. Default 30000. */
+  frame_timeout_ms: number;
+  /**
+   * After a failed AUTH (or `auth_key`) from an address, its next attempt waits this many ms,
+   * doubling with each further failure up to 64 times as long. Default 200.
+   */
+  auth_failure_delay_ms: number;
   /** Most client batches waiting for commit; more get BUSY. Default 10000. */
   max_pending_batches: number;
   /** Take a snapshot and compact the log every N applied entries. Default 10000. */
@@ -328,6 +347,49 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 10_000,
     min: 1,
     max: 1_000_000,
+  },
+  {
+    key: "max_unauthenticated_connections",
+    kind: "int",
+    help:
+      "most connections not yet authenticated (no AUTH yet, or no request yet without a password); when full the oldest is closed",
+    default: 256,
+    min: 1,
+    max: 1_000_000,
+  },
+  {
+    key: "auth_timeout_ms",
+    kind: "int",
+    help: "a connection not authenticated (or, without a password, silent) by then is closed",
+    default: 10_000,
+    min: 100,
+    max: 3_600_000,
+  },
+  {
+    key: "idle_timeout_ms",
+    kind: "int",
+    help:
+      "a connection with nothing received and nothing in flight this long is closed (0 = never)",
+    default: 300_000,
+    min: 0,
+    max: 86_400_000,
+  },
+  {
+    key: "frame_timeout_ms",
+    kind: "int",
+    help: "a frame whose bytes stop arriving half-way is dropped with its connection after this",
+    default: 30_000,
+    min: 100,
+    max: 3_600_000,
+  },
+  {
+    key: "auth_failure_delay_ms",
+    kind: "int",
+    help:
+      "after a failed AUTH from an address its next attempt waits this long, doubling per failure (up to 64x)",
+    default: 200,
+    min: 0,
+    max: 60_000,
   },
   {
     key: "max_pending_batches",

@@ -14,17 +14,32 @@
  * An empty entry (no bytes) is the leader's no-op and carries no batches.
  * @module
  */
+import { batchProblem, checkBatch } from "./cbor_peek.ts";
 import type { ClientBatch } from "./plugin.ts";
+import { MAX_BATCH_COMMANDS } from "./protocol.ts";
 
 const VERSION = 1;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** A batch read back from entry data. */
+export interface DecodedBatch extends ClientBatch {
+  /**
+   * Set when the batch's commands are not a valid batch or disagree with the recorded count (a
+   * log written before admission validated batches, or a corrupt one): the batch must not be
+   * applied; `count` is then 1, for the one MALFORMED slot its result gets.
+   */
+  readonly problem?: string;
+}
+
 /** A decoded envelope. */
 export interface Proposal {
   nowMs: number;
-  batches: ClientBatch[];
+  batches: DecodedBatch[];
 }
+
+/** Smallest encoding of one batch in the envelope (two empty ids, count, length, `0x80`). */
+const MIN_BATCH_BYTES = 2 + 2 + 4 + 4 + 1;
 
 /** Encodes `batches` with the leader's time into entry data. */
 export function encodeProposal(batches: readonly ClientBatch[], nowMs: number): Uint8Array {
@@ -63,7 +78,12 @@ export function encodeProposal(batches: readonly ClientBatch[], nowMs: number): 
 /** Thrown when entry data is not a valid envelope (a corrupt log or a bug: never client input). */
 export class ProposalFormatError extends Error {}
 
-/** Decodes entry data; `commands` are views into `data` (no copy). Empty data → no batches. */
+/**
+ * Decodes entry data; `commands` are views into `data` (no copy). Empty data → no batches. Nothing
+ * is allocated by a count read from `data`: the batch count is checked against the bytes present,
+ * and every batch's commands are walked ({@link checkBatch}) so its `count` is the number of
+ * commands actually there, or the batch carries a `problem` (see {@link DecodedBatch}).
+ */
 export function decodeProposal(data: Uint8Array): Proposal {
   if (data.length === 0) return { nowMs: 0, batches: [] };
   if (data[0] !== VERSION || data.length < 13) {
@@ -72,7 +92,10 @@ export function decodeProposal(data: Uint8Array): Proposal {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const nowMs = view.getFloat64(1);
   const n = view.getUint32(9);
-  const batches: ClientBatch[] = [];
+  if (n > (data.length - 13) / MIN_BATCH_BYTES) {
+    throw new ProposalFormatError(`proposal claims ${n} batches in ${data.length} bytes`);
+  }
+  const batches: DecodedBatch[] = [];
   let p = 13;
   const need = (k: number) => {
     if (p + k > data.length) throw new ProposalFormatError("truncated proposal");
@@ -91,7 +114,15 @@ export function decodeProposal(data: Uint8Array): Proposal {
     const len = view.getUint32(p + 4);
     p += 8;
     need(len);
-    batches.push({ clientId, batchId, count, commands: data.subarray(p, p + len) });
+    const commands = data.subarray(p, p + len);
+    const actual = checkBatch(commands, MAX_BATCH_COMMANDS);
+    if (actual >= 0 && actual === count) batches.push({ clientId, batchId, count, commands });
+    else {
+      const problem = actual < 0
+        ? batchProblem()
+        : `recorded count ${count} but ${actual} commands present`;
+      batches.push({ clientId, batchId, count: 1, commands, problem });
+    }
     p += len;
   }
   return { nowMs, batches };

@@ -18,6 +18,12 @@ export const MsgType = {
   ERROR: 0xff,
 } as const;
 
+/**
+ * Most commands in one `COMMAND_BATCH` (checked at admission, and again before apply, against the
+ * commands actually present: a batch claiming more gets `TOO_LARGE`). See docs/limits.md.
+ */
+export const MAX_BATCH_COMMANDS = 100_000;
+
 /** One command: an argv array (binary-safe) or the plan's space-separated string form. */
 export type WireCommand = (string | Uint8Array)[] | string;
 

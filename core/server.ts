@@ -2,16 +2,22 @@
  * The client-facing server: accepts connections on the client port, decodes AUTH / COMMAND /
  * COMMAND_BATCH messages and answers each with its own response. Malformed input gets an ERROR
  * message and the connection is closed; nothing a client sends can take the server down.
+ *
+ * Admission: a batch is validated in full ({@link checkBatch}) before it can be proposed, so
+ * every batch that reaches the log can be applied; a bad one gets MALFORMED or TOO_LARGE.
+ * Connections are bounded (docs/limits.md): not-yet-authenticated ones in number and time, every
+ * one by an idle and a half-sent-frame timeout, and failed AUTHs are slowed per address.
  * @module
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";
-import { cborArrayLength } from "./cbor_peek.ts";
+import { BATCH_TOO_MANY, batchProblem, checkBatch } from "./cbor_peek.ts";
+import { defaultConfig } from "./config.ts";
 import { Code, type CodeNumber } from "./errors.ts";
-import { PasswordCheck } from "./auth.ts";
+import { AuthThrottle, PasswordCheck } from "./auth.ts";
 import type { Logger } from "./logger.ts";
 import type { BatchResult, ClientBatch, NodeStats } from "./plugin.ts";
 import type { Outcome } from "./pending.ts";
-import { MsgType, type WireValue } from "./protocol.ts";
+import { MAX_BATCH_COMMANDS, MsgType, type WireValue } from "./protocol.ts";
 import type { Connection, ConnectionHandler, Listener, Transport } from "../transports/types.ts";
 
 /** What the server needs from the node. */
@@ -32,13 +38,60 @@ export interface ServerOptions {
   password: string;
   maxMessageBytes: number;
   maxConnections: number;
+  /** max_unauthenticated_connections (default: the config default, as for the four below) */
+  maxUnauthenticated?: number;
+  /** auth_timeout_ms */
+  authTimeoutMs?: number;
+  /** idle_timeout_ms (0 = never) */
+  idleTimeoutMs?: number;
+  /** frame_timeout_ms */
+  frameTimeoutMs?: number;
+  /** auth_failure_delay_ms */
+  authFailureDelayMs?: number;
   noDelay: boolean;
   socketBufferBytes: number;
 }
 
+/** Messages queued on a connection while a failed AUTH's delay runs; more close it. */
+const MAX_HELD_MESSAGES = 16;
+/** Bytes of frames queued that way; more close the connection too. */
+const MAX_HELD_BYTES = 64 * 1024;
+
+interface Held {
+  m: Record<string, unknown>;
+  size: number;
+}
+
 interface ConnState {
+  readonly conn: Connection;
+  /** May send requests (password given, or none configured). */
   authed: boolean;
+  /** Out of the unauthenticated class: authenticated, or (no password) sent a valid request. */
+  established: boolean;
   clientId: string;
+  /** Remote host without the port (the AUTH throttle's key). */
+  readonly host: string;
+  /** Coarse time ({@link ClientServer} clock) of accept and of the last message or answer. */
+  readonly since: number;
+  lastActive: number;
+  /** Requests submitted and not yet answered. */
+  inflight: number;
+  /** Messages waiting for a failed AUTH's delay (null when none is running). */
+  held: Held[] | null;
+  heldBytes: number;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** Closed by the server (or by the socket): further input is ignored. */
+  gone: boolean;
+}
+
+/** `host:port`, `[v6]:port` or a bare address → the host. */
+export function remoteHost(address: string): string {
+  if (address.startsWith("[")) {
+    const end = address.indexOf("]");
+    return end > 0 ? address.slice(1, end) : address;
+  }
+  const colon = address.indexOf(":");
+  return colon >= 0 && colon === address.lastIndexOf(":") ? address.slice(0, colon) : address;
 }
 
 let connCounter = 0;
@@ -53,18 +106,34 @@ function asString(x: unknown): string | null {
 /** The client listener and per-connection protocol handling. */
 export class ClientServer {
   readonly #backend: ServerBackend;
-  readonly #opts: ServerOptions;
+  readonly #opts: Required<ServerOptions>;
   readonly #log: Logger;
   readonly #auth: PasswordCheck;
-  readonly #conns = new Set<Connection>();
+  readonly #throttle: AuthThrottle;
+  readonly #conns = new Map<Connection, ConnState>();
+  /** Connections not yet established, oldest first. */
+  readonly #unauthenticated = new Set<ConnState>();
   #listener: Listener | null = null;
   #accepting = true;
+  /** Coarse clock (ms), advanced by the sweep; stamps activity without a clock read per message. */
+  #now = Date.now();
+  #sweep: ReturnType<typeof setInterval> | null = null;
+  #sweepMs = 1000;
 
   constructor(backend: ServerBackend, opts: ServerOptions, log: Logger) {
     this.#backend = backend;
-    this.#opts = opts;
+    const d = defaultConfig();
+    this.#opts = {
+      maxUnauthenticated: d.max_unauthenticated_connections,
+      authTimeoutMs: d.auth_timeout_ms,
+      idleTimeoutMs: d.idle_timeout_ms,
+      frameTimeoutMs: d.frame_timeout_ms,
+      authFailureDelayMs: d.auth_failure_delay_ms,
+      ...opts,
+    };
     this.#log = log;
     this.#auth = new PasswordCheck(opts.password);
+    this.#throttle = new AuthThrottle(this.#opts.authFailureDelayMs);
   }
 
   /** The bound port (after `listen`). */
@@ -81,6 +150,82 @@ export class ClientServer {
       noDelay: this.#opts.noDelay,
       socketBufferBytes: this.#opts.socketBufferBytes,
     }, (conn) => this.#accept(conn));
+    const o = this.#opts;
+    const shortest = Math.min(
+      o.authTimeoutMs,
+      o.frameTimeoutMs,
+      o.idleTimeoutMs > 0 ? o.idleTimeoutMs : Infinity,
+    );
+    this.#sweepMs = Math.max(20, Math.min(1000, shortest / 4));
+    this.#sweep = setInterval(() => this.#checkTimeouts(), this.#sweepMs);
+  }
+
+  /**
+   * Closes connections past a timeout. Runs every `#sweepMs` (a quarter of the shortest timeout,
+   * 20 ms..1 s); a timeout never fires early and at most two sweeps late (activity is stamped
+   * with the sweep's clock, so the idle check allows one sweep of slack).
+   */
+  #checkTimeouts(): void {
+    const now = this.#now = Date.now();
+    const o = this.#opts;
+    for (const st of this.#conns.values()) {
+      const since = st.conn.partialSince ?? 0;
+      if (since > 0 && now - since > o.frameTimeoutMs) {
+        this.#closeWith(
+          st,
+          Code.MALFORMED,
+          `incomplete frame: not completed within ${o.frameTimeoutMs} ms`,
+        );
+      } else if (!st.established && now - st.since > o.authTimeoutMs) {
+        this.#closeWith(
+          st,
+          Code.AUTH_REQUIRED,
+          this.#auth.required
+            ? `authentication timeout: no AUTH within ${o.authTimeoutMs} ms`
+            : `no request within ${o.authTimeoutMs} ms`,
+        );
+      } else if (
+        o.idleTimeoutMs > 0 && since === 0 && st.inflight === 0 &&
+        now - st.lastActive > o.idleTimeoutMs + this.#sweepMs
+      ) {
+        this.#closeWith(st, Code.TIMEOUT, `idle for ${o.idleTimeoutMs} ms`);
+      }
+    }
+  }
+
+  /** Sends a connection-level ERROR, closes the connection and stops counting it. */
+  #closeWith(st: ConnState, code: CodeNumber, error: string): void {
+    this.#log.debug(`client ${st.conn.remoteAddress}: ${error}; closing`);
+    this.#send(st.conn, { type: MsgType.ERROR, code, error });
+    st.conn.close();
+    this.#forget(st);
+  }
+
+  #forget(st: ConnState): void {
+    st.gone = true;
+    if (st.timer !== null) clearTimeout(st.timer);
+    st.timer = null;
+    st.held = null;
+    this.#unauthenticated.delete(st);
+    if (this.#conns.delete(st.conn)) this.#backend.counters.connections--;
+  }
+
+  /** Closes the oldest unauthenticated connection to make room; false when there is none. */
+  #evictOldest(why: string): boolean {
+    const oldest = this.#unauthenticated.values().next();
+    if (oldest.done) return false;
+    this.#closeWith(
+      oldest.value,
+      Code.BUSY,
+      `server busy: ${why}; oldest unauthenticated connection closed`,
+    );
+    return true;
+  }
+
+  #establish(st: ConnState): void {
+    if (st.established) return;
+    st.established = true;
+    this.#unauthenticated.delete(st);
   }
 
   /** Stops accepting new connections (existing ones keep being served). */
@@ -91,7 +236,12 @@ export class ClientServer {
 
   /** Closes every client connection (after in-flight batches were answered). */
   closeAll(): void {
-    for (const c of this.#conns) c.close();
+    if (this.#sweep !== null) clearInterval(this.#sweep);
+    this.#sweep = null;
+    for (const st of [...this.#conns.values()]) {
+      st.conn.close();
+      this.#forget(st);
+    }
   }
 
   #send(conn: Connection, msg: unknown): void {
@@ -102,11 +252,27 @@ export class ClientServer {
 
   #accept(conn: Connection): ConnectionHandler {
     const stats = this.#backend.counters;
+    const now = Date.now();
     const state: ConnState = {
+      conn,
       authed: !this.#auth.required,
+      established: false,
       clientId: `${processTag}-${++connCounter}`,
+      host: remoteHost(conn.remoteAddress),
+      since: now,
+      lastActive: now,
+      inflight: 0,
+      held: null,
+      heldBytes: 0,
+      timer: null,
+      gone: false,
     };
-    if (!this.#accepting || this.#conns.size >= this.#opts.maxConnections) {
+    const o = this.#opts;
+    // Full: make room by closing the oldest connection that has not authenticated yet.
+    if (this.#accepting && this.#conns.size >= o.maxConnections) {
+      this.#evictOldest("too many connections");
+    }
+    if (!this.#accepting || this.#conns.size >= o.maxConnections) {
       const why = this.#accepting ? "too many connections" : "server shutting down";
       this.#send(conn, {
         type: MsgType.ERROR,
@@ -116,11 +282,17 @@ export class ClientServer {
       conn.close();
       return { onMessage() {} };
     }
-    this.#conns.add(conn);
+    if (this.#unauthenticated.size >= o.maxUnauthenticated) {
+      this.#evictOldest("too many unauthenticated connections");
+    }
+    this.#conns.set(conn, state);
+    this.#unauthenticated.add(state);
     stats.connections++;
     return {
       onMessage: (c, m) => {
+        if (state.gone) return;
         stats.bytesIn += m.length + 4;
+        state.lastActive = this.#now;
         this.#onMessage(c, state, m);
       },
       onError: (c, kind, detail) => {
@@ -132,9 +304,7 @@ export class ClientServer {
         this.#send(c, { type: MsgType.ERROR, code, error: text });
         c.close();
       },
-      onClose: (c) => {
-        if (this.#conns.delete(c)) stats.connections--;
-      },
+      onClose: () => this.#forget(state),
     };
   }
 
@@ -171,7 +341,54 @@ export class ClientServer {
       );
       return;
     }
-    const m = msg as Record<string, unknown>;
+    this.#handle(conn, state, msg as Record<string, unknown>, bytes.length);
+  }
+
+  /** Runs a message now, or queues it behind a failed AUTH's delay (password checks are slowed). */
+  #handle(conn: Connection, state: ConnState, m: Record<string, unknown>, size: number): void {
+    if (state.held !== null) {
+      if (
+        state.held.length >= MAX_HELD_MESSAGES || state.heldBytes + size > MAX_HELD_BYTES
+      ) {
+        this.#closeWith(
+          state,
+          Code.AUTH_FAILED,
+          "too many requests while a failed authentication is delayed",
+        );
+      } else {
+        state.held.push({ m, size });
+        state.heldBytes += size;
+      }
+      return;
+    }
+    if (
+      this.#auth.required &&
+      (m.type === MsgType.AUTH || (!state.authed && m.auth_key !== undefined))
+    ) {
+      const wait = this.#throttle.waitMs(state.host, Date.now());
+      if (wait > 0) {
+        state.held = [{ m, size }];
+        state.heldBytes = size;
+        state.timer = setTimeout(() => this.#release(conn, state), wait);
+        return;
+      }
+    }
+    this.#dispatch(conn, state, m);
+  }
+
+  #release(conn: Connection, state: ConnState): void {
+    const held = state.held;
+    state.held = null;
+    state.heldBytes = 0;
+    state.timer = null;
+    if (held === null) return;
+    for (const h of held) {
+      if (state.gone) return;
+      this.#handle(conn, state, h.m, h.size);
+    }
+  }
+
+  #dispatch(conn: Connection, state: ConnState, m: Record<string, unknown>): void {
     switch (m.type) {
       case MsgType.COMMAND_BATCH:
         return this.#onBatch(conn, state, m);
@@ -195,9 +412,12 @@ export class ClientServer {
     }
     if (this.#auth.verify(m.password)) {
       state.authed = true;
+      this.#establish(state);
+      if (this.#auth.required) this.#throttle.succeeded(state.host);
       this.#send(conn, { type: MsgType.AUTH_RESPONSE, code: Code.OK });
     } else {
       state.authed = false;
+      this.#throttle.failed(state.host, Date.now());
       this.#send(conn, {
         type: MsgType.AUTH_RESPONSE,
         code: Code.AUTH_FAILED,
@@ -206,11 +426,29 @@ export class ClientServer {
     }
   }
 
-  /** Checks auth (connection or per-message key). Answers and returns false when refused. */
+  /** Checks auth (connection or per-message key): null when allowed, else the refusal code. */
   #authorised(state: ConnState, m: Record<string, unknown>): CodeNumber | null {
-    if (state.authed) return null;
+    if (state.authed) {
+      this.#establish(state);
+      return null;
+    }
     if (m.auth_key === undefined) return Code.AUTH_REQUIRED;
-    return this.#auth.verify(m.auth_key) ? null : Code.AUTH_FAILED;
+    if (this.#auth.verify(m.auth_key)) {
+      this.#establish(state);
+      this.#throttle.succeeded(state.host);
+      return null;
+    }
+    this.#throttle.failed(state.host, Date.now());
+    return Code.AUTH_FAILED;
+  }
+
+  /** Counts a request in flight until `done` answers it. */
+  #track(state: ConnState): () => void {
+    state.inflight++;
+    return () => {
+      state.inflight--;
+      state.lastActive = this.#now;
+    };
   }
 
   #onBatch(conn: Connection, state: ConnState, m: Record<string, unknown>): void {
@@ -224,41 +462,56 @@ export class ClientServer {
       );
       return;
     }
+    const ids = { batch_id: batchId };
+    const stats = this.#backend.counters;
+    const denied = this.#authorised(state, m);
+    if (denied !== null) {
+      // Refused before its commands are even looked at: one ERROR, whatever the batch claims.
+      stats.batchesReceived++;
+      const text = denied === Code.AUTH_REQUIRED
+        ? "authentication required"
+        : "authentication failed";
+      this.#protocolError(conn, denied, text, false, ids);
+      return;
+    }
     let commands: Uint8Array;
-    let count: number;
-    if (m.commands_cbor instanceof Uint8Array) {
-      commands = m.commands_cbor;
-      count = cborArrayLength(commands);
-      if (count < 0) {
-        this.#protocolError(conn, Code.MALFORMED, "commands_cbor must hold a CBOR array", false, {
-          batch_id: batchId,
-        });
-        return;
-      }
-    } else if (Array.isArray(m.commands)) {
-      count = m.commands.length;
-      commands = encodeCbor(m.commands).slice();
-    } else {
+    if (m.commands_cbor instanceof Uint8Array) commands = m.commands_cbor;
+    else if (Array.isArray(m.commands)) commands = new Uint8Array(encodeCbor(m.commands)); // a copy (on Bun .slice() is a view)
+    else {
       this.#protocolError(
         conn,
         Code.MALFORMED,
         "COMMAND_BATCH needs commands (array) or commands_cbor (bytes)",
         false,
-        { batch_id: batchId },
+        ids,
       );
       return;
     }
-    const denied = this.#authorised(state, m);
-    const stats = this.#backend.counters;
-    stats.batchesReceived++;
-    stats.commandsReceived += count;
-    if (denied !== null) {
-      const text = denied === Code.AUTH_REQUIRED
-        ? "authentication required"
-        : "authentication failed";
-      this.#send(conn, batchErrorResponse(batchId, count, denied, text));
+    if (commands.length > this.#opts.maxMessageBytes) {
+      this.#protocolError(
+        conn,
+        Code.TOO_LARGE,
+        `batch too large: ${commands.length} bytes of commands exceed batch_max_bytes (${this.#opts.maxMessageBytes})`,
+        false,
+        ids,
+      );
       return;
     }
+    // The whole batch is validated here, so nothing that cannot be applied is ever proposed.
+    const count = checkBatch(commands, MAX_BATCH_COMMANDS);
+    if (count < 0) {
+      const tooMany = count === BATCH_TOO_MANY;
+      this.#protocolError(
+        conn,
+        tooMany ? Code.TOO_LARGE : Code.MALFORMED,
+        `${tooMany ? "batch too large" : "malformed commands"}: ${batchProblem()}`,
+        false,
+        ids,
+      );
+      return;
+    }
+    stats.batchesReceived++;
+    stats.commandsReceived += count;
     if (count === 0) {
       this.#send(conn, {
         type: MsgType.BATCH_RESPONSE,
@@ -282,7 +535,9 @@ export class ClientServer {
       }
       const admin = this.#backend.serverCommand(only);
       if (admin) {
+        const done = this.#track(state);
         admin.then((r) => {
+          done();
           this.#send(conn, {
             type: MsgType.BATCH_RESPONSE,
             batch_id: batchId,
@@ -294,7 +549,9 @@ export class ClientServer {
         return;
       }
     }
+    const done = this.#track(state);
     this.#backend.submit({ clientId, batchId, commands, count }, (o) => {
+      done();
       if (conn.closed) return;
       if ("result" in o) this.#send(conn, batchResponse(batchId, o.result));
       else this.#send(conn, batchErrorResponse(batchId, count, o.code, o.message, o.leader));
@@ -331,7 +588,9 @@ export class ClientServer {
     }
     const admin = this.#backend.serverCommand(m.command);
     if (admin) {
+      const done = this.#track(state);
       admin.then((r) => {
+        done();
         this.#send(conn, {
           type: MsgType.COMMAND_RESPONSE,
           request_id: requestId,
@@ -352,9 +611,24 @@ export class ClientServer {
       });
       return;
     }
-    const commands = encodeCbor([m.command]).slice();
+    const commands = new Uint8Array(encodeCbor([m.command]));
+    const tooLarge = commands.length > this.#opts.maxMessageBytes;
+    if (tooLarge || checkBatch(commands, 1) !== 1) {
+      this.#send(conn, {
+        type: MsgType.COMMAND_RESPONSE,
+        request_id: requestId,
+        code: tooLarge ? Code.TOO_LARGE : Code.MALFORMED,
+        data: null,
+        error: tooLarge
+          ? `command too large: over batch_max_bytes (${this.#opts.maxMessageBytes})`
+          : `malformed command: ${batchProblem()}`,
+      });
+      return;
+    }
     const clientId = state.clientId;
+    const done = this.#track(state);
     this.#backend.submit({ clientId, batchId: "c:" + requestId, commands, count: 1 }, (o) => {
+      done();
       if (conn.closed) return;
       if ("result" in o) {
         const r = o.result;
@@ -391,7 +665,10 @@ function batchResponse(batchId: string, r: BatchResult): Record<string, unknown>
   };
 }
 
-/** A batch response where every command failed with the same error. */
+/**
+ * A batch response where every command failed with the same error. `count` must be a validated
+ * count (from {@link checkBatch}, at most {@link MAX_BATCH_COMMANDS}), never a claimed one.
+ */
 export function batchErrorResponse(
   batchId: string,
   count: number,

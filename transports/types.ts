@@ -28,6 +28,11 @@ export interface Connection {
   bufferedBytes(): number;
   /** Close the connection after flushing what is queued. */
   close(): void;
+  /**
+   * When part of a message has arrived but not all of it: the time (ms, `Date.now()`) its first
+   * byte came; 0 otherwise. Lets the server time out half-sent frames. Optional (TCP has it).
+   */
+  readonly partialSince?: number;
 }
 
 /** Callbacks for one connection. */

@@ -6,7 +6,7 @@
  * with "outcome unknown". No polling.
  * @module
  */
-import { encodeCbor } from "../cbor.ts";
+import { encodeCborCopy } from "../cbor.ts";
 import type { Config } from "../config.ts";
 import { Code, type CodeNumber } from "../errors.ts";
 import type { WireValue } from "../protocol.ts";
@@ -96,7 +96,7 @@ export class AdminCommands {
       cc = {
         type: learner ? "addLearner" : "addVoter",
         nodeId: id,
-        context: encodeCbor({ raft: raftAddr, client }).slice(),
+        context: encodeCborCopy({ raft: raftAddr, client }),
       };
       membership.expect(id, { raft: raftAddr, client });
     } else {

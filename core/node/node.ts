@@ -169,12 +169,12 @@ export class Node implements TinyKVNode {
       storage: () => this.#storage,
       stats: () => this.stats(),
     });
-    this.#logApplier = new Applier(this.#sm, this.#hooks, inLogServerCommand);
+    this.#logApplier = new Applier(this.#sm, this.#hooks, inLogServerCommand, (m) => log.error(m));
     this.#reads = new Reads({
       state,
       pending: this.#write.pending,
       // Reads never enter the log: INFO/GET_LEADER/MEMBERS among them are answered locally.
-      applier: new Applier(this.#sm, this.#hooks, this.#commands.local),
+      applier: new Applier(this.#sm, this.#hooks, this.#commands.local, (m) => log.error(m)),
       // Lease reads are judged against the monotonic time of the request.
       readIndex: (ctx) => this.#raft.readIndex(ctx, this.#clock.monoMs()),
       readTime: () => this.#write.readTime(),
@@ -295,6 +295,11 @@ export class Node implements TinyKVNode {
       password: c.password,
       maxMessageBytes: c.batch_max_bytes,
       maxConnections: c.max_connections,
+      maxUnauthenticated: c.max_unauthenticated_connections,
+      authTimeoutMs: c.auth_timeout_ms,
+      idleTimeoutMs: c.idle_timeout_ms,
+      frameTimeoutMs: c.frame_timeout_ms,
+      authFailureDelayMs: c.auth_failure_delay_ms,
       noDelay: c.tcp_nodelay,
       socketBufferBytes: c.socket_buffer_bytes,
     }, this.#log.child("server"));

@@ -4,7 +4,7 @@
  * pure membership arithmetic applied when such an entry is applied.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../cbor.ts";
+import { decodeCbor, encodeCborCopy } from "../cbor.ts";
 import type { ConfChange, ConfState, NodeId } from "./types.ts";
 
 const TYPES = new Set(["addVoter", "addLearner", "removeNode"]);
@@ -13,7 +13,7 @@ const TYPES = new Set(["addVoter", "addLearner", "removeNode"]);
 export function encodeConfChange(cc: ConfChange): Uint8Array {
   const obj: Record<string, unknown> = { type: cc.type, nodeId: cc.nodeId };
   if (cc.context !== undefined) obj.context = cc.context;
-  return encodeCbor(obj).slice();
+  return encodeCborCopy(obj);
 }
 
 /** Decodes and validates conf change entry data; throws a clear error if malformed. */

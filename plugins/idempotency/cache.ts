@@ -11,7 +11,7 @@
  * by a retry would be a double apply.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../../core/cbor.ts";
+import { decodeCbor, encodeCborCopy } from "../../core/cbor.ts";
 import type { BatchResult } from "../../core/plugin.ts";
 import type { Value } from "../../core/state/types.ts";
 
@@ -123,7 +123,7 @@ export class ResultCache {
     for (const [k, v] of this.#map) {
       rows.push([k, v.digest, v.length, v.time, v.result.codes, v.result.data, v.result.errors]);
     }
-    return encodeCbor({ v: 1, now: this.#now, rows }).slice();
+    return encodeCborCopy({ v: 1, now: this.#now, rows });
   }
 
   /** Replaces the cache from `snapshot()` output. */

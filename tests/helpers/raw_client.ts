@@ -32,9 +32,10 @@ export class RawClient {
     for (const f of w) f();
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /** `localAddress` picks the source address (e.g. another 127/8 address, as another host). */
+  static connect(port: number, host = "127.0.0.1", localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host });
+      const s = net.connect({ port, host, localAddress });
       s.setNoDelay(true);
       s.once("error", reject);
       s.once("connect", () => resolve(new RawClient(s)));

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { runTcpChecks } from "./tcp_checks.ts";
-import { FrameDecoder } from "../../transports/tcp/frame_decoder.ts";
+import { FIRST_BODY_BYTES, FrameBudget, FrameDecoder } from "../../transports/tcp/frame_decoder.ts";
 
 test("tcp transport on Bun: ordered echo, oversized prefix refused, server survives", async () => {
   const done = await runTcpChecks();
@@ -38,4 +38,41 @@ test("frame decoder: zero length is malformed, over-limit is too_large", () => {
   expect(new FrameDecoder(10).push(new Uint8Array([0, 0, 0, 11]), () => {})?.kind).toBe(
     "too_large",
   );
+});
+
+test("frame decoder: a split frame's buffer grows with the bytes that arrive, not the claimed length", () => {
+  const budget = new FrameBudget(1 << 30);
+  const d = new FrameDecoder(64 * 1024 * 1024, budget);
+  // A 60 MiB length prefix and 10 bytes: the decoder holds FIRST_BODY_BYTES, not 60 MiB.
+  expect(d.push(new Uint8Array([0x03, 0xc0, 0, 0, ...new Array(10).fill(1)]), () => {})).toBeNull();
+  expect(budget.held).toBe(FIRST_BODY_BYTES);
+  d.push(new Uint8Array(100_000), () => {});
+  expect(budget.held).toBeLessThanOrEqual(2 * 100_010);
+  d.release();
+  expect(budget.held).toBe(0);
+});
+
+test("frame decoder: decoders sharing a budget cannot hold more than it in partial frames", () => {
+  const budget = new FrameBudget(4 * FIRST_BODY_BYTES);
+  const head = new Uint8Array([0, 0x07, 0xa1, 0x20, 1]); // a 500,000-byte frame, 1 byte sent
+  const ds = Array.from({ length: 6 }, () => new FrameDecoder(1 << 20, budget));
+  const errs = ds.map((d) => d.push(head, () => {}));
+  expect(errs.filter((e) => e === null).length).toBe(4);
+  expect(errs[4]).toMatchObject({ kind: "too_large" });
+  expect(errs[4]!.detail).toMatch(/partial frames already hold/);
+  // Growing past the budget is refused too, and gives back what the frame held.
+  expect(ds[0].push(new Uint8Array(FIRST_BODY_BYTES), () => {})).toMatchObject({
+    kind: "too_large",
+  });
+  expect(budget.held).toBe(3 * FIRST_BODY_BYTES);
+  // A frame that completes returns its bytes: the budget only bounds frames still arriving.
+  const roomy = new FrameBudget(1 << 20);
+  const whole = new FrameDecoder(1 << 20, roomy);
+  const out: Uint8Array[] = [];
+  expect(whole.push(head, () => {})).toBeNull();
+  expect(whole.push(new Uint8Array(499_999), (f) => out.push(f))).toBeNull();
+  expect(out[0].length).toBe(500_000);
+  expect(roomy.held).toBe(0);
+  for (const d of ds) d.release();
+  expect(budget.held).toBe(0);
 });

@@ -9,6 +9,7 @@ import type {
   Transport,
   TransportOptions,
 } from "../types.ts";
+import { FrameBudget } from "./frame_decoder.ts";
 import { FramedConnection } from "./framed_connection.ts";
 
 /** The small part of Bun's socket API we use (typed locally so core needs no Bun types). */
@@ -45,8 +46,8 @@ class BunConnection extends FramedConnection {
   #pending: Uint8Array | null = null;
   #endRequested = false;
 
-  constructor(socket: BunSocket, remote: string, max: number) {
-    super(remote, max);
+  constructor(socket: BunSocket, remote: string, max: number, budget: FrameBudget | null) {
+    super(remote, max, budget);
     this.#socket = socket;
   }
 
@@ -92,11 +93,12 @@ function handlers(
   max: number,
   onOpen: (c: BunConnection, s: BunSocket) => void,
   noDelay: boolean,
+  budget: FrameBudget | null = null,
 ): BunSocketHandler {
   return {
     open(s) {
       if (noDelay) s.setNoDelay?.(true);
-      const c = new BunConnection(s, s.remoteAddress, max);
+      const c = new BunConnection(s, s.remoteAddress, max, budget);
       s.data = c;
       onOpen(c, s);
     },
@@ -126,7 +128,12 @@ export function createBunTcpTransport(): Transport {
       const l = Bun.listen({
         hostname: opts.host,
         port: opts.port,
-        socket: handlers(opts.maxMessageBytes, (c) => c.attach(accept(c)), opts.noDelay !== false),
+        socket: handlers(
+          opts.maxMessageBytes,
+          (c) => c.attach(accept(c)),
+          opts.noDelay !== false,
+          FrameBudget.forListener(opts.maxMessageBytes),
+        ),
       });
       return Promise.resolve({
         port: l.port,

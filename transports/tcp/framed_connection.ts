@@ -5,7 +5,7 @@
  * @module
  */
 import type { Connection, ConnectionHandler } from "../types.ts";
-import { encodeFrames, FrameDecoder } from "./frame_decoder.ts";
+import { encodeFrames, type FrameBudget, FrameDecoder } from "./frame_decoder.ts";
 
 let nextId = 1;
 
@@ -15,7 +15,11 @@ export abstract class FramedConnection implements Connection {
   readonly remoteAddress: string;
   #closed = false;
   #handler: ConnectionHandler | null = null;
-  readonly #decoder: FrameDecoder;
+  /** Created with the first bytes (an idle connection holds no decoder). */
+  #decoder: FrameDecoder | null = null;
+  readonly #maxMessageBytes: number;
+  readonly #budget: FrameBudget | null;
+  #partialSince = 0;
   #queue: Uint8Array[] = [];
   #queueBytes = 0;
   #flushScheduled = false;
@@ -23,9 +27,11 @@ export abstract class FramedConnection implements Connection {
   /** Set once the stream was refused: further input is ignored. */
   #refused = false;
 
-  constructor(remoteAddress: string, maxMessageBytes: number) {
+  /** @param budget the listener's cap on bytes held in partial frames (none for outgoing) */
+  constructor(remoteAddress: string, maxMessageBytes: number, budget: FrameBudget | null = null) {
     this.remoteAddress = remoteAddress;
-    this.#decoder = new FrameDecoder(maxMessageBytes);
+    this.#maxMessageBytes = maxMessageBytes;
+    this.#budget = budget;
   }
 
   /** Attach the handler (done once, right after accept/connect). */
@@ -35,6 +41,10 @@ export abstract class FramedConnection implements Connection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get partialSince(): number {
+    return this.#partialSince;
   }
 
   /** Adapter: hand bytes to the socket; queues internally if the socket is busy. */
@@ -49,11 +59,17 @@ export abstract class FramedConnection implements Connection {
     if (this.#refused || this.#closed) return;
     const h = this.#handler;
     if (!h) return;
-    const err = this.#decoder.push(chunk, (frame) => {
+    const decoder = this.#decoder ??= new FrameDecoder(this.#maxMessageBytes, this.#budget);
+    const err = decoder.push(chunk, (frame) => {
+      this.#partialSince = 0;
       if (!this.#refused) h.onMessage(this, frame);
     });
+    // A half-sent frame is timed from the chunk that left it incomplete (the server closes it
+    // after frame_timeout_ms); every completed frame resets the clock.
+    if (decoder.partial && this.#partialSince === 0) this.#partialSince = Date.now();
     if (err) {
       this.#refused = true;
+      decoder.release();
       if (h.onError) h.onError(this, err.kind, err.detail);
       else this.close();
     }
@@ -63,6 +79,7 @@ export abstract class FramedConnection implements Connection {
   protected closedBySocket(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#decoder?.release();
     this.#queue = [];
     this.#queueBytes = 0;
     this.#handler?.onClose?.(this);

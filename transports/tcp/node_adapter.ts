@@ -10,13 +10,15 @@ import type {
   Transport,
   TransportOptions,
 } from "../types.ts";
+import { FrameBudget } from "./frame_decoder.ts";
 import { FramedConnection } from "./framed_connection.ts";
 
 class NodeConnection extends FramedConnection {
   readonly #socket: net.Socket;
 
-  constructor(socket: net.Socket, max: number) {
-    super(`${socket.remoteAddress}:${socket.remotePort}`, max);
+  constructor(socket: net.Socket, max: number, budget: FrameBudget | null) {
+    const host = socket.remoteAddress ?? "";
+    super(`${host.includes(":") ? `[${host}]` : host}:${socket.remotePort}`, max, budget);
     this.#socket = socket;
   }
 
@@ -43,9 +45,10 @@ function setup(
   socket: net.Socket,
   opts: TransportOptions,
   handler: (c: NodeConnection) => ConnectionHandler,
+  budget: FrameBudget | null = null,
 ): NodeConnection {
   socket.setNoDelay(opts.noDelay !== false);
-  const c = new NodeConnection(socket, opts.maxMessageBytes);
+  const c = new NodeConnection(socket, opts.maxMessageBytes, budget);
   c.attach(handler(c));
   c.wire();
   return c;
@@ -59,7 +62,8 @@ export function createNodeTcpTransport(): Transport {
       opts: TransportOptions,
       accept: (c: Connection) => ConnectionHandler,
     ): Promise<Listener> {
-      const server = net.createServer((s) => setup(s, opts, accept));
+      const budget = FrameBudget.forListener(opts.maxMessageBytes);
+      const server = net.createServer((s) => setup(s, opts, accept, budget));
       return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(opts.port, opts.host, () => {
