@@ -16,6 +16,7 @@ import { batchKey } from "../../core/pending.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 
 const nodes: TinyKVNode[] = [];
 const clients: RawClient[] = [];
@@ -46,6 +47,7 @@ async function cluster(): Promise<{ leader: TinyKVNode; followers: TinyKVNode[] 
           port: ports[i].client,
           raft_port: ports[i].raft,
           peers,
+          cluster_secret: TEST_CLUSTER_SECRET,
           log_level: "error",
         }),
         { logger: createLogger("error"), plugins: [idem] },

@@ -20,6 +20,7 @@ import {
 } from "../../core/plugin.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import { fakeClock, FakeScheduler, MemoryNetwork } from "../helpers/fake_env.ts";
+import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 
 const SUBMIT_MS = 2000;
 
@@ -40,6 +41,7 @@ async function start(e: Env, id: number, peers: Record<number, string>, plugins:
       port: peers[id] ? 30_000 + id : 0,
       raft_port: peers[id] ? Number(peers[id].split(":")[1]) : 0,
       peers,
+      cluster_secret: TEST_CLUSTER_SECRET,
       log_level: "error",
       raft_submit_timeout_ms: SUBMIT_MS,
     }),
