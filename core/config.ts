@@ -55,7 +55,7 @@ export interface Config {
   batch_size: number;
   /** Longest a partial batch waits, in ms. Default 10. */
   batch_timeout_ms: number;
-  /** Largest batch or frame accepted, in bytes; larger gets TOO_LARGE. Default 1 MiB. */
+  /** Largest batch or frame accepted, in bytes (at most 16 MiB); larger gets TOO_LARGE. Default 1 MiB. */
   batch_max_bytes: number;
   /**
    * A batch not applied within this many ms (plus 1 ms per 8 kB of batch, so large writes within
@@ -172,6 +172,8 @@ export interface OptionSpec {
 }
 
 const MiB = 1024 * 1024;
+/** The most `batch_max_bytes` may be set to (see the option). */
+export const MAX_BATCH_BYTES = 16 * MiB;
 
 /** Every option, in `--help` order. */
 export const OPTIONS: readonly OptionSpec[] = [
@@ -285,10 +287,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: "batch_max_bytes",
     kind: "int",
-    help: "largest batch or frame accepted (bytes); larger gets TOO_LARGE",
+    help:
+      "largest batch or frame accepted (bytes, at most 16 MiB); larger gets TOO_LARGE at admission",
     default: MiB,
     min: 1024,
-    max: 64 * MiB,
+    // One batch becomes (part of) one log entry that every node copies, writes and applies in a
+    // few event-loop turns: past ~16 MiB those turns outlast an election timeout on a 2-core
+    // machine and the cluster loses its leader (a 60 MB entry did, every time). etcd caps requests
+    // at 1.5 MiB by default for the same reason.
+    max: MAX_BATCH_BYTES,
   },
   {
     key: "raft_submit_timeout_ms",

@@ -14,7 +14,7 @@
  * (see docs/security.md).
  * @module
  */
-import { decodeCbor, encodeCbor } from "./cbor.ts";
+import { decodeCbor } from "./cbor.ts";
 import type { Logger } from "./logger.ts";
 import {
   ClientHandshake,
@@ -24,13 +24,12 @@ import {
   type RefusalKind,
   ServerHandshake,
 } from "./peer_auth.ts";
-import { decodePeerMessage, encodePeerMessage } from "./peer_codec.ts";
+import { CHUNK_TAG, decodePeerMessage, encodePeerFrames } from "./peer_codec.ts";
 import type { NodeStats } from "./plugin.ts";
 import type { Message, NodeId } from "./raft/types.ts";
 import type { Connection, Listener, Transport } from "../transports/types.ts";
 
 const CHUNK_BYTES = 512 * 1024;
-const CHUNK_TAG = 2;
 /** Largest reassembled message (a snapshot). */
 const MAX_ASSEMBLED_BYTES = 2 * 1024 * 1024 * 1024;
 const RECONNECT_MS = 100;
@@ -351,28 +350,11 @@ export class PeerNetwork {
         if (isSnapshot) this.#onSnapshotFailed(m.to);
         continue;
       }
-      const bytes = encodePeerMessage(m);
-      if (bytes.length <= CHUNK_BYTES) {
-        this.#stats.bytesOut += bytes.length + 4;
-        conn.send(bytes);
-      } else {
-        this.#sendChunked(conn, bytes.slice());
+      // One frame, or chunk frames written straight from the entries (no intermediate copy).
+      for (const f of encodePeerFrames(m, CHUNK_BYTES, () => ++this.#chunkSeq)) {
+        this.#stats.bytesOut += f.length + 4;
+        conn.send(f);
       }
-    }
-  }
-
-  #sendChunked(conn: Connection, bytes: Uint8Array): void {
-    const id = ++this.#chunkSeq;
-    for (let seq = 0, off = 0; off < bytes.length; seq++, off += CHUNK_BYTES) {
-      const chunk = encodeCbor([
-        CHUNK_TAG,
-        id,
-        seq,
-        bytes.length,
-        bytes.subarray(off, off + CHUNK_BYTES),
-      ]);
-      this.#stats.bytesOut += chunk.length + 4;
-      conn.send(chunk);
     }
   }
 

@@ -93,6 +93,22 @@ export class RecordWriter {
     this.#end();
   }
 
+  /**
+   * The frame, type and fixed fields of an Entry record whose data is written separately, right
+   * after these bytes (a large entry is never copied into the buffer). The CRC covers both.
+   */
+  static entryHead(e: Entry): Uint8Array {
+    const head = new Uint8Array(FRAME_BYTES + 1 + 1 + 16);
+    const v = new DataView(head.buffer);
+    v.setUint32(4, 1 + 1 + 16 + e.data.length, true);
+    head[8] = RecordType.Entry;
+    v.setUint8(9, e.type);
+    v.setFloat64(10, e.index, true);
+    v.setFloat64(18, e.term, true);
+    v.setUint32(0, crc32c(e.data, crc32c(head.subarray(4))), true);
+    return head;
+  }
+
   /** Appends a HardState record. */
   hardState(hs: HardState): void {
     const at = this.#begin(1 + 24, RecordType.HardState);

@@ -62,6 +62,8 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/** Entries at least this large are written straight from their data, not copied into the buffer. */
+const DIRECT_WRITE_BYTES = 256 * 1024;
 const SILENT: WalLogger = { info() {}, warn() {}, error() {} };
 
 function datasync(fd: number): Promise<void> {
@@ -229,7 +231,11 @@ export class WalStorage implements Storage {
     if (plan === undefined) return;
     const w = this.#w;
     if (plan.truncatedPrevTerm !== undefined) w.truncate(plan.from, plan.truncatedPrevTerm);
-    for (let k = plan.skip; k < entries.length; k++) w.entry(entries[k]);
+    for (let k = plan.skip; k < entries.length; k++) {
+      const e = entries[k];
+      if (e.data.length < DIRECT_WRITE_BYTES) w.entry(e);
+      else this.#writeDirect(e);
+    }
     this.#log.commitAppend(entries, plan);
     const seg = this.#segments[this.#segments.length - 1];
     if (this.#log.lastIndex() > seg.maxIndex) seg.maxIndex = this.#log.lastIndex();
@@ -391,6 +397,25 @@ export class WalStorage implements Storage {
     while (off < bytes.length) {
       off += fs.writeSync(fd, bytes, off, bytes.length - off, pos + off);
     }
+  }
+
+  /**
+   * Writes a large entry's record straight from its data (after what is buffered): no copy into
+   * the record buffer, which would also grow to twice the entry's size.
+   */
+  #writeDirect(e: Entry): void {
+    this.#flush();
+    try {
+      const head = RecordWriter.entryHead(e);
+      this.#writeAll(this.#fd, head, this.#segSize);
+      this.#writeAll(this.#fd, e.data, this.#segSize + head.length);
+      this.#segSize += head.length + e.data.length;
+      this.#written++;
+    } catch (err) {
+      this.#fail(err as Error);
+      throw this.#failed;
+    }
+    // Rotation, if the segment is now full, happens on the next flush (as for buffered records).
   }
 
   /** Writes the buffered records to the current segment; rotates when it is full. */

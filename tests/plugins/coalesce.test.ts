@@ -65,7 +65,7 @@ test("a full queue answers BUSY and memory stays bounded", () => {
   const p = createCoalescePlugin();
   const ctx = fakeContext({
     batch_size: 100_000,
-    batch_max_bytes: 64 * 1024 * 1024,
+    batch_max_bytes: 16 * 1024 * 1024,
     coalesce_max_queue_bytes: 64 * 1024,
   });
   p.setup!(ctx);

@@ -53,6 +53,26 @@ describe("wal round trip", () => {
     await r2.close();
   });
 
+  test("large entries (written straight from their data) round-trip among small ones, with rotation", async () => {
+    const d = dir("large");
+    const w = await openWal(d, { segmentBytes: 1 << 20 });
+    const es = makeEntries(1, 12, 1);
+    for (const i of [2, 5, 6, 11]) {
+      es[i] = { ...es[i], data: new Uint8Array(300_000 + i).map((_, k) => (k * 31 + i) & 0xff) };
+    }
+    w.append(es.slice(0, 4));
+    w.setHardState({ term: 1, vote: 1, commit: 3 });
+    w.append(es.slice(4));
+    await w.sync();
+    await w.close();
+    const r = await openWal(d);
+    expect(r.lastIndex()).toBe(12);
+    expect(plain(r.entries(1, 13))).toEqual(plain(es));
+    expect(r.initialState().hardState.commit).toBe(3);
+    expect(r.recovery.tornBytes).toBe(0);
+    await r.close();
+  });
+
   test("hard state and conf state are durable", async () => {
     const d = dir("hs");
     const w = await openWal(d, { initialConf: { voters: [1], learners: [] } });

@@ -42,8 +42,10 @@ const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
 class BunConnection extends FramedConnection {
   readonly #socket: BunSocket;
-  /** Bytes the kernel did not take yet (written on drain). */
-  #pending: Uint8Array | null = null;
+  /** Bytes the kernel did not take yet, in order (written on drain; never merged by copying). */
+  #pending: Uint8Array[] = [];
+  #pendingHead = 0;
+  #pendingBytes = 0;
   #endRequested = false;
 
   constructor(socket: BunSocket, remote: string, max: number, budget: FrameBudget | null) {
@@ -52,32 +54,47 @@ class BunConnection extends FramedConnection {
   }
 
   protected writeRaw(bytes: Uint8Array): void {
-    if (this.#pending) {
-      const merged = new Uint8Array(this.#pending.length + bytes.length);
-      merged.set(this.#pending);
-      merged.set(bytes, this.#pending.length);
-      this.#pending = merged;
+    if (this.#pendingBytes > 0) {
+      this.#pending.push(bytes);
+      this.#pendingBytes += bytes.length;
       return;
     }
     const n = this.#socket.write(bytes);
-    if (n < bytes.length) this.#pending = bytes.subarray(Math.max(n, 0));
+    if (n < bytes.length) {
+      const rest = bytes.subarray(Math.max(n, 0));
+      this.#pending.push(rest);
+      this.#pendingBytes += rest.length;
+    }
   }
 
   protected pendingRaw(): number {
-    return this.#pending ? this.#pending.length : 0;
+    return this.#pendingBytes;
   }
 
   protected closeRaw(): void {
     this.#endRequested = true;
-    if (!this.#pending) this.#socket.end();
+    if (this.#pendingBytes === 0) this.#socket.end();
   }
 
   onDrain(): void {
-    const p = this.#pending;
-    if (!p) return;
-    this.#pending = null;
-    this.writeRaw(p);
-    if (!this.#pending && this.#endRequested) this.#socket.end();
+    const q = this.#pending;
+    if (q.length === 0) return;
+    while (this.#pendingHead < q.length) {
+      const b = q[this.#pendingHead];
+      const n = this.#socket.write(b);
+      if (n < b.length) {
+        const w = Math.max(n, 0);
+        q[this.#pendingHead] = b.subarray(w);
+        this.#pendingBytes -= w;
+        return; // the next drain goes on from here
+      }
+      this.#pendingBytes -= b.length;
+      this.#pendingHead++;
+    }
+    this.#pending = [];
+    this.#pendingHead = 0;
+    this.#pendingBytes = 0;
+    if (this.#endRequested) this.#socket.end();
   }
 
   onData(chunk: Uint8Array): void {

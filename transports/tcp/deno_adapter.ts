@@ -20,6 +20,19 @@ import { FramedConnection } from "./framed_connection.ts";
 const SMALL_READ = 1024;
 const LARGE_READ = 64 * 1024;
 
+/** Pending chunks are joined into writes of up to this many bytes. */
+const JOIN_BYTES = 256 * 1024;
+
+function join(chunks: readonly Uint8Array[], from: number, to: number, bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let p = 0;
+  for (let i = from; i < to; i++) {
+    out.set(chunks[i], p);
+    p += chunks[i].length;
+  }
+  return out;
+}
+
 class DenoConnection extends FramedConnection {
   readonly #conn: Deno.TcpConn;
   #writing: Promise<void> | null = null;
@@ -44,19 +57,21 @@ class DenoConnection extends FramedConnection {
       while (this.#pending.length > 0) {
         const chunks = this.#pending;
         this.#pending = [];
-        let buf: Uint8Array;
-        if (chunks.length === 1) buf = chunks[0];
-        else {
-          buf = new Uint8Array(this.#pendingBytes);
-          let p = 0;
-          for (const c of chunks) {
-            buf.set(c, p);
-            p += c.length;
+        // Runs of small chunks are joined into one write; large ones are written as they are
+        // (never copied into a joint buffer).
+        for (let i = 0; i < chunks.length;) {
+          let j = i + 1;
+          let bytes = chunks[i].length;
+          while (j < chunks.length && bytes + chunks[j].length <= JOIN_BYTES) {
+            bytes += chunks[j].length;
+            j++;
           }
+          const buf = j === i + 1 ? chunks[i] : join(chunks, i, j, bytes);
+          let off = 0;
+          while (off < buf.length) off += await this.#conn.write(buf.subarray(off));
+          this.#pendingBytes -= buf.length;
+          i = j;
         }
-        let off = 0;
-        while (off < buf.length) off += await this.#conn.write(buf.subarray(off));
-        this.#pendingBytes -= buf.length;
       }
     } catch {
       this.#shutdown();
