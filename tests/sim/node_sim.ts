@@ -36,6 +36,8 @@ import {
   SimScheduler,
 } from "./sim_env.ts";
 
+/** `SIM_TRACE=1` prints every traced event (with the runner: `--seed N`). */
+const TRACE = !!process.env.SIM_TRACE;
 const CLIENT_PORT = 7000;
 const RAFT_PORT = 8000;
 const MAX_BATCH_BYTES = 16 * 1024;
@@ -79,6 +81,9 @@ function fnvStr(h: number, s: string): number {
 export interface SimPlan {
   seed: number;
   nodes: number;
+  /** The lease probe runs (every third seed): leader isolated, reader on it, writer elsewhere. */
+  leaseProbe: boolean;
+  /** `lease_read: true` on the nodes (the probe's seeds, unless overridden). */
   leaseRead: boolean;
   coalesce: boolean;
   hostile: boolean;
@@ -91,13 +96,14 @@ export interface SimPlan {
 }
 
 /** The plan of a seed (every knob is derived from the seed alone). */
-export function planFor(seed: number, chaosMs = 1500): SimPlan {
+export function planFor(seed: number, chaosMs = 1500, leaseRead?: boolean): SimPlan {
   const r = new Prng(seed ^ 0x5eed);
   const calm = r.chance(0.2);
   return {
     seed,
     nodes: r.chance(0.2) ? 5 : 3,
-    leaseRead: seed % 3 === 0,
+    leaseProbe: seed % 3 === 0,
+    leaseRead: leaseRead ?? seed % 3 === 0,
     coalesce: r.chance(0.4),
     hostile: r.chance(0.5),
     admin: r.chance(0.5),
@@ -148,6 +154,8 @@ interface Slot {
   /** Committed-entry check: last index compared. */
   checked: number;
   restarts: number;
+  /** Started with `join` (no membership): the target of ADD_NODE / REMOVE_NODE. */
+  spare: boolean;
 }
 
 /** Error log kept for the failure report (the node logs errors only). */
@@ -192,11 +200,16 @@ class World {
     this.rng = new Prng(plan.seed);
     this.net = new SimNetwork(this.sched, this.rng, plan.faults, (s) => this.trace(s));
     const voters = Array.from({ length: plan.nodes }, (_, i) => i + 1);
-    for (const id of voters) {
+    // With admin commands, one spare node joins and leaves through ADD_NODE / REMOVE_NODE.
+    const ids = plan.admin ? [...voters, plan.nodes + 1] : voters;
+    for (const id of ids) {
+      const spare = !voters.includes(id);
+      const conf = spare ? { voters: [], learners: [] } : { voters, learners: [] };
       this.slots.push({
         id,
+        spare,
         host: `10.0.0.${id}`,
-        disk: new SimDisk(`n${id}`, { voters, learners: [] }, this.sched, this.rng),
+        disk: new SimDisk(`n${id}`, conf, this.sched, this.rng),
         scope: { alive: false },
         node: null,
         up: false,
@@ -209,6 +222,7 @@ class World {
 
   trace(s: string): void {
     this.traceEvents++;
+    if (TRACE) console.log(`${this.sched.now.toFixed(3)} ${s}`);
     this.#trace = fnvStr(this.#trace, `${this.sched.now.toFixed(3)} ${s}\n`);
   }
 
@@ -226,16 +240,25 @@ class World {
     if (!this.expected.includes(what)) this.expected.push(what);
   }
 
-  peers(): Record<number, string> {
+  /** The configured peers: the voters (and the spare itself, for the spare). */
+  peers(spare: boolean): Record<number, string> {
     const p: Record<number, string> = {};
-    for (const s of this.slots) p[s.id] = `${s.host}:${RAFT_PORT}`;
+    for (const s of this.slots) if (spare || !s.spare) p[s.id] = `${s.host}:${RAFT_PORT}`;
     return p;
   }
 
-  peerClients(): Record<number, string> {
+  peerClients(spare: boolean): Record<number, string> {
     const p: Record<number, string> = {};
-    for (const s of this.slots) p[s.id] = `${s.host}:${CLIENT_PORT}`;
+    for (const s of this.slots) if (spare || !s.spare) p[s.id] = `${s.host}:${CLIENT_PORT}`;
     return p;
+  }
+
+  /** Members as the leader sees them (voters and learners). */
+  members(): number[] {
+    const l = this.leader();
+    if (!l) return [];
+    const c = l.node!.status().conf;
+    return [...c.voters, ...c.learners];
   }
 
   // -------------------------------------------------------------- nodes
@@ -251,8 +274,9 @@ class World {
       host: slot.host,
       port: CLIENT_PORT,
       raft_port: RAFT_PORT,
-      peers: this.peers(),
-      peer_clients: this.peerClients(),
+      peers: this.peers(slot.spare),
+      peer_clients: this.peerClients(slot.spare),
+      join: slot.spare,
       log_level: "error",
       tick_ms: 10,
       heartbeat_ms: 30,
@@ -451,9 +475,16 @@ class SimClient {
   #seq = 0;
   /** The batch in flight: its writes are recorded as unknown if the run ends first. */
   inFlight: { cmds: Cmd[]; call: number } | null = null;
-  constructor(readonly w: World, readonly id: number) {
+  /** A lease probe: stays on one node (never switches) and stops at `until`. */
+  pinned = false;
+  /** Never switch to this node (the lease probe's writer avoids the isolated leader). */
+  avoid = -1;
+  until = Infinity;
+  /** What to send (default: a random mix). */
+  ops: (() => { cmds: Cmd[]; readOnly: boolean }) | null = null;
+  constructor(readonly w: World, readonly id: number, endpoint?: number) {
     this.host = `10.1.0.${id}`;
-    this.#endpoint = w.rng.int(0, w.slots.length);
+    this.#endpoint = endpoint ?? w.rng.int(0, w.slots.length);
   }
 
   start(): void {
@@ -465,10 +496,27 @@ class SimClient {
   }
 
   #switch(addr?: string): void {
+    if (this.pinned) {
+      if (this.#conn?.closed) this.#conn = null;
+      return;
+    }
+    const n = this.w.slots.length;
     const i = addr ? this.w.slots.findIndex((s) => `${s.host}:${CLIENT_PORT}` === addr) : -1;
-    this.#endpoint = i >= 0 ? i : this.w.rng.int(0, this.w.slots.length);
+    this.#endpoint = i >= 0 ? i : this.w.rng.int(0, n);
+    if (this.#endpoint === this.avoid) {
+      this.#endpoint = (this.avoid + 1 + this.w.rng.int(0, n - 1)) % n;
+    }
     this.#conn?.conn?.close();
     this.#conn = null;
+  }
+
+  /** `SET key <unique>` (the lease probe's writer). */
+  setOp(key: string): { cmds: Cmd[]; readOnly: boolean } {
+    const v = `${this.id}.${++this.#seq}`;
+    return {
+      cmds: [{ wire: ["SET", key, v], key, input: { kind: "put", value: v } }],
+      readOnly: false,
+    };
   }
 
   #commands(): { cmds: Cmd[]; readOnly: boolean } {
@@ -502,8 +550,8 @@ class SimClient {
 
   async #next(): Promise<void> {
     const w = this.w;
-    if (w.ended) return;
-    const { cmds, readOnly } = this.#commands();
+    if (w.ended || w.sched.now > this.until) return;
+    const { cmds, readOnly } = this.ops ? this.ops() : this.#commands();
     const batchId = `b${this.#seq}.${w.rng.int(0, 1e6)}`;
     const call = w.sched.now;
     this.inFlight = readOnly ? null : { cmds, call };
@@ -633,15 +681,30 @@ class SimClient {
 
 // ------------------------------------------------------------------------------------ admin
 
-/** Server commands sent on their own: TRANSFER_LEADER, MEMBERS, INFO, GET_LEADER. */
+/**
+ * Server commands sent on their own: TRANSFER_LEADER, ADD_NODE / REMOVE_NODE of the spare node
+ * (as a voter or a learner), MEMBERS, INFO, GET_LEADER.
+ */
 async function adminOnce(w: World, n: number): Promise<void> {
   const up = w.up();
   if (up.length === 0) return;
-  const target = w.rng.pick(up);
+  const target = w.rng.chance(0.7) ? (w.leader() ?? w.rng.pick(up)) : w.rng.pick(up);
   const r = w.rng.next();
   const voter = w.rng.pick(w.slots).id;
-  const cmd = r < 0.5
+  const spare = w.slots.find((s) => s.spare)!;
+  const add = [
+    "ADD_NODE",
+    String(spare.id),
+    `${spare.host}:${RAFT_PORT}`,
+    `${spare.host}:${CLIENT_PORT}`,
+    ...(w.rng.chance(0.5) ? ["LEARNER"] : []),
+  ];
+  const cmd = r < 0.3
     ? ["TRANSFER_LEADER", String(voter)]
+    : r < 0.45
+    ? add
+    : r < 0.55
+    ? ["REMOVE_NODE", String(spare.id)]
     : r < 0.7
     ? ["MEMBERS"]
     : r < 0.85
@@ -675,9 +738,13 @@ async function adminOnce(w: World, n: number): Promise<void> {
     w.fail(`admin ${cmd.join(" ")}: bad reply ${JSON.stringify(reply)}`);
     return;
   }
-  // No leader (UNAVAILABLE) and, for TRANSFER_LEADER, a follower or a non-voter are fine.
-  const ok = codes[0] === Code.OK || codes[0] === Code.UNAVAILABLE ||
-    (cmd[0] === "TRANSFER_LEADER" && (codes[0] === Code.NOT_LEADER || codes[0] === Code.SYNTAX));
+  // No leader (UNAVAILABLE) is fine; TRANSFER_LEADER on a follower or to a non-voter too; a
+  // membership change may be refused (BUSY: one pending; NOT_LEADER) or end unknown (TIMEOUT).
+  const c0 = codes[0];
+  const ok = c0 === Code.OK || c0 === Code.UNAVAILABLE ||
+    (cmd[0] === "TRANSFER_LEADER" && (c0 === Code.NOT_LEADER || c0 === Code.SYNTAX)) ||
+    (cmd[0].endsWith("_NODE") &&
+      (c0 === Code.BUSY || c0 === Code.NOT_LEADER || c0 === Code.TIMEOUT));
   if (!ok) w.fail(`admin ${cmd.join(" ")}: code ${codes[0]} ${String(reply.errors)}`);
 }
 
@@ -695,9 +762,17 @@ interface HostileCase {
 
 const ADMISSION_FIX = "admission validation in core/server.ts (issue 9 item 1)";
 
+let hostileSeq = 0;
+
+/** A batch with a fresh id (the idempotency plugin must not answer it from an earlier one). */
 function batch(extra: Record<string, unknown>): Uint8Array {
-  return encodeCbor({ type: MsgType.COMMAND_BATCH, batch_id: "h", client_id: "hostile", ...extra })
-    .slice();
+  const n = ++hostileSeq;
+  return encodeCbor({
+    type: MsgType.COMMAND_BATCH,
+    batch_id: `h${n}`,
+    client_id: `hostile-${n}`,
+    ...extra,
+  }).slice();
 }
 
 /** Every one must get an error reply; the cluster must keep serving. */
@@ -762,6 +837,7 @@ async function hostileOnce(w: World, c: HostileCase): Promise<void> {
     return;
   }
   w.counts.hostile++;
+  hostileSeq = w.counts.hostile * 1000;
   const frame = c.frame(w);
   const restarts = target.restarts;
   const reply = await new Promise<Reply | null>((resolve) => {
@@ -781,7 +857,14 @@ async function hostileOnce(w: World, c: HostileCase): Promise<void> {
   if (!reply && (cc.conn as unknown as { broken?: boolean }).broken) return;
   const problem = hostileProblem(reply);
   w.trace(`hostile ${c.name} -> ${problem ?? "ok"}`);
-  if (c.name.startsWith("poison count") && problem === null) w.admissionValidates = true;
+  if (TRACE) console.log(JSON.stringify(reply)?.slice(0, 300));
+  // The full 2^32-1 claim is sent only once a small claim was refused outright, with MALFORMED.
+  if (
+    c.name.startsWith("poison count") && problem === null && reply &&
+    (reply.type === MsgType.ERROR ? reply.code : (reply.codes as number[])[0]) ===
+      Code.MALFORMED &&
+    (reply.type === MsgType.ERROR || (reply.codes as number[]).length === 1)
+  ) w.admissionValidates = true;
   if (problem === null) return;
   if (c.waitsFor) w.xfail(`hostile "${c.name}": ${problem} (waits for ${c.waitsFor})`);
   else w.fail(`hostile "${c.name}": ${problem}`);
@@ -804,10 +887,46 @@ function hostileProblem(r: Reply | null): string | null {
 
 // ------------------------------------------------------------------------------------ faults
 
+/**
+ * The lease case (issue 9 item 4): the leader is cut off from its peers while a reader stays
+ * connected to it and a writer follows the new leader. With `lease_read`, a read the old leader
+ * serves after the new leader acknowledged a write is stale, which the checker rejects.
+ */
+function leaseProbe(w: World, clients: SimClient[]): void {
+  const at = 300 + w.rng.next() * 200;
+  w.sched.at(at, () => {
+    const l = w.leader();
+    if (!l || w.ended) return;
+    const hosts = w.slots.map((s) => s.host);
+    for (const h of hosts) if (h !== l.host) w.net.block(l.host, h), w.net.block(h, l.host);
+    w.counts.partitions++;
+    w.trace(`lease probe: isolate n${l.id}`);
+    const li = w.slots.indexOf(l);
+    const reader = new SimClient(w, 50, li);
+    reader.pinned = true;
+    reader.until = w.sched.now + 500;
+    reader.ops = () => ({
+      cmds: [{ wire: ["GET", "r0"], key: "r0", input: { kind: "get" } }],
+      readOnly: true,
+    });
+    const writer = new SimClient(w, 51, (li + 1) % w.slots.length);
+    writer.until = reader.until;
+    writer.avoid = li;
+    writer.ops = () => writer.setOp("r0");
+    clients.push(reader, writer);
+    reader.start();
+    writer.start();
+    w.sched.at(600, () => {
+      w.net.heal();
+      w.trace("lease probe: heal");
+    });
+  });
+}
+
 function scheduleFaults(w: World): void {
   const plan = w.plan;
   const hosts = w.slots.map((s) => s.host);
-  let t = 100 + w.rng.next() * 200;
+  let t = plan.leaseProbe ? 1100 : 100 + w.rng.next() * 200;
   while (t < plan.chaosMs) {
     const at = t;
     w.sched.at(at, () => {
@@ -893,8 +1012,12 @@ function restoreGlobals(p: Patched): void {
 }
 
 /** Runs one seed and checks everything; never throws. */
-export async function runNodeSim(seed: number, chaosMs?: number): Promise<SimResult> {
-  const plan = planFor(seed, chaosMs);
+export async function runNodeSim(
+  seed: number,
+  chaosMs?: number,
+  leaseRead?: boolean,
+): Promise<SimResult> {
+  const plan = planFor(seed, chaosMs, leaseRead);
   const w = new World(plan);
   const saved = patchGlobals(w);
   try {
@@ -940,12 +1063,13 @@ async function simulate(w: World): Promise<void> {
   scheduleFaults(w);
   const clients = Array.from({ length: plan.clients }, (_, i) => new SimClient(w, i + 1));
   for (const c of clients) c.start();
+  if (plan.leaseProbe) leaseProbe(w, clients);
   if (plan.admin) {
     let n = 0;
     const tick = () => {
       if (w.ended || sched.now > plan.chaosMs) return;
       void adminOnce(w, ++n);
-      sched.at(100 + w.rng.next() * 300, tick);
+      sched.at(50 + w.rng.next() * 150, tick);
     };
     sched.at(200, tick);
   }
@@ -976,7 +1100,8 @@ async function simulate(w: World): Promise<void> {
     const l = w.leader();
     if (!l) return false;
     const commit = l.node!.status().commit;
-    return up.every((s) => s.node!.status().applied >= commit);
+    const members = w.members();
+    return up.every((s) => !members.includes(s.id) || s.node!.status().applied >= commit);
   });
   if (w.failures.length > 0) return;
   const leader = w.leader();

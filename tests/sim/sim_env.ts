@@ -160,8 +160,7 @@ export interface NetworkFaults {
 }
 
 class SimConn implements Connection {
-  static #ids = 0;
-  readonly id = ++SimConn.#ids;
+  readonly id: number;
   closed = false;
   /** Reset: in-flight messages are lost. */
   broken = false;
@@ -179,7 +178,9 @@ class SimConn implements Connection {
     readonly localHost: string,
     readonly remoteHost: string,
     readonly remoteAddress: string,
-  ) {}
+  ) {
+    this.id = net.nextConnId();
+  }
 
   send(message: Uint8Array): boolean {
     if (this.closed) return false;
@@ -218,6 +219,7 @@ export class SimNetwork {
   readonly #blocked = new Set<string>();
   readonly #down = new Set<string>();
   #nextPort = 40_000;
+  #connIds = 0;
   /** Counters for the run summary. */
   readonly stats = { sent: 0, delivered: 0, resets: 0, refused: 0 };
 
@@ -227,6 +229,11 @@ export class SimNetwork {
     public faults: NetworkFaults,
     readonly trace: (s: string) => void,
   ) {}
+
+  /** Connection ids are per network, so a run does not depend on earlier runs in the process. */
+  nextConnId(): number {
+    return ++this.#connIds;
+  }
 
   /** Blocks messages from `a` to `b`. */
   block(a: string, b: string): void {
