@@ -38,3 +38,25 @@ test("the lease probe with ReadIndex reads (lease_read off): never stale", async
     if (!r.ok) throw new Error(`seed ${seed}: ${r.failures.join("; ")}`);
   }
 }, 60_000);
+
+test(
+  "the checks have teeth: disks that lie about fsync lose acknowledged writes, and it is caught",
+  async () => {
+    // Same seeds, same schedules; only sync() persists nothing, so a crash loses writes the node
+    // acknowledged. Seeds without the lease probe, so no failure is classed as the known lease one.
+    let caught = 0;
+    let crashed = 0;
+    for (let seed = 1; seed <= 60 && caught < 3; seed++) {
+      if (seed % 3 === 0) continue;
+      const honest = await runNodeSim(seed);
+      expect(honest.ok).toBe(true);
+      if (!honest.summary.match(/[1-9]\d* crashes/)) continue;
+      crashed++;
+      const r = await runNodeSim(seed, undefined, undefined, true);
+      if (!r.ok) caught++;
+    }
+    expect(crashed).toBeGreaterThan(0);
+    expect(caught).toBeGreaterThanOrEqual(3);
+  },
+  60_000,
+);

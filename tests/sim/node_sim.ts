@@ -954,6 +954,13 @@ function scheduleFaults(w: World): void {
       } else if (x < 0.75) {
         w.net.heal();
         w.trace("heal");
+      } else if (plan.crashes && down.length === 0 && w.rng.chance(0.2)) {
+        // Power loss of the whole cluster (issue 9's kill -9 of every node).
+        w.trace("crash all");
+        for (const s of w.slots) w.crash(s);
+        w.sched.at(50 + w.rng.next() * 200, () => {
+          for (const s of w.slots) w.restart(s);
+        });
       } else if (plan.crashes && down.length === 0) {
         const s = w.rng.chance(0.5) ? (w.leader() ?? w.rng.pick(w.slots)) : w.rng.pick(w.slots);
         w.crash(s);
@@ -1016,9 +1023,12 @@ export async function runNodeSim(
   seed: number,
   chaosMs?: number,
   leaseRead?: boolean,
+  /** For the simulation's own tests: disks whose fsync persists nothing. */
+  lyingDisks = false,
 ): Promise<SimResult> {
   const plan = planFor(seed, chaosMs, leaseRead);
   const w = new World(plan);
+  if (lyingDisks) { for (const s of w.slots) s.disk.lies = true; }
   const saved = patchGlobals(w);
   try {
     await simulate(w);

@@ -438,6 +438,8 @@ export class SimDisk {
   /** The live storage (null while the node is down). */
   #live: SimStorage | null = null;
   readonly stats = { syncs: 0, crashes: 0, lostOps: 0, torn: 0 };
+  /** A disk that lies about fsync (for the simulation's own tests): `sync()` persists nothing. */
+  lies = false;
 
   constructor(
     readonly name: string,
@@ -466,7 +468,7 @@ export class SimDisk {
     return new Promise((resolve) => {
       this.sched.at(ms, () => {
         if (!scope.alive) return;
-        const n = Math.max(0, target - this.#base);
+        const n = this.lies ? 0 : Math.max(0, target - this.#base);
         this.#durable.push(...this.#unsynced.splice(0, n));
         this.#base += n;
         resolve();
