@@ -1,6 +1,6 @@
 /**
  * Shared body of the node simulation test files (each runs one range of seeds, so the 1,000 CI
- * seeds are split over files that each stay under ~30 s). `SEED=N` runs that seed only;
+ * seeds are split over files that each stay under ~30 s). `NODE_SIM_SEED=N` runs that seed only;
  * `NODE_SIM_SEEDS=N` scales every range to N seeds. See docs/simulation.md.
  * @module
  */
@@ -21,9 +21,9 @@ export function assertSeed(r: SimResult): void {
 /** Registers a test running seeds [first, first + count). */
 export function seedRange(first: number, count: number): void {
   const env = process.env;
-  if (env.SEED !== undefined) {
+  if (env.NODE_SIM_SEED !== undefined) {
     if (first !== 1) return;
-    const seed = Number(env.SEED);
+    const seed = Number(env.NODE_SIM_SEED);
     test(`node sim seed ${seed}`, async () => assertSeed(await runNodeSim(seed)), 120_000);
     return;
   }
