@@ -3,7 +3,8 @@
  * one process), seeds differ, and the plan derives everything from the seed.
  */
 import { expect, test } from "bun:test";
-import { planFor, runNodeSim } from "./node_sim.ts";
+import { checkHistory } from "./linearizability.ts";
+import { type KvInput, kvModel, planFor, runNodeSim } from "./node_sim.ts";
 
 test("same seed, same trace hash (determinism)", async () => {
   for (const seed of [3, 8, 21]) {
@@ -60,3 +61,33 @@ test(
   },
   60_000,
 );
+
+test("kvModel: counters reject an INCR applied twice, registers a stale read", () => {
+  const op = (input: KvInput, output: string | null | undefined, call: number, ret: number) => ({
+    key: "k",
+    input,
+    output,
+    call,
+    ret,
+  });
+  const incr: KvInput = { kind: "incr" };
+  const get: KvInput = { kind: "get" };
+  // Two acknowledged INCRs, a read of 3: one was applied twice.
+  expect(checkHistory(kvModel, [op(incr, "1", 0, 1), op(incr, "2", 2, 3), op(get, "3", 4, 5)]).ok)
+    .toBe(false);
+  // ...unless a third INCR's outcome is unknown.
+  expect(
+    checkHistory(kvModel, [
+      op(incr, "1", 0, 1),
+      op(incr, "2", 2, 3),
+      op(incr, undefined, 2, Infinity),
+      op(get, "3", 4, 5),
+    ]).ok,
+  ).toBe(true);
+  const put = (v: string): KvInput => ({ kind: "put", value: v });
+  expect(
+    checkHistory(kvModel, [op(put("a"), null, 0, 1), op(put("b"), null, 2, 3), op(get, "a", 4, 5)])
+      .ok,
+  )
+    .toBe(false);
+});
