@@ -1037,14 +1037,25 @@ export async function runNodeSim(
   } finally {
     restoreGlobals(saved);
   }
-  // Lease reads through a partition are known to be stale on this branch.
+  // Lease reads through a partition are known to be stale on this branch (issue 9 item 4): a
+  // seed whose only failure is linearizability, with lease_read on, is an expected failure when
+  // the same seed with ReadIndex reads (lease_read off) passes. Delete once the lease is fixed.
   let failures = w.failures;
   const lin = failures.filter((f) => f.includes("not linearizable"));
-  if (plan.leaseRead && lin.length > 0 && lin.length === failures.length) {
-    w.xfail(
-      `lease reads: ${lin[0]} (waits for the lease fix in core/raft, issue 9 item 4)`,
-    );
-    failures = [];
+  if (
+    plan.leaseRead && leaseRead === undefined && lin.length > 0 && lin.length === failures.length
+  ) {
+    const readIndex = await runNodeSim(seed, chaosMs, false, lyingDisks);
+    if (readIndex.ok) {
+      w.xfail(
+        `lease reads: ${
+          lin[0]
+        }; passes with ReadIndex (waits for the lease fix in core/raft, issue 9 item 4)`,
+      );
+      failures = [];
+    } else {
+      failures = [...failures, ...readIndex.failures.map((f) => `with lease_read off too: ${f}`)];
+    }
   }
   const s = w.net.stats;
   return {
