@@ -192,8 +192,6 @@ class World {
   ended = false;
   /** The history was checked: later outcomes are not recorded. */
   checked = false;
-  /** The poison count was rejected at admission (so the full 2^32-1 claim is safe to send). */
-  admissionValidates = false;
   readonly counts = { crashes: 0, partitions: 0, hostile: 0, admin: 0, snapshots: 0 };
 
   constructor(readonly plan: SimPlan) {
@@ -277,6 +275,7 @@ class World {
       peers: this.peers(slot.spare),
       peer_clients: this.peerClients(slot.spare),
       join: slot.spare,
+      cluster_secret: "tinykv-simulation-cluster-secret",
       log_level: "error",
       tick_ms: 10,
       heartbeat_ms: 30,
@@ -754,13 +753,7 @@ interface HostileCase {
   name: string;
   /** The bytes to send (a whole transport message), or "malformed" for a bad frame. */
   frame: (w: World) => Uint8Array | "malformed";
-  /** When set: the case is known to fail on this branch until this fix lands. */
-  waitsFor?: string;
-  /** Only when admission validation is known to be present (else it would OOM the process). */
-  needsAdmission?: boolean;
 }
-
-const ADMISSION_FIX = "admission validation in core/server.ts (issue 9 item 1)";
 
 let hostileSeq = 0;
 
@@ -804,16 +797,12 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     frame: () => batch({ commands_cbor: new Uint8Array([0x83, 0x81, 0x63, 0x47, 0x45, 0x54]) }),
   },
   {
-    // Small enough to survive on a branch without admission validation (4096 MALFORMED slots
-    // per replica), large enough to show the reply is sized by the claimed count.
     name: "poison count: claims 4096 commands, holds none",
     frame: () => batch({ commands_cbor: new Uint8Array([0x99, 0x10, 0x00]) }),
-    waitsFor: ADMISSION_FIX,
   },
   {
     name: "poison pill: claims 2^32-1 commands (9a ff ff ff ff)",
     frame: () => batch({ commands_cbor: new Uint8Array([0x9a, 0xff, 0xff, 0xff, 0xff]) }),
-    needsAdmission: true,
   },
   {
     name: "oversized batch (over batch_max_bytes)",
@@ -829,7 +818,6 @@ async function hostileOnce(w: World, c: HostileCase): Promise<void> {
   const up = w.up();
   if (up.length === 0) return;
   const target = w.rng.pick(up);
-  if (c.needsAdmission && !w.admissionValidates) return;
   let cc: ClientConn;
   try {
     cc = await connectClient(w, "10.3.0.1", `${target.host}:${CLIENT_PORT}`);
@@ -858,16 +846,8 @@ async function hostileOnce(w: World, c: HostileCase): Promise<void> {
   const problem = hostileProblem(reply);
   w.trace(`hostile ${c.name} -> ${problem ?? "ok"}`);
   if (TRACE) console.log(JSON.stringify(reply)?.slice(0, 300));
-  // The full 2^32-1 claim is sent only once a small claim was refused outright, with MALFORMED.
-  if (
-    c.name.startsWith("poison count") && problem === null && reply &&
-    (reply.type === MsgType.ERROR ? reply.code : (reply.codes as number[])[0]) ===
-      Code.MALFORMED &&
-    (reply.type === MsgType.ERROR || (reply.codes as number[]).length === 1)
-  ) w.admissionValidates = true;
   if (problem === null) return;
-  if (c.waitsFor) w.xfail(`hostile "${c.name}": ${problem} (waits for ${c.waitsFor})`);
-  else w.fail(`hostile "${c.name}": ${problem}`);
+  w.fail(`hostile "${c.name}": ${problem}`);
 }
 
 function hostileProblem(r: Reply | null): string | null {
@@ -1037,26 +1017,7 @@ export async function runNodeSim(
   } finally {
     restoreGlobals(saved);
   }
-  // Lease reads through a partition are known to be stale on this branch (issue 9 item 4): a
-  // seed whose only failure is linearizability, with lease_read on, is an expected failure when
-  // the same seed with ReadIndex reads (lease_read off) passes. Delete once the lease is fixed.
-  let failures = w.failures;
-  const lin = failures.filter((f) => f.includes("not linearizable"));
-  if (
-    plan.leaseRead && leaseRead === undefined && lin.length > 0 && lin.length === failures.length
-  ) {
-    const readIndex = await runNodeSim(seed, chaosMs, false, lyingDisks);
-    if (readIndex.ok) {
-      w.xfail(
-        `lease reads: ${
-          lin[0]
-        }; passes with ReadIndex (waits for the lease fix in core/raft, issue 9 item 4)`,
-      );
-      failures = [];
-    } else {
-      failures = [...failures, ...readIndex.failures.map((f) => `with lease_read off too: ${f}`)];
-    }
-  }
+  const failures = w.failures;
   const s = w.net.stats;
   return {
     seed,
