@@ -7,3 +7,14 @@
  */
 export { storageConformance } from "./testing/storage_conformance.ts";
 export type { StorageConformanceOptions } from "./testing/storage_conformance.ts";
+export type { Storage, StorageOptions } from "./core/storage.ts";
+export type {
+  ConfState,
+  Entry,
+  EntryType,
+  HardState,
+  NodeId,
+  RaftStorageView,
+  Snapshot,
+  SnapshotMeta,
+} from "./core/raft/types.ts";
