@@ -13,7 +13,9 @@
  * const results = await c.batch([["SET", "a", "1"], ["GET", "a"]]);
  * await c.close();
  * ```
- * Plugin authors: `definePlugin({ name, onBatch, onPropose, onCommit, onApply, ... })`.
+ * Plugin authors: `definePlugin({ name, options, setup, onBatch, onPropose, onCommit, onApply, ... })`
+ * (options are declared with type, default, range and help, and read typed as `ctx.options`);
+ * storage plugin authors: `testing.ts` runs the storage conformance suite on yours.
  * @module
  */
 import process from "node:process";
@@ -27,14 +29,27 @@ export type {
   MetricsRegistry,
   NodeStats,
   NodeView,
+  OptionValue,
+  OptionValues,
   Plugin,
   PluginContext,
+  PluginOption,
+  PluginOptionBase,
+  PluginOptions,
   ProposedEntry,
 } from "./core/plugin.ts";
 export { Code, codeName, isSuccess, TinyKVError } from "./core/errors.ts";
 export type { CodeName, CodeNumber } from "./core/errors.ts";
 export { defaultConfig, makeConfig, resolveConfig } from "./core/config.ts";
-export type { Config, ConfigSources, FsyncPolicy, LogLevel, TransportName } from "./core/config.ts";
+export type {
+  Config,
+  ConfigSources,
+  FsyncPolicy,
+  LogLevel,
+  OptionKind,
+  OptionSpec,
+  TransportName,
+} from "./core/config.ts";
 export { startNode } from "./core/node.ts";
 export type { Cancel, Clock, Random, Scheduler, StartOptions, TinyKVNode } from "./core/node.ts";
 export { loadPlugin, loadPlugins } from "./core/plugin_loader.ts";

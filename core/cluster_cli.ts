@@ -13,7 +13,8 @@ import process from "node:process";
 import { RUNTIME } from "../transports/runtime.ts";
 import { ConfigError, flagName } from "./config.ts";
 
-import { configFromArgs, EXIT_USAGE, parseNodeArgs, UsageError } from "./node_cli.ts";
+import { configFromArgs, EXIT_USAGE, loadNodeCommandLine, UsageError } from "./node_cli.ts";
+import { PluginLoadError } from "./plugin_loader.ts";
 import { generateSecret } from "./peer_auth.ts";
 
 /** The command that runs `mod.ts` under the current runtime. */
@@ -45,7 +46,10 @@ export async function runClusterCli(argv: string[]): Promise<number> {
   let withMetrics: boolean;
   const childEnv: Record<string, string | undefined> = { ...process.env };
   try {
-    const args = parseNodeArgs(argv, { nodes: { type: "string" } });
+    const cl = await loadNodeCommandLine(argv, process.env, process.cwd(), {
+      nodes: { type: "string" },
+    });
+    const args = cl.args;
     const nodesArg = argv.indexOf("--nodes") >= 0 ? argv[argv.indexOf("--nodes") + 1] : "3";
     n = Number(nodesArg);
     if (!Number.isInteger(n) || n < 1 || n > 9) {
@@ -63,7 +67,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
     }
     dataDir = args.flags.data_dir ?? "./data";
     metricsBase = args.flags.metrics_port ? Number(args.flags.metrics_port) : 9210;
-    withMetrics = /(^|,)\s*metrics\s*(,|$)/.test(args.flags.plugins ?? "");
+    withMetrics = cl.plugins.some((p) => p.name === "metrics");
     passthrough = [];
     for (const [k, v] of Object.entries(args.flags)) {
       if (k !== "port" && k !== "data_dir" && k !== "metrics_port") {
@@ -76,10 +80,12 @@ export async function runClusterCli(argv: string[]): Promise<number> {
     const secretFlags = Object.fromEntries(
       Object.entries(args.flags).filter(([k]) => k.startsWith("cluster_")),
     );
-    const resolved = configFromArgs({ ...args, flags: secretFlags }, process.env);
+    const resolved = configFromArgs({ ...args, flags: secretFlags }, process.env, cl.pluginOptions);
     if (resolved.cluster_secret === "") childEnv.TINYKV_CLUSTER_SECRET = generateSecret();
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (
+      err instanceof UsageError || err instanceof ConfigError || err instanceof PluginLoadError
+    ) {
       process.stderr.write(`tinykv cluster: ${err.message}\n`);
       return EXIT_USAGE;
     }
@@ -105,8 +111,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       peerClients,
       "--data-dir",
       `${dataDir}/node${x.id}`,
-      "--metrics-port",
-      String(metricsBase + x.id - 1),
+      ...(withMetrics ? ["--metrics-port", String(metricsBase + x.id - 1)] : []),
       ...passthrough,
     ], { stdio: ["ignore", "inherit", "inherit"], env: childEnv });
     children.push(child);

@@ -45,10 +45,6 @@ export interface Config {
   transport: TransportName;
   /** When non-empty, every connection must AUTH first. Default empty (no auth). */
   password: string;
-  /**
-   * HTTP port of the metrics plugin (/metrics, /health, /dashboard; 0 = ephemeral). Default 9210.
-   */
-  metrics_port: number;
   /** Log verbosity. Default `info`. */
   log_level: LogLevel;
   /** Commands coalesced into one proposal before it is sent. Default 100. */
@@ -115,67 +111,58 @@ export interface Config {
    */
   cluster_id: string;
   /**
-   * Metrics port: serve Raft details (JSON /health, and /metrics, /api/stats, /dashboard to
-   * non-loopback clients). Default false: /health answers only its status.
-   */
-  metrics_details: boolean;
-  /**
    * Serve reads under the leader lease instead of ReadIndex (assumes bounded clock drift). Default
    * false.
    */
   lease_read: boolean;
-  /**
-   * WAL fsync policy: `always` (ack after fsync), `batch` (fsync every 10 ms; may lose the last
-   * ms), `off` (no fsync). Default `always`.
-   */
-  wal_fsync: FsyncPolicy;
   /**
    * Lease reads: margin in ms for clock-rate drift and timer error between nodes, taken off the
    * lease (which lasts `election_timeout_ms - tick_ms - lease_drift_ms` from the send time of the
    * last heartbeat a quorum acknowledged). Default 30.
    */
   lease_drift_ms: number;
-  /** WAL segment size before rotation, in bytes. Default 64 MiB. */
-  wal_segment_bytes: number;
   /**
-   * Idempotency cache: most batch results kept; when reached with every result still inside the
-   * window, the leader refuses new writes with BUSY (results are never evicted early). Default
-   * 1000000.
+   * Options of plugins, under their full names (`wal_fsync`, `idempotency_max_age_ms`, ...). A
+   * plugin declares them ({@link PluginOptions} in `core/plugin.ts`) and reads its own, parsed and
+   * typed, as `ctx.options` (`ctx.options.fsync`); set them here with their full names.
    */
-  idempotency_max_entries: number;
-  /** Idempotency cache: most (estimated) bytes of results kept, as above. Default 256 MiB. */
-  idempotency_max_bytes: number;
-  /**
-   * Idempotency deduplication window: a batch result is kept this long in ms of leader time, and
-   * never evicted earlier. At least 10000 (the client library never resends a batch later than
-   * 8 s after first sending it; 2 s cover clock differences between leaders). Default 30000.
-   */
-  idempotency_max_age_ms: number;
-  /**
-   * Coalesce plugin: most bytes of client batches queued for proposal; more get BUSY. Default 16
-   * MiB.
-   */
-  coalesce_max_queue_bytes: number;
+  [pluginOption: string]: unknown;
 }
 
-type Kind = "int" | "string" | "bool" | "list" | "peers" | "enum";
+/** How an option's text is read: the kinds core and plugin options share. */
+export type OptionKind = "int" | "string" | "bool" | "list" | "peers" | "enum";
 
-/** One option's definition; drives parsing, validation and `--help`. */
+/**
+ * One option's definition; drives parsing, validation, `--help` and the error messages. Core
+ * options are listed in {@link OPTIONS}; a plugin's options are made from its declaration (see
+ * `PluginOptions` in `core/plugin.ts`) and go through the same code.
+ */
 export interface OptionSpec {
-  key: keyof Config;
-  kind: Kind;
+  /** Full name, snake_case: the config-file key; flag `--kebab-case`, env `TINYKV_UPPER_CASE`. */
+  key: string;
+  /** How its text is read. */
+  kind: OptionKind;
+  /** One line for `--help`. */
   help: string;
-  default: Config[keyof Config];
+  /** Value when no source sets it. */
+  default: unknown;
+  /** `int`: smallest value allowed. */
   min?: number;
+  /** `int`: largest value allowed. */
   max?: number;
+  /** `enum`: the values allowed. */
   choices?: readonly string[];
+  /** Environment variable, when not `TINYKV_<KEY>`. */
+  env?: string;
+  /** Name of the plugin that declared the option (core options have none). */
+  plugin?: string;
 }
 
 const MiB = 1024 * 1024;
 /** The most `batch_max_bytes` may be set to (see the option). */
 export const MAX_BATCH_BYTES = 16 * MiB;
 
-/** Every option, in `--help` order. */
+/** Every core option, in `--help` order (plugins' options live in their plugins). */
 export const OPTIONS: readonly OptionSpec[] = [
   {
     key: "node_id",
@@ -252,14 +239,6 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "string",
     help: "when set, every connection must AUTH first",
     default: "",
-  },
-  {
-    key: "metrics_port",
-    kind: "int",
-    help: "HTTP port of the metrics plugin (/metrics, /health, /dashboard; 0 = ephemeral)",
-    default: 9210,
-    min: 0,
-    max: 65535,
   },
   {
     key: "log_level",
@@ -442,25 +421,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: "tinykv",
   },
   {
-    key: "metrics_details",
-    kind: "bool",
-    help:
-      "metrics port: serve raft details (JSON /health; /metrics, /api/stats, /dashboard to non-loopback clients); off: /health answers only its status",
-    default: false,
-  },
-  {
     key: "lease_read",
     kind: "bool",
     help: "serve reads under the leader lease instead of ReadIndex (assumes bounded clock drift)",
     default: false,
-  },
-  {
-    key: "wal_fsync",
-    kind: "enum",
-    help:
-      "wal fsync policy: always (ack after fsync), batch (fsync every 10 ms; may lose the last ms), off (no fsync)",
-    default: "always",
-    choices: ["always", "batch", "off"],
   },
   {
     key: "lease_drift_ms",
@@ -471,51 +435,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 0,
     max: 60_000,
   },
-  {
-    key: "wal_segment_bytes",
-    kind: "int",
-    help: "wal segment size before rotation",
-    default: 64 * MiB,
-    min: 64 * 1024,
-    max: 4096 * MiB,
-  },
-  {
-    key: "idempotency_max_entries",
-    kind: "int",
-    help:
-      "idempotency cache: most batch results kept (then new writes get BUSY until results age out)",
-    default: 1_000_000,
-    min: 1,
-    max: 100_000_000,
-  },
-  {
-    key: "idempotency_max_bytes",
-    kind: "int",
-    help: "idempotency cache: most estimated bytes of results kept (then BUSY, as above)",
-    default: 256 * MiB,
-    min: MiB,
-    max: 64 * 1024 * MiB,
-  },
-  {
-    key: "idempotency_max_age_ms",
-    kind: "int",
-    help:
-      "idempotency window: a batch result is kept (and a retry deduplicated) this long, in ms of leader time",
-    default: 30_000,
-    min: 10_000,
-    max: 604_800_000,
-  },
-  {
-    key: "coalesce_max_queue_bytes",
-    kind: "int",
-    help: "coalesce plugin: most bytes of client batches queued for proposal; more get BUSY",
-    default: 16 * MiB,
-    min: 64 * 1024,
-    max: 4096 * MiB,
-  },
 ];
-
-const SPEC_BY_KEY = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.key, o]));
 
 /** Thrown for bad flags, env values, config files or values; message is one line for the user. */
 export class ConfigError extends Error {
@@ -529,7 +449,7 @@ export class ConfigError extends Error {
 export function defaultConfig(): Config {
   const c: Record<string, unknown> = {};
   for (const o of OPTIONS) c[o.key] = structuredClone(o.default);
-  return c as unknown as Config;
+  return c as Config;
 }
 
 /** `batch_max_bytes` → `--batch-max-bytes`. */
@@ -540,6 +460,28 @@ export function flagName(key: string): string {
 /** `batch_max_bytes` → `TINYKV_BATCH_MAX_BYTES`. */
 export function envName(key: string): string {
   return "TINYKV_" + key.toUpperCase();
+}
+
+/** The environment variable of `spec` (its own `env`, else `TINYKV_<KEY>`). */
+function envOf(spec: OptionSpec): string {
+  return spec.env ?? envName(spec.key);
+}
+
+/**
+ * A flag or config-file key that no core option and no loaded plugin declares. `key` lets the
+ * command line say which plugin it belongs to ("--wal-fsync needs --plugins wal").
+ */
+export class UnknownOptionError extends ConfigError {
+  /** The snake_case key. */
+  readonly key: string;
+  /** `flag`, or the config file's path. */
+  readonly where: string;
+  constructor(message: string, key: string, where: string) {
+    super(message);
+    this.name = "UnknownOptionError";
+    this.key = key;
+    this.where = where;
+  }
 }
 
 function describe(source: string, key: string, value: unknown): string {
@@ -567,8 +509,12 @@ function parsePeers(text: string, where: string): Record<number, string> {
   return out;
 }
 
-/** Converts one raw value (string from a flag/env, or JSON value from a file) for `spec`. */
-function coerce(spec: OptionSpec, raw: unknown, source: string): Config[keyof Config] {
+/**
+ * Converts one raw value (string from a flag or the environment, JSON value from a file or a value
+ * given in code) for `spec`, or throws {@link ConfigError} naming `source`, the key, the value and
+ * what is allowed. The one parser for core and plugin options.
+ */
+export function parseOptionValue(spec: OptionSpec, raw: unknown, source: string): unknown {
   const where = describe(source, spec.key, raw);
   switch (spec.kind) {
     case "int": {
@@ -596,7 +542,7 @@ function coerce(spec: OptionSpec, raw: unknown, source: string): Config[keyof Co
       if (typeof raw !== "string" || !spec.choices!.includes(raw)) {
         throw new ConfigError(`${where}: not allowed (allowed: ${spec.choices!.join(", ")})`);
       }
-      return raw as Config[keyof Config];
+      return raw;
     case "list": {
       const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
       if (!items || items.some((x) => typeof x !== "string")) {
@@ -664,60 +610,107 @@ export interface ConfigSources {
   file?: { path: string; data: unknown };
 }
 
+/** The core options and the given plugin options by key; a plugin option may not shadow another. */
+function specsByKey(pluginOptions: readonly OptionSpec[]): Map<string, OptionSpec> {
+  const specs = new Map<string, OptionSpec>(OPTIONS.map((o) => [o.key, o]));
+  for (const o of pluginOptions) {
+    const other = specs.get(o.key);
+    if (other) {
+      throw new ConfigError(
+        `option ${o.key} of plugin "${o.plugin}" clashes with ${
+          other.plugin ? `plugin "${other.plugin}"` : "a core option"
+        }`,
+      );
+    }
+    specs.set(o.key, o);
+  }
+  return specs;
+}
+
 /**
  * Merges sources with precedence flags > env > file > defaults and validates the result.
- * Throws {@link ConfigError} with a one-line message on the first problem.
+ * `pluginOptions` are the options declared by the plugins to be loaded (see `pluginOptionSpecs`
+ * in `core/plugin.ts`); their values land in the config under their full names. Throws
+ * {@link ConfigError} with a one-line message on the first problem ({@link UnknownOptionError}
+ * for a flag or file key nobody declares).
  */
-export function resolveConfig(sources: ConfigSources): Config {
-  const c = defaultConfig() as unknown as Record<string, unknown>;
+export function resolveConfig(
+  sources: ConfigSources,
+  pluginOptions: readonly OptionSpec[] = [],
+): Config {
+  const specs = specsByKey(pluginOptions);
+  const c: Record<string, unknown> = {};
+  for (const o of specs.values()) c[o.key] = structuredClone(o.default);
   if (sources.file) {
     const { path, data } = sources.file;
     if (!data || typeof data !== "object" || Array.isArray(data)) {
       throw new ConfigError(`config file ${path}: expected a JSON object`);
     }
     for (const [k, v] of Object.entries(data)) {
-      const spec = SPEC_BY_KEY.get(k);
-      if (!spec) throw new ConfigError(`config file ${path}: unknown key "${k}"`);
-      c[k] = coerce(spec, v, `config file ${path}:`);
+      const spec = specs.get(k);
+      if (!spec) {
+        throw new UnknownOptionError(`config file ${path}: unknown key "${k}"`, k, path);
+      }
+      c[k] = parseOptionValue(spec, v, `config file ${path}:`);
     }
   }
   if (sources.env) {
-    for (const spec of OPTIONS) {
-      const v = sources.env[envName(spec.key)];
-      if (v !== undefined) c[spec.key] = coerce(spec, v, "environment");
+    for (const spec of specs.values()) {
+      const v = sources.env[envOf(spec)];
+      if (v !== undefined) c[spec.key] = parseOptionValue(spec, v, "environment");
     }
   }
   if (sources.flags) {
     for (const [k, v] of Object.entries(sources.flags)) {
-      const spec = SPEC_BY_KEY.get(k);
-      if (!spec) throw new ConfigError(`unknown flag ${flagName(k)}`);
-      c[k] = coerce(spec, v, "flag");
+      const spec = specs.get(k);
+      if (!spec) throw new UnknownOptionError(`unknown flag ${flagName(k)}`, k, "flag");
+      c[k] = parseOptionValue(spec, v, "flag");
     }
   }
-  const cfg = c as unknown as Config;
+  const cfg = c as Config;
   validate(cfg);
   return cfg;
 }
 
-/** Convenience for tests and embedders: defaults overridden by `overrides`, validated. */
+/**
+ * Convenience for tests and embedders: defaults overridden by `overrides`, validated. Plugin
+ * options may be given under their full names (`{ wal_fsync: "off" }`); they are checked when the
+ * plugin gets them.
+ */
 export function makeConfig(overrides: Partial<Config> = {}): Config {
-  const c = { ...defaultConfig(), ...overrides };
+  const c = { ...defaultConfig(), ...overrides } as Config;
   validate(c);
   return c;
 }
 
-/** `--help` text for every option with its default, flag and env name. */
-export function optionsHelp(): string {
+function helpLines(o: OptionSpec): string[] {
+  const d = o.kind === "peers"
+    ? ""
+    : o.kind === "list"
+    ? (o.default as string[]).join(",")
+    : String(o.default);
+  const choices = o.choices ? ` (${o.choices.join("|")})` : "";
+  const range = o.kind === "int" ? `; allowed ${o.min}..${o.max}` : "";
+  return [
+    `  ${flagName(o.key).padEnd(26)} ${o.help}${choices}`,
+    `  ${"".padEnd(26)} default: ${d === "" ? "(none)" : d}; env ${envOf(o)}${range}`,
+  ];
+}
+
+/**
+ * `--help` text for every core option with its default, flag and env name, then one section per
+ * plugin in `plugins` (name and the options it declares; `always`: a plugin every node loads).
+ */
+export function optionsHelp(
+  plugins: readonly { name: string; options: readonly OptionSpec[]; always?: boolean }[] = [],
+): string {
   const lines: string[] = [];
-  for (const o of OPTIONS) {
-    const d = o.kind === "peers"
-      ? ""
-      : o.kind === "list"
-      ? (o.default as string[]).join(",")
-      : String(o.default);
-    const choices = o.choices ? ` (${o.choices.join("|")})` : "";
-    lines.push(`  ${flagName(o.key).padEnd(26)} ${o.help}${choices}`);
-    lines.push(`  ${"".padEnd(26)} default: ${d === "" ? "(none)" : d}; env ${envName(o.key)}`);
+  for (const o of OPTIONS) lines.push(...helpLines(o));
+  for (const p of plugins) {
+    if (p.options.length === 0) continue;
+    const how = p.always ? "always loaded" : `--plugins ${p.name}`;
+    lines.push("", `Options of the ${p.name} plugin (${how}):`);
+    for (const o of p.options) lines.push(...helpLines(o));
   }
   return lines.join("\n");
 }

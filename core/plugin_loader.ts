@@ -7,7 +7,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Plugin } from "./plugin.ts";
+import { optionPrefix, type Plugin, pluginOptionSpecs } from "./plugin.ts";
 import { RUNTIME } from "../transports/runtime.ts";
 
 /** Built-in plugins and their modules (relative to this file). */
@@ -64,6 +64,11 @@ async function fromModule(mod: Record<string, unknown>, label: string): Promise<
       `plugin ${label}: the module must export default definePlugin({ name, ... }) (or a function returning one)`,
     );
   }
+  try {
+    pluginOptionSpecs(p); // a plain object (not made by definePlugin) is checked here
+  } catch (err) {
+    throw new PluginLoadError(`plugin ${label}: ${(err as Error).message}`);
+  }
   return p;
 }
 
@@ -116,4 +121,21 @@ export async function loadPlugins(specs: readonly string[], cwd: string): Promis
   const out: Plugin[] = [];
   for (const s of all) out.push(await loadPlugin(s, cwd));
   return out;
+}
+
+/**
+ * The built-in plugin that declares option `key` (full name, e.g. `wal_fsync` → `wal`), if any:
+ * lets a flag of a plugin that is not loaded say which plugin it needs.
+ */
+export async function builtinPluginDeclaring(key: string): Promise<string | undefined> {
+  for (const name of Object.keys(BUILTIN_PLUGINS)) {
+    if (!key.startsWith(optionPrefix(name) + "_")) continue;
+    try {
+      const p = await loadPlugin(name, ".");
+      if (pluginOptionSpecs(p).some((o) => o.key === key)) return name;
+    } catch {
+      // A built-in that cannot load declares nothing here; loading it reports why.
+    }
+  }
+  return undefined;
 }

@@ -25,6 +25,7 @@ import type { Outcome } from "../pending.ts";
 import { checkClusterIdFile, resolveClusterSecret } from "../peer_auth.ts";
 import { PeerNetwork } from "../peer_network.ts";
 import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin.ts";
+import { pluginOptionValues } from "../plugin.ts";
 import { createRawNode } from "../raft/raw_node.ts";
 import type { ConfState, Message, NodeId, RaftStatus, RawNode } from "../raft/types.ts";
 import { ClientServer, type ServerBackend } from "../server.ts";
@@ -195,6 +196,7 @@ export class Node implements TinyKVNode {
 
   #pluginContext(p: Plugin, view: NodeView): PluginContext {
     return {
+      options: pluginOptionValues(p, this.config),
       config: this.config,
       logger: this.#log.child(p.name),
       metrics: this.#registry,

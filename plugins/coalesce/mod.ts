@@ -6,27 +6,23 @@
  * as the Raft pipeline is idle (no proposal of ours in flight) or an in-flight proposal was applied
  * (group commit: the next proposal gathers everything that arrived meanwhile). A proposal never
  * exceeds `batch_max_bytes` (a single larger batch cannot arrive: the transport refuses frames over
- * it with TOO_LARGE). The queue is bounded by `coalesce_max_queue_bytes` and `max_pending_batches`;
+ * it with TOO_LARGE). The queue is bounded by its option `coalesce_max_queue_bytes` and by
+ * `max_pending_batches`;
  * when full, new batches get BUSY ("server busy") instead of growing memory.
  * @module
  */
 import { setImmediate } from "node:timers";
 import { Counter, Gauge } from "prom-client";
 import { Code } from "../../core/errors.ts";
-import {
-  type ClientBatch,
-  definePlugin,
-  type Plugin,
-  type PluginContext,
-} from "../../core/plugin.ts";
+import { type ClientBatch, definePlugin, type PluginContext } from "../../core/plugin.ts";
 
 /** Why a flush happened (metrics label). */
 type FlushReason = "size" | "timeout" | "idle" | "applied" | "stop";
 
+const MiB = 1024 * 1024;
+
 /** Creates a coalescing plugin instance. */
-export function createCoalescePlugin(): Plugin & {
-  stats(): { flushes: Record<FlushReason, number>; queued: number };
-} {
+export function createCoalescePlugin() {
   let queue: ClientBatch[] = [];
   let queueCommands = 0;
   let queueBytes = 0;
@@ -77,7 +73,19 @@ export function createCoalescePlugin(): Plugin & {
   return definePlugin({
     name: "coalesce",
     enforce: "post",
-    stats: () => ({ flushes: { ...flushes }, queued: queue.length }),
+    options: {
+      max_queue_bytes: {
+        type: "int",
+        default: 16 * MiB,
+        min: 64 * 1024,
+        max: 4096 * MiB,
+        help: "coalesce plugin: most bytes of client batches queued for proposal; more get BUSY",
+      },
+    },
+    stats: (): { flushes: Record<FlushReason, number>; queued: number } => ({
+      flushes: { ...flushes },
+      queued: queue.length,
+    }),
     setup(c) {
       ctx = c;
       flushCounter = new Counter({
@@ -100,7 +108,7 @@ export function createCoalescePlugin(): Plugin & {
       if (batch.readOnly) return;
       const cfg = c.config;
       if (
-        queueBytes + batch.commands.length > cfg.coalesce_max_queue_bytes ||
+        queueBytes + batch.commands.length > c.options.max_queue_bytes ||
         queue.length >= cfg.max_pending_batches
       ) {
         return {

@@ -9,7 +9,8 @@
  * The same id with different content is rejected with BATCH_CONFLICT.
  *
  * The core plugin loader always loads it (`--plugins` lists only optional plugins), so every node
- * started from the command line deduplicates. A result is kept for `idempotency_max_age_ms` of
+ * started from the command line deduplicates. Its options (declared below) set the window and the
+ * bounds. A result is kept for `idempotency_max_age_ms` of
  * leader time (the deduplication window, at least 10 s; the client library never resends later
  * than 8 s after its first send) and is never evicted earlier: when `idempotency_max_entries` or
  * `idempotency_max_bytes` is reached with every result still inside the window, the leader refuses
@@ -20,13 +21,10 @@
 import { crc32c } from "@node-rs/crc32";
 import { Code } from "../../core/errors.ts";
 import { batchKey } from "../../core/pending.ts";
-import {
-  type BatchResult,
-  type ClientBatch,
-  definePlugin,
-  type Plugin,
-} from "../../core/plugin.ts";
+import { type BatchResult, type ClientBatch, definePlugin } from "../../core/plugin.ts";
 import { ResultCache } from "./cache.ts";
+
+const MiB = 1024 * 1024;
 
 function conflict(count: number, batchId: string): BatchResult {
   const msg = `batch id ${batchId} was already used for a different batch`;
@@ -38,19 +36,41 @@ function conflict(count: number, batchId: string): BatchResult {
 }
 
 /** Creates an idempotency plugin instance (the default export is one with config limits). */
-export function createIdempotencyPlugin(): Plugin & { readonly cache: () => ResultCache | null } {
+export function createIdempotencyPlugin() {
   let cache: ResultCache | null = null;
   const same = (b: ClientBatch, digest: number, length: number) =>
     length === b.commands.length && digest === crc32c(b.commands);
   return definePlugin({
     name: "idempotency",
+    options: {
+      max_entries: {
+        type: "int",
+        default: 1_000_000,
+        min: 1,
+        max: 100_000_000,
+        help:
+          "idempotency cache: most batch results kept (then new writes get BUSY until results age out)",
+      },
+      max_bytes: {
+        type: "int",
+        default: 256 * MiB,
+        min: MiB,
+        max: 64 * 1024 * MiB,
+        help: "idempotency cache: most estimated bytes of results kept (then BUSY, as above)",
+      },
+      max_age_ms: {
+        type: "int",
+        default: 30_000,
+        min: 10_000,
+        max: 604_800_000,
+        help:
+          "idempotency window: a batch result is kept (and a retry deduplicated) this long, in ms of leader time",
+      },
+    },
     cache: () => cache,
     setup(ctx) {
-      cache = new ResultCache(
-        ctx.config.idempotency_max_entries,
-        ctx.config.idempotency_max_age_ms,
-        ctx.config.idempotency_max_bytes,
-      );
+      const o = ctx.options;
+      cache = new ResultCache(o.max_entries, o.max_age_ms, o.max_bytes);
     },
     onBatch(batch) {
       const c = cache!;

@@ -1,7 +1,7 @@
 /**
  * The `metrics` plugin: Prometheus metrics, health and a live dashboard over HTTP.
  *
- * On `start` it listens on `config.host`:`config.metrics_port` (0 = ephemeral) and serves
+ * On `start` it listens on `config.host`:`metrics_port` (its option `port`; 0 = ephemeral) and serves
  * - `/metrics`    the node's Prometheus registry (text format),
  * - `/health`     200 when the node knows a leader, 503 otherwise; the body is only `ok` or
  *                 `no leader` unless `metrics_details` is on (then a JSON Raft summary),
@@ -21,7 +21,12 @@
  * every node in a process gets its own instance and server.
  * @module
  */
-import { definePlugin, type Plugin, type PluginContext } from "../../core/plugin.ts";
+import {
+  definePlugin,
+  type Plugin,
+  type PluginContext,
+  type PluginOptions,
+} from "../../core/plugin.ts";
 import { DASHBOARD_HTML } from "./dashboard_page.ts";
 import {
   type HttpReply,
@@ -42,8 +47,28 @@ export interface MetricsPluginOptions extends RecorderOptions {
   sampleIntervalMs?: number;
 }
 
+/** The options the metrics plugin declares: `metrics_port`, `metrics_details`. */
+export const METRICS_OPTIONS = {
+  port: {
+    type: "int",
+    default: 9210,
+    min: 0,
+    max: 65535,
+    help: "HTTP port of the metrics plugin (/metrics, /health, /dashboard; 0 = ephemeral)",
+  },
+  details: {
+    type: "bool",
+    default: false,
+    help:
+      "metrics port: serve raft details (JSON /health; /metrics, /api/stats, /dashboard to non-loopback clients); off: /health answers only its status",
+  },
+} as const satisfies PluginOptions;
+
+/** The context the metrics plugin's hooks receive (`ctx.options.port`, `ctx.options.details`). */
+export type MetricsContext = PluginContext<typeof METRICS_OPTIONS>;
+
 /** The metrics plugin instance: a {@link Plugin} plus accessors for tests and embedders. */
-export interface MetricsPlugin extends Plugin {
+export interface MetricsPlugin extends Plugin<typeof METRICS_OPTIONS> {
   readonly name: "metrics";
   /** Bound HTTP port once started (the real one when `metrics_port` is 0); 0 before start/after stop. */
   readonly port: number;
@@ -54,9 +79,9 @@ export interface MetricsPlugin extends Plugin {
   /** Takes one sample now (what the timer does every `sampleIntervalMs`). */
   sample(): Promise<void>;
   /** Registers the instruments in `ctx.metrics` (once per instance). */
-  setup(ctx: PluginContext): void;
+  setup(ctx: MetricsContext): void;
   /** Starts the HTTP server and the sampling timer. */
-  start(ctx: PluginContext): Promise<void>;
+  start(ctx: MetricsContext): Promise<void>;
   /** Stops the timer and the server. */
   stop(ctx?: PluginContext): Promise<void>;
 }
@@ -75,8 +100,8 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
   let timer: ReturnType<typeof setInterval> | null = null;
   const interval = opts.sampleIntervalMs ?? 1000;
 
-  const routes = (ctx: PluginContext, r: MetricsRecorder) => {
-    const details = ctx.config.metrics_details === true;
+  const routes = (ctx: MetricsContext, r: MetricsRecorder) => {
+    const details = ctx.options.details;
     /** Routes with Raft details: loopback clients only, unless the operator exposes them. */
     const guarded = (f: () => HttpReply | Promise<HttpReply>) => (req: RequestInfo) =>
       details || isLoopback(req.remoteAddress) ? f() : {
@@ -110,6 +135,7 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
   const plugin: MetricsPlugin = definePlugin({
     name: "metrics" as const,
     enforce: "pre" as const,
+    options: METRICS_OPTIONS,
     get port(): number {
       return server?.port ?? 0;
     },
@@ -124,15 +150,15 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
     async sample(): Promise<void> {
       await rec?.sample();
     },
-    setup(ctx: PluginContext): void {
+    setup(ctx: MetricsContext): void {
       if (rec) throw new Error("this metrics plugin instance is already set up (one per node)");
       rec = new MetricsRecorder(ctx, opts);
     },
-    async start(ctx: PluginContext): Promise<void> {
+    async start(ctx: MetricsContext): Promise<void> {
       if (!rec) rec = new MetricsRecorder(ctx, opts);
       const r = rec;
       host = ctx.config.host;
-      server = await startHttpServer(host, ctx.config.metrics_port, routes(ctx, r), ctx.logger);
+      server = await startHttpServer(host, ctx.options.port, routes(ctx, r), ctx.logger);
       const sample = () =>
         r.sample().catch((err) => ctx.logger.warn(`sample failed: ${(err as Error).message}`));
       await sample();

@@ -1,7 +1,8 @@
 /**
  * The `wal` plugin: durable storage for a TinyKV node (segmented CRC-framed write-ahead log,
  * hard state and membership records, atomic snapshot files). Load it with `--plugins wal`;
- * configure it with `data_dir`, `wal_fsync` (always | batch | off) and `wal_segment_bytes`.
+ * it keeps its files in `data_dir` and takes the options `wal_fsync` (always | batch | off) and
+ * `wal_segment_bytes` (declared below).
  * @module
  */
 import { definePlugin } from "../../core/plugin.ts";
@@ -15,20 +16,38 @@ export {
   WalStorage,
 } from "./wal.ts";
 
+const MiB = 1024 * 1024;
+
 /** The plugin object (default export). */
 const walPlugin = definePlugin({
   name: "wal",
+  options: {
+    fsync: {
+      type: "enum",
+      choices: ["always", "batch", "off"],
+      default: "always",
+      help:
+        "wal fsync policy: always (ack after fsync), batch (fsync every 10 ms; may lose the last ms), off (no fsync)",
+    },
+    segment_bytes: {
+      type: "int",
+      default: 64 * MiB,
+      min: 64 * 1024,
+      max: 4096 * MiB,
+      help: "wal segment size before rotation",
+    },
+  },
   async storage(opts, ctx) {
-    const policy = ctx.config.wal_fsync;
+    const policy = ctx.options.fsync;
     const wal = await openWal(opts.dataDir, {
       fsync: policy,
-      segmentBytes: ctx.config.wal_segment_bytes,
+      segmentBytes: ctx.options.segment_bytes,
       initialConf: opts.initialConf,
       logger: ctx.logger,
     });
     const r = wal.recovery;
     ctx.logger.info(
-      `data in ${wal.dir} (fsync=${policy}, segments of ${ctx.config.wal_segment_bytes} bytes): ` +
+      `data in ${wal.dir} (fsync=${policy}, segments of ${ctx.options.segment_bytes} bytes): ` +
         `${r.segments} segment(s), log ${r.firstIndex}..${r.lastIndex}, snapshot at ${r.snapshotIndex}`,
     );
     const commit = wal.initialState().hardState.commit;

@@ -3,18 +3,33 @@ import { Registry } from "prom-client";
 import { makeConfig } from "../../core/config.ts";
 import type { Config } from "../../core/config.ts";
 import { createLogger } from "../../core/logger.ts";
-import type { BatchResult, ClientBatch, NodeStats, PluginContext } from "../../core/plugin.ts";
+import {
+  type BatchResult,
+  type ClientBatch,
+  type NodeStats,
+  type Plugin,
+  type PluginContext,
+  type PluginOptions,
+  pluginOptionValues,
+} from "../../core/plugin.ts";
 import type { CodeNumber } from "../../core/errors.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 
-export interface FakeContext extends PluginContext {
+export interface FakeContext<O extends PluginOptions = PluginOptions> extends PluginContext<O> {
   proposed: ClientBatch[][];
   answered: { batch: ClientBatch; result: BatchResult | { code: CodeNumber; message: string } }[];
   logs: string[];
   role: RaftStatus["role"];
 }
 
-export function fakeContext(overrides: Partial<Config> = {}): FakeContext {
+/**
+ * `overrides` may set plugin options under their full names (`{ wal_fsync: "batch" }`); `plugin`
+ * is the plugin under test, whose `ctx.options` they become (as the node does).
+ */
+export function fakeContext<O extends PluginOptions = PluginOptions>(
+  overrides: Partial<Config> = {},
+  plugin?: Plugin<O>,
+): FakeContext<O> {
   const logs: string[] = [];
   const stats: NodeStats = {
     bytesIn: 0,
@@ -27,8 +42,10 @@ export function fakeContext(overrides: Partial<Config> = {}): FakeContext {
     busyRejections: 0,
     proposalTimeouts: 0,
   };
-  const ctx: FakeContext = {
-    config: makeConfig(overrides),
+  const config = makeConfig(overrides);
+  const ctx: FakeContext<O> = {
+    options: plugin ? pluginOptionValues(plugin, config) : {} as FakeContext<O>["options"],
+    config,
     logger: createLogger("debug", "", (l) => logs.push(l)),
     metrics: new Registry(),
     proposed: [],

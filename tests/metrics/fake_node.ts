@@ -3,13 +3,19 @@
  * Raft status and counters the test changes at will.
  */
 import type { Config } from "../../core/config.ts";
-import type { ClientBatch, CommittedEntry, NodeStats, PluginContext } from "../../core/plugin.ts";
+import {
+  type ClientBatch,
+  type CommittedEntry,
+  type NodeStats,
+  pluginOptionValues,
+} from "../../core/plugin.ts";
+import { METRICS_OPTIONS, type MetricsContext } from "../../plugins/metrics/mod.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 
 /** A context plus the mutable state behind its node view. */
 export interface MetricsTestContext {
-  ctx: PluginContext;
+  ctx: MetricsContext;
   raft: RaftStatus;
   stats: NodeStats;
   logs: string[];
@@ -45,7 +51,8 @@ export function metricsContext(overrides: Partial<Config> = {}): MetricsTestCont
       3: { match: 0, next: 1, state: "replicate" },
     },
   };
-  const ctx: PluginContext = {
+  const ctx: MetricsContext = {
+    options: pluginOptionValues({ name: "metrics", options: METRICS_OPTIONS }, base.config),
     config: base.config,
     logger: base.logger,
     metrics: base.metrics,

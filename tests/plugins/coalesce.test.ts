@@ -22,7 +22,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 
 test("idle pipeline: batches arriving in one tick are proposed together right away", async () => {
   const p = createCoalescePlugin();
-  const ctx = fakeContext({ batch_size: 100 });
+  const ctx = fakeContext({ batch_size: 100 }, p);
   p.setup!(ctx);
   for (let i = 0; i < 5; i++) expect(p.onBatch!(batch(1), ctx)).toEqual({ defer: true });
   expect(ctx.proposed.length).toBe(0);
@@ -33,7 +33,7 @@ test("idle pipeline: batches arriving in one tick are proposed together right aw
 
 test("size trigger flushes at batch_size; in-flight proposals make the next one accumulate until applied", async () => {
   const p = createCoalescePlugin();
-  const ctx = fakeContext({ batch_size: 10, batch_timeout_ms: 1000 });
+  const ctx = fakeContext({ batch_size: 10, batch_timeout_ms: 1000 }, p);
   p.setup!(ctx);
   p.onBatch!(batch(10), ctx); // reaches batch_size: proposed now
   expect(ctx.proposed.length).toBe(1);
@@ -49,7 +49,7 @@ test("size trigger flushes at batch_size; in-flight proposals make the next one 
 
 test("timeout trigger, and proposals never exceed batch_size / batch_max_bytes", async () => {
   const p = createCoalescePlugin();
-  const ctx = fakeContext({ batch_size: 10, batch_timeout_ms: 5 });
+  const ctx = fakeContext({ batch_size: 10, batch_timeout_ms: 5 }, p);
   p.setup!(ctx);
   p.onBatch!(batch(10), ctx);
   for (let i = 0; i < 4; i++) p.onBatch!(batch(3), ctx);
@@ -67,7 +67,7 @@ test("a full queue answers BUSY and memory stays bounded", () => {
     batch_size: 100_000,
     batch_max_bytes: 16 * 1024 * 1024,
     coalesce_max_queue_bytes: 64 * 1024,
-  });
+  }, p);
   p.setup!(ctx);
   // Synchronous flood: the idle flush (next macrotask) cannot run in between, so the queue fills.
   let busy = 0, deferred = 0;

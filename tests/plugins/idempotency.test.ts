@@ -27,7 +27,7 @@ const ok = (n: number): BatchResult => ({
 
 test("a retried batch is answered from the cache and skipped at apply; other content conflicts", () => {
   const p = createIdempotencyPlugin();
-  const ctx = fakeContext();
+  const ctx = fakeContext({}, p);
   p.setup!(ctx);
   const b = batch("b1", [["INCR", "x"]]);
   expect(p.onBatch!(b, ctx)).toBeUndefined();
@@ -50,7 +50,7 @@ test("a retried batch is answered from the cache and skipped at apply; other con
 test("a result inside the window is never evicted: a full cache refuses new writes with BUSY instead", () => {
   const mk = () => {
     const p = createIdempotencyPlugin();
-    const ctx = fakeContext({ idempotency_max_entries: 3, idempotency_max_age_ms: 10_000 });
+    const ctx = fakeContext({ idempotency_max_entries: 3, idempotency_max_age_ms: 10_000 }, p);
     p.setup!(ctx);
     return { p, ctx };
   };
@@ -93,7 +93,7 @@ test("a result inside the window is never evicted: a full cache refuses new writ
 
 test("a full cache whose oldest result has aged out lets a write through (its apply evicts)", () => {
   const p = createIdempotencyPlugin();
-  const ctx = fakeContext({ idempotency_max_entries: 2, idempotency_max_age_ms: 10_000 });
+  const ctx = fakeContext({ idempotency_max_entries: 2, idempotency_max_age_ms: 10_000 }, p);
   p.setup!(ctx);
   const old = Date.now() - 20_000;
   p.onApply!(entry(1, old, [batch("a", [["SET", "k", "1"]])]), [ok(1)], ctx);
@@ -106,7 +106,10 @@ test("a full cache whose oldest result has aged out lets a write through (its ap
 
 test("the byte bound counts result payloads", () => {
   const p = createIdempotencyPlugin();
-  const ctx = fakeContext({ idempotency_max_bytes: 1024 * 1024, idempotency_max_age_ms: 10_000 });
+  const ctx = fakeContext(
+    { idempotency_max_bytes: 1024 * 1024, idempotency_max_age_ms: 10_000 },
+    p,
+  );
   p.setup!(ctx);
   const big: BatchResult = { codes: [Code.OK], data: [new Uint8Array(600_000)], errors: [null] };
   const now = Date.now();

@@ -194,8 +194,6 @@ test(
           peers,
           "--peer-clients",
           peerClients,
-          "--metrics-port",
-          "0",
           "--log-level",
           "info",
           // The restarted follower must keep its log (an in-memory node restarts empty, and a

@@ -34,8 +34,6 @@ async function startUdpNode(
     "0",
     "--raft-port",
     "0",
-    "--metrics-port",
-    "0",
     "--log-level",
     "info",
     ...more,

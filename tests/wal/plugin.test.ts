@@ -17,7 +17,7 @@ describe("wal plugin", () => {
     const root = tempDir("plugin");
     dirs.push(root);
     const dataDir = join(root, "nested", "data");
-    const ctx = fakeContext({ wal_fsync: "batch", wal_segment_bytes: 65536 });
+    const ctx = fakeContext({ wal_fsync: "batch", wal_segment_bytes: 65536 }, walPlugin);
     expect(walPlugin.name).toBe("wal");
     const st = await walPlugin.storage!(
       { dataDir, nodeId: 1, initialConf: { voters: [1], learners: [] } },
@@ -79,14 +79,14 @@ describe("wal plugin: lost acknowledged entries", () => {
     const dataDir = tempDir("lostcommit");
     dirs.push(dataDir);
     const opts = { dataDir, nodeId: 1, initialConf: { voters: [1], learners: [] } };
-    const st = await walPlugin.storage!(opts, fakeContext({ wal_fsync: "batch" }));
+    const st = await walPlugin.storage!(opts, fakeContext({ wal_fsync: "batch" }, walPlugin));
     st.append(makeEntries(1, 10, 1));
     st.setHardState({ term: 1, vote: 1, commit: 10 });
     // Entries 4..10 vanish while the hard state (commit 10) stays, as a lying disk can leave it.
     st.append(makeEntries(4, 4, 2));
     await st.sync();
     await st.close();
-    const ctx = fakeContext({ wal_fsync: "batch" });
+    const ctx = fakeContext({ wal_fsync: "batch" }, walPlugin);
     const again = await walPlugin.storage!(opts, ctx);
     try {
       expect(again.lastIndex()).toBe(4);
