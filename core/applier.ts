@@ -12,6 +12,7 @@
 import { decodeCbor } from "./cbor.ts";
 import { toArgv } from "./commands.ts";
 import { Code } from "./errors.ts";
+import { MAX_BATCH_REPLY_BYTES } from "./protocol.ts";
 import type { HookBus } from "./hooks.ts";
 import type { BatchResult, ClientBatch, CommittedEntry } from "./plugin.ts";
 import { type DecodedBatch, decodeProposal, type Proposal } from "./proposal.ts";
@@ -97,6 +98,7 @@ export class Applier {
     if (!Array.isArray(cmds)) return malformed("malformed commands: not a CBOR array");
     const out: BatchResult = { codes: [], data: [], errors: [] };
     const sm = this.#sm;
+    let replyBytes = 0;
     for (let i = 0; i < cmds.length; i++) {
       const argv = toArgv(cmds[i]);
       if (typeof argv === "string") {
@@ -125,9 +127,36 @@ export class Applier {
           out.errors[last] = r.error;
         }
       }
+      const v = out.data[last];
+      if (v !== null && typeof v !== "number") {
+        const n = valueBytes(v, MAX_BATCH_REPLY_BYTES - replyBytes);
+        if (replyBytes + n > MAX_BATCH_REPLY_BYTES) {
+          out.codes[last] = Code.TOO_LARGE;
+          out.data[last] = null;
+          out.errors[last] =
+            `reply too large: this batch's replies exceed ${MAX_BATCH_REPLY_BYTES} bytes (the command ran; read in smaller batches)`;
+        } else replyBytes += n;
+      }
     }
     return out;
   }
+}
+
+/**
+ * Bytes a reply value holds (byte strings and nested arrays; numbers and short texts count as 8),
+ * counting no further than `limit` (a huge LRANGE is not walked to its end).
+ */
+export function valueBytes(v: Value, limit: number): number {
+  if (v instanceof Uint8Array) return v.length;
+  if (typeof v === "string") return 2 * v.length;
+  if (!Array.isArray(v)) return 8;
+  let n = 8 * v.length;
+  for (let i = 0; i < v.length && n <= limit; i++) {
+    const x = v[i];
+    if (x !== null && typeof x === "object") n += valueBytes(x, limit - n);
+    else if (typeof x === "string") n += 2 * x.length;
+  }
+  return n;
 }
 
 /** The result of a batch refused at apply: one MALFORMED slot. */

@@ -39,8 +39,11 @@ export const BATCH_MALFORMED = -1;
 /** {@link checkBatch}: the batch holds more commands than allowed. */
 export const BATCH_TOO_MANY = -2;
 
+/** Most levels of nesting accepted in a whole client frame: the message map, then a batch. */
+export const MAX_FRAME_NESTING = MAX_BATCH_NESTING + 2;
+
 /** Items still expected at each open container level (reused: no allocation per call). */
-const open = new Float64Array(MAX_BATCH_NESTING);
+const open = new Float64Array(MAX_FRAME_NESTING);
 let problem = "";
 
 /** Why the last {@link checkBatch} failed (meaningful only after a negative answer). */
@@ -77,12 +80,41 @@ export function checkBatch(bytes: Uint8Array, maxCommands: number): number {
     return BATCH_TOO_MANY;
   }
   if (n > end - p) return fail(`array claims ${n} commands but only ${end - p} bytes follow`, 0);
-  if (n === 0) return p === end ? 0 : fail("trailing bytes after the commands array", p);
-  // Walk every item; `depth` counts open containers, the batch array itself being level 0.
-  open[0] = n;
+  if (n > 0) p = walkItems(bytes, p, n, MAX_BATCH_NESTING);
+  if (p < 0) return BATCH_MALFORMED;
+  return p === end ? n : fail("trailing bytes after the commands array", p);
+}
+
+/**
+ * Validates one whole client frame (a CBOR map) the same way before it is decoded: definite
+ * lengths, no tags (cbor-x would expand value-sharing tags 28/29 into exponentially many copies),
+ * every count backed by bytes, bounded nesting, nothing after the item. True when it is sound.
+ */
+export function checkFrame(bytes: Uint8Array): boolean {
+  if (bytes.length === 0) {
+    fail("empty frame", 0);
+    return false;
+  }
+  const p = walkItems(bytes, 0, 1, MAX_FRAME_NESTING);
+  if (p < 0) return false;
+  if (p !== bytes.length) {
+    fail("trailing bytes after the message", p);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Walks `count` consecutive CBOR items from `p` (they are the items of a container at level 0;
+ * containers inside may open up to `maxDepth` levels). Returns the offset after them, or
+ * {@link BATCH_MALFORMED} with the reason in {@link batchProblem}.
+ */
+function walkItems(bytes: Uint8Array, p: number, count: number, maxDepth: number): number {
+  const end = bytes.length;
+  open[0] = count;
   let depth = 1;
   while (depth > 0) {
-    if (p >= end) return fail("truncated batch", p);
+    if (p >= end) return fail("truncated CBOR", p);
     const ib = bytes[p];
     const major = ib >> 5;
     const info = ib & 0x1f;
@@ -113,7 +145,7 @@ export function checkBatch(bytes: Uint8Array, maxCommands: number): number {
           return fail(`container claims ${items} items but only ${end - q} bytes follow`, p);
         }
         if (items > 0) {
-          if (depth >= MAX_BATCH_NESTING) return fail("nested too deep", p);
+          if (depth >= maxDepth) return fail("nested too deep", p);
           open[depth++] = items;
           p = q;
           continue;
@@ -124,7 +156,7 @@ export function checkBatch(bytes: Uint8Array, maxCommands: number): number {
     // One item done: close every container it completes.
     while (depth > 0 && --open[depth - 1] === 0) depth--;
   }
-  return p === end ? n : fail("trailing bytes after the commands array", p);
+  return p;
 }
 
 /**

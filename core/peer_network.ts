@@ -43,6 +43,8 @@ const MAX_PEER_FRAME = CHUNK_BYTES + 1024;
 export const MAX_PREAUTH_CONNECTIONS = 16;
 /** An inbound or outbound connection that has not completed the handshake by then is closed. */
 export const HANDSHAKE_TIMEOUT_MS = 3000;
+/** Most connections one remote address may hold in the handshake at once. */
+export const MAX_PREAUTH_PER_ADDRESS = 4;
 /** Refusals are logged once per remote address per this interval. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
@@ -96,6 +98,8 @@ export class PeerNetwork {
   readonly #assemblies = new Map<Connection, Assembly>();
   readonly #inbound = new Map<Connection, Inbound>();
   #preauth = 0;
+  /** Connections still in the handshake, oldest first (the oldest is closed to make room). */
+  readonly #preauthConns = new Map<Connection, { st: Inbound; end(): void }>();
   readonly #refusals: RateLimitedLog;
   readonly #onMessage: (m: Message) => void;
   readonly #onUnreachable: (id: NodeId) => void;
@@ -159,6 +163,12 @@ export class PeerNetwork {
    * entry, and dropping it would leave this node behind that leader. Raft itself ignores
    * messages from ids outside the membership where it matters (votes, appends of an old term).
    */
+  #preauthFrom(host: string): number {
+    let n = 0;
+    for (const c of this.#preauthConns.keys()) if (hostOf(c.remoteAddress) === host) n++;
+    return n;
+  }
+
   #isKnown(id: NodeId): boolean {
     return id !== this.#opts.selfId;
   }
@@ -170,14 +180,27 @@ export class PeerNetwork {
     if (auth.secret === "") {
       st.refused = true;
       this.#refuse(conn, "this node has no cluster secret (set --cluster-secret on every member)");
-    } else if (this.#preauth >= MAX_PREAUTH_CONNECTIONS) {
+    } else if (this.#preauthFrom(hostOf(conn.remoteAddress)) >= MAX_PREAUTH_PER_ADDRESS) {
+      // One address holds at most a few handshakes: a stranger cannot crowd out members that
+      // connect from other addresses (64 held connections kept a restarted member out for good).
       st.refused = true;
       this.#refuse(
         conn,
-        `too many unauthenticated connections (${MAX_PREAUTH_CONNECTIONS})`,
+        `too many unauthenticated connections from one address (${MAX_PREAUTH_PER_ADDRESS})`,
         "limit",
       );
     } else {
+      // Full: the oldest handshake makes room (a member completes its own within round trips).
+      if (this.#preauth >= MAX_PREAUTH_CONNECTIONS) {
+        const [oldest, ost] = this.#preauthConns.entries().next().value!;
+        ost.st.refused = true;
+        ost.end();
+        this.#refuse(
+          oldest,
+          `too many unauthenticated connections (${MAX_PREAUTH_CONNECTIONS}); closing the oldest`,
+          "limit",
+        );
+      }
       this.#preauth++;
       st.hs = new ServerHandshake(auth, this.#opts.selfId, (id) => this.#isKnown(id));
       st.timer = setTimeout(() => {
@@ -193,7 +216,9 @@ export class PeerNetwork {
       st.timer = null;
       if (st.hs) this.#preauth--;
       st.hs = null;
+      this.#preauthConns.delete(conn);
     };
+    if (st.hs) this.#preauthConns.set(conn, { st, end: endPreauth });
     return {
       onMessage: (c: Connection, bytes: Uint8Array) => {
         if (st.refused) return;

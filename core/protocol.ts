@@ -24,6 +24,13 @@ export const MsgType = {
  */
 export const MAX_BATCH_COMMANDS = 100_000;
 
+/**
+ * Most bytes of values one batch's replies may hold (16 MiB). Replies past it get TOO_LARGE —
+ * decided at apply from the state, so the same on every replica — and the commands still run: a
+ * 9 KB batch of GETs on a 900 KB value used to build a 900 MB reply (and cache it for retries).
+ */
+export const MAX_BATCH_REPLY_BYTES = 16 * 1024 * 1024;
+
 /** One command: an argv array (binary-safe) or the plan's space-separated string form. */
 export type WireCommand = (string | Uint8Array)[] | string;
 

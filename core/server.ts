@@ -10,7 +10,7 @@
  * @module
  */
 import { decodeCbor, encodeCbor } from "./cbor.ts";
-import { BATCH_TOO_MANY, batchProblem, checkBatch } from "./cbor_peek.ts";
+import { BATCH_TOO_MANY, batchProblem, checkBatch, checkFrame } from "./cbor_peek.ts";
 import { defaultConfig } from "./config.ts";
 import { Code, type CodeNumber } from "./errors.ts";
 import { AuthThrottle, PasswordCheck } from "./auth.ts";
@@ -320,6 +320,12 @@ export class ClientServer {
   }
 
   #onMessage(conn: Connection, state: ConnState, bytes: Uint8Array): void {
+    // Walked before it is decoded: no tags (value-sharing tags 28/29 made cbor-x build
+    // exponentially many copies from a 253-byte frame), every count backed by bytes.
+    if (!checkFrame(bytes)) {
+      this.#protocolError(conn, Code.MALFORMED, `malformed message: ${batchProblem()}`, true);
+      return;
+    }
     let msg: unknown;
     try {
       msg = decodeCbor(bytes);

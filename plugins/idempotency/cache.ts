@@ -11,6 +11,8 @@
  * by a retry would be a double apply.
  * @module
  */
+import { valueBytes } from "../../core/applier.ts";
+import { Code } from "../../core/errors.ts";
 import { decodeCbor, encodeCborCopy } from "../../core/cbor.ts";
 import type { BatchResult } from "../../core/plugin.ts";
 import type { Value } from "../../core/state/types.ts";
@@ -26,6 +28,42 @@ export interface CachedBatch {
   result: BatchResult;
   /** Estimated bytes held (set by the cache). */
   bytes?: number;
+}
+
+/**
+ * Most bytes of a batch's reply values kept for retries (64 KiB). A larger reply (GETs of big
+ * values inside a write batch) is kept with its large values replaced by TOO_LARGE, so a handful
+ * of such batches cannot fill the cache and make every client's writes BUSY for the window; a
+ * retry still never applies the batch again.
+ */
+export const MAX_KEPT_RESULT_BYTES = 64 * 1024;
+/** Values larger than this are the ones dropped from a reply kept for retries. */
+const DROPPED_VALUE_BYTES = 256;
+
+/** What is kept of `r` for retries: `r` itself, or a copy without its large values. */
+export function keptForRetries(r: BatchResult): BatchResult {
+  let total = 0;
+  for (const v of r.data) {
+    if (v !== null && typeof v !== "number") total += valueBytes(v, MAX_KEPT_RESULT_BYTES);
+    if (total > MAX_KEPT_RESULT_BYTES) break;
+  }
+  if (total <= MAX_KEPT_RESULT_BYTES) return r;
+  const out: BatchResult = {
+    codes: r.codes.slice(),
+    data: r.data.slice(),
+    errors: r.errors.slice(),
+  };
+  for (let i = 0; i < out.data.length; i++) {
+    const v = out.data[i];
+    if (v === null || typeof v === "number") continue;
+    const n = valueBytes(v, MAX_KEPT_RESULT_BYTES);
+    if (n <= DROPPED_VALUE_BYTES) continue;
+    out.codes[i] = Code.TOO_LARGE;
+    out.data[i] = null;
+    out.errors[i] =
+      `the batch was applied once; this reply (${n} bytes) was not kept for retries: read it again`;
+  }
+  return out;
 }
 
 /** Fixed cost charged per cached batch (map slot, key, record, three arrays) in bytes. */

@@ -22,7 +22,7 @@ import { crc32c } from "@node-rs/crc32";
 import { Code } from "../../core/errors.ts";
 import { batchKey } from "../../core/pending.ts";
 import { type BatchResult, type ClientBatch, definePlugin } from "../../core/plugin.ts";
-import { ResultCache } from "./cache.ts";
+import { keptForRetries, ResultCache } from "./cache.ts";
 
 const MiB = 1024 * 1024;
 
@@ -111,7 +111,7 @@ export function createIdempotencyPlugin() {
           digest: crc32c(b.commands),
           length: b.commands.length,
           time: entry.nowMs,
-          result: results[i],
+          result: keptForRetries(results[i]),
         });
       }
     },

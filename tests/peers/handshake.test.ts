@@ -321,7 +321,12 @@ test("unauthenticated connections are limited in number and closed after the han
   const idle: net.Socket[] = [];
   const closed = new Set<net.Socket>();
   for (let i = 0; i < MAX_PREAUTH_CONNECTIONS + 1; i++) {
-    const s = net.connect(a.net.port, "127.0.0.1");
+    // From distinct loopback addresses: one address may hold only MAX_PREAUTH_PER_ADDRESS.
+    const s = net.connect({
+      port: a.net.port,
+      host: "127.0.0.1",
+      localAddress: `127.0.1.${i + 1}`,
+    });
     s.on("error", () => {});
     s.on("close", () => closed.add(s));
     sockets.push(s);
@@ -329,10 +334,12 @@ test("unauthenticated connections are limited in number and closed after the han
     await new Promise<void>((r) => s.once("connect", () => r()));
   }
   await waitFor(
-    "the connection over the limit refused",
+    "the oldest connection closed to make room",
     () => a.logs.some((l) => /too many unauthenticated connections \(16\)/.test(l)) || undefined,
     5000,
   );
+  await waitFor("the oldest closed", () => closed.has(idle[0]) || undefined, 5000);
+  expect(closed.has(idle[idle.length - 1])).toBe(false);
   // The silent ones are closed once the handshake time is up.
   const t0 = Date.now();
   await waitFor("idle handshakes closed", () => closed.size === idle.length || undefined, 6000);
@@ -340,6 +347,35 @@ test("unauthenticated connections are limited in number and closed after the han
   // A real peer still gets in afterwards.
   const b = await peerNet(2, { 1: `127.0.0.1:${a.net.port}` });
   await deliver(b, a, vote(2, 1));
+});
+
+test("strangers holding many handshakes open (re-opened as they close) do not keep a member out", async () => {
+  const a = await peerNet(1, { 2: "127.0.0.1:1" });
+  let stop = false;
+  let k = 0;
+  const hold = (): void => {
+    if (stop) return;
+    // Two stranger addresses; the member dials from 127.0.0.1.
+    const s = net.connect({
+      port: a.net.port,
+      host: "127.0.0.1",
+      localAddress: `127.0.2.${1 + (k++ % 2)}`,
+    });
+    s.on("error", () => {});
+    s.on("close", () => hold());
+    sockets.push(s);
+  };
+  for (let i = 0; i < 4 * MAX_PREAUTH_CONNECTIONS; i++) hold();
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const b = await peerNet(2, { 1: `127.0.0.1:${a.net.port}` });
+    await deliver(b, a, vote(2, 1));
+    expect(Date.now() - t0).toBeLessThan(2500);
+    expect(a.logs.some((l) => /from one address \(4\)/.test(l))).toBe(true);
+  } finally {
+    stop = true;
+  }
 });
 
 test("any member that proves the secret is accepted, known or not (a new member may lead before ADD_NODE is applied here); its own id only", async () => {

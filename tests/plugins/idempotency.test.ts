@@ -104,19 +104,28 @@ test("a full cache whose oldest result has aged out lets a write through (its ap
   expect(p.cache()!.size).toBe(1);
 });
 
-test("the byte bound counts result payloads", () => {
+test("the byte bound counts result payloads; a reply over 64 KiB is kept without its large values", () => {
   const p = createIdempotencyPlugin();
   const ctx = fakeContext(
     { idempotency_max_bytes: 1024 * 1024, idempotency_max_age_ms: 10_000 },
     p,
   );
   p.setup!(ctx);
-  const big: BatchResult = { codes: [Code.OK], data: [new Uint8Array(600_000)], errors: [null] };
   const now = Date.now();
-  p.onApply!(entry(1, now, [batch("g1", [["GETSET", "k", "v"]])]), [big], ctx);
-  expect(p.onBatch!(batch("x", [["SET", "a", "1"]]), ctx)).toBeUndefined();
-  p.onApply!(entry(2, now, [batch("g2", [["GETSET", "k", "v"]])]), [big], ctx);
-  expect(p.cache()!.bytes).toBeGreaterThan(1_200_000);
+  // Over 64 KiB: kept with TOO_LARGE in place of the value, so it costs next to nothing.
+  const huge: BatchResult = { codes: [Code.OK], data: [new Uint8Array(600_000)], errors: [null] };
+  p.onApply!(entry(1, now, [batch("g0", [["GETSET", "k", "v"]])]), [huge], ctx);
+  expect(p.cache()!.bytes).toBeLessThan(4096);
+  const kept = p.onBatch!(batch("g0", [["GETSET", "k", "v"]]), ctx) as { respond: BatchResult };
+  expect(kept.respond.codes).toEqual([Code.TOO_LARGE]);
+  // Within 64 KiB each: kept whole, and counted.
+  const big: BatchResult = { codes: [Code.OK], data: [new Uint8Array(60_000)], errors: [null] };
+  for (let i = 1; i <= 17; i++) {
+    p.onApply!(entry(1 + i, now, [batch(`g${i}`, [["GETSET", "k", "v"]])]), [big], ctx);
+  }
+  expect(p.cache()!.bytes).toBeGreaterThan(1_020_000);
+  p.onApply!(entry(30, now, [batch("g30", [["GETSET", "k", "v"]])]), [big], ctx);
+  expect(p.cache()!.bytes).toBeGreaterThan(1024 * 1024);
   expect(
     (p.onBatch!(batch("y", [["SET", "a", "1"]]), ctx) as { reject: { code: number } }).reject
       .code,
