@@ -296,9 +296,15 @@ export class ClientServer {
         this.#onMessage(c, state, m);
       },
       onError: (c, kind, detail) => {
-        const code = kind === "too_large" ? Code.TOO_LARGE : Code.MALFORMED;
+        const code = kind === "too_large"
+          ? Code.TOO_LARGE
+          : kind === "busy"
+          ? Code.BUSY
+          : Code.MALFORMED;
         const text = kind === "too_large"
           ? `request too large: ${detail}`
+          : kind === "busy"
+          ? `${detail}; retry shortly`
           : `malformed frame: ${detail}`;
         this.#log.debug(`client ${c.remoteAddress}: ${text}; closing`);
         this.#send(c, { type: MsgType.ERROR, code, error: text });

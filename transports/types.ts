@@ -9,7 +9,7 @@
  */
 
 /** Why a transport refused incoming bytes. */
-export type TransportErrorKind = "too_large" | "malformed" | "io";
+export type TransportErrorKind = "too_large" | "malformed" | "busy" | "io";
 
 /** One established connection. */
 export interface Connection {

@@ -58,11 +58,12 @@ test("frame decoder: decoders sharing a budget cannot hold more than it in parti
   const ds = Array.from({ length: 6 }, () => new FrameDecoder(1 << 20, budget));
   const errs = ds.map((d) => d.push(head, () => {}));
   expect(errs.filter((e) => e === null).length).toBe(4);
-  expect(errs[4]).toMatchObject({ kind: "too_large" });
+  // A full budget is a busy server (BUSY: retry), not a request too large (TOO_LARGE: do not).
+  expect(errs[4]).toMatchObject({ kind: "busy" });
   expect(errs[4]!.detail).toMatch(/partial frames already hold/);
   // Growing past the budget is refused too, and gives back what the frame held.
   expect(ds[0].push(new Uint8Array(FIRST_BODY_BYTES), () => {})).toMatchObject({
-    kind: "too_large",
+    kind: "busy",
   });
   expect(budget.held).toBe(3 * FIRST_BODY_BYTES);
   // A frame that completes returns its bytes: the budget only bounds frames still arriving.

@@ -11,7 +11,7 @@
 
 /** Why a stream was refused. */
 export interface FrameError {
-  kind: "too_large" | "malformed";
+  kind: "too_large" | "malformed" | "busy";
   detail: string;
 }
 
@@ -59,7 +59,7 @@ export class FrameDecoder {
     if (b === null) return null;
     if (b.held + bytes > b.max) {
       return {
-        kind: "too_large",
+        kind: "busy",
         detail: `server busy: partial frames already hold ${b.held} bytes (limit ${b.max})`,
       };
     }
