@@ -18,7 +18,7 @@
  */
 import process from "node:process";
 
-export { definePlugin } from "./core/plugin.ts";
+export { definePlugin } from "./core/plugin/plugin.ts";
 export type {
   BatchDecision,
   BatchResult,
@@ -30,16 +30,23 @@ export type {
   Plugin,
   PluginContext,
   ProposedEntry,
-} from "./core/plugin.ts";
-export { Code, codeName, isSuccess, TinyKVError } from "./core/errors.ts";
-export type { CodeName, CodeNumber } from "./core/errors.ts";
-export { defaultConfig, makeConfig, resolveConfig } from "./core/config.ts";
-export type { Config, ConfigSources, FsyncPolicy, LogLevel, TransportName } from "./core/config.ts";
-export { startNode } from "./core/node.ts";
-export type { Cancel, Clock, Random, Scheduler, StartOptions, TinyKVNode } from "./core/node.ts";
-export { loadPlugin, loadPlugins } from "./core/plugin_loader.ts";
-export type { Logger } from "./core/logger.ts";
-export type { Storage, StorageOptions } from "./core/storage.ts";
+} from "./core/plugin/plugin.ts";
+export { Code, codeName, isSuccess, TinyKVError } from "./protocol/codes.ts";
+export type { CodeName, CodeNumber } from "./protocol/codes.ts";
+export { defaultConfig, makeConfig, resolveConfig } from "./core/config/config.ts";
+export type {
+  Config,
+  ConfigSources,
+  FsyncPolicy,
+  LogLevel,
+  TransportName,
+} from "./core/config/config.ts";
+export { startNode } from "./core/node/node.ts";
+export type { StartOptions, TinyKVNode } from "./core/node/types.ts";
+export type { Cancel, Clock, Random, Scheduler } from "./core/node/env.ts";
+export { loadPlugin, loadPlugins } from "./core/plugin/loader.ts";
+export type { Logger } from "./core/config/logger.ts";
+export type { Storage, StorageOptions } from "./core/storage/storage.ts";
 export type { ResultSink, Value } from "./core/state/types.ts";
 export type {
   ConfState,
@@ -68,14 +75,14 @@ export type {
 /** The command line: `client ...`, `cluster ...`, or a node. */
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "client") {
-    const { runClientCli } = await import("./client/cli.ts");
+    const { runClientCli } = await import("./cli/client.ts");
     return await runClientCli(argv.slice(1));
   }
   if (argv[0] === "cluster") {
-    const { runClusterCli } = await import("./core/cluster_cli.ts");
+    const { runClusterCli } = await import("./cli/cluster.ts");
     return await runClusterCli(argv.slice(1));
   }
-  const { runNodeCli } = await import("./core/node_cli.ts");
+  const { runNodeCli } = await import("./cli/node.ts");
   return await runNodeCli(argv);
 }
 

@@ -6,8 +6,8 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { encodeCbor } from "../core/cbor.ts";
-import { Code, TinyKVError } from "../core/errors.ts";
+import { encodeCbor } from "../protocol/cbor.ts";
+import { Code, TinyKVError } from "../protocol/codes.ts";
 import type { Value } from "../core/state/types.ts";
 import { estimateCommandBytes } from "./batch_frames.ts";
 import type { Reply } from "./connection.ts";

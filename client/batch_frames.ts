@@ -5,8 +5,8 @@
  * `<batchId>/0`, `<batchId>/1`, ... (deterministic, so a resent batch reuses the same ids).
  * @module
  */
-import { encodeCbor } from "../core/cbor.ts";
-import { MsgType } from "../core/protocol.ts";
+import { encodeCbor } from "../protocol/cbor.ts";
+import { MsgType } from "../protocol/messages.ts";
 import type { Arg } from "./types.ts";
 
 /** Room kept for the envelope around `commands_cbor` (type, ids, byte-string header). */

@@ -9,9 +9,9 @@
  * @module
  */
 import hyperid from "hyperid";
-import { encodeCbor } from "../core/cbor.ts";
-import { Code, codeName, isSuccess, TinyKVError } from "../core/errors.ts";
-import { MsgType } from "../core/protocol.ts";
+import { encodeCbor } from "../protocol/cbor.ts";
+import { Code, codeName, isSuccess, TinyKVError } from "../protocol/codes.ts";
+import { MsgType } from "../protocol/messages.ts";
 import type { Value } from "../core/state/types.ts";
 import { createTransport } from "../transports/mod.ts";
 import type { Transport } from "../transports/types.ts";
@@ -48,7 +48,7 @@ export type {
   Pipeline,
   Value,
 } from "./types.ts";
-export { TinyKVError } from "../core/errors.ts";
+export { TinyKVError } from "../protocol/codes.ts";
 
 /** Default per-request timeout (ms). */
 export const DEFAULT_TIMEOUT_MS = 5000;

@@ -4,9 +4,9 @@
  * order). Knows nothing about retries; it reports replies and lost connections.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../core/cbor.ts";
-import { Code, codeName, type CodeNumber, TinyKVError } from "../core/errors.ts";
-import { MsgType } from "../core/protocol.ts";
+import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
+import { Code, codeName, type CodeNumber, TinyKVError } from "../protocol/codes.ts";
+import { MsgType } from "../protocol/messages.ts";
 import type { Value } from "../core/state/types.ts";
 import type { Connection, Transport } from "../transports/types.ts";
 import type { Address } from "./address.ts";

@@ -2,7 +2,7 @@
  * Public types of the client library: options, results and the `Client` interface.
  * @module
  */
-import type { CodeName } from "../core/errors.ts";
+import type { CodeName } from "../protocol/codes.ts";
 import type { Value } from "../core/state/types.ts";
 
 export type { Value };

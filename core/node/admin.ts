@@ -6,10 +6,10 @@
  * with "outcome unknown". No polling.
  * @module
  */
-import { encodeCborCopy } from "../cbor.ts";
-import type { Config } from "../config.ts";
-import { Code, type CodeNumber } from "../errors.ts";
-import type { WireValue } from "../protocol.ts";
+import { encodeCborCopy } from "../../protocol/cbor.ts";
+import type { Config } from "../config/config.ts";
+import { Code, type CodeNumber } from "../../protocol/codes.ts";
+import type { WireValue } from "../../protocol/messages.ts";
 import { type ConfChange, type Entry, EntryType, type RawNode } from "../raft/types.ts";
 import type { Cancel, Scheduler } from "./env.ts";
 import { defaultClientAddr, isHostPort, type Membership } from "./membership.ts";

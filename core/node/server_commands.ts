@@ -10,14 +10,14 @@
  * - admin commands must be sent on their own; in any batch they get a SYNTAX error.
  * @module
  */
-import { commandName, toArgv } from "../commands.ts";
-import { Code } from "../errors.ts";
-import type { HookBus } from "../hooks.ts";
-import type { NodeStats } from "../plugin.ts";
+import { commandName, toArgv } from "../server/argv.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { HookBus } from "../plugin/hooks.ts";
+import type { NodeStats } from "../plugin/plugin.ts";
 import type { RawNode } from "../raft/types.ts";
 import { eqWord } from "../state/bytes.ts";
 import type { Argv, StateMachine, Value } from "../state/types.ts";
-import type { Storage } from "../storage.ts";
+import type { Storage } from "../storage/storage.ts";
 import { ADMIN_COMMANDS, type AdminCommands, type Answer } from "./admin.ts";
 import type { Membership } from "./membership.ts";
 import type { CommandAnswer, NodeState } from "./types.ts";

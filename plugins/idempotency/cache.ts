@@ -11,8 +11,8 @@
  * by a retry would be a double apply.
  * @module
  */
-import { decodeCbor, encodeCborCopy } from "../../core/cbor.ts";
-import type { BatchResult } from "../../core/plugin.ts";
+import { decodeCbor, encodeCborCopy } from "../../protocol/cbor.ts";
+import type { BatchResult } from "../../core/plugin/plugin.ts";
 import type { Value } from "../../core/state/types.ts";
 
 /** One cached batch outcome. */

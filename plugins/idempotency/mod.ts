@@ -18,14 +18,14 @@
  * @module
  */
 import { crc32c } from "@node-rs/crc32";
-import { Code } from "../../core/errors.ts";
-import { batchKey } from "../../core/pending.ts";
+import { Code } from "../../protocol/codes.ts";
+import { batchKey } from "../../core/node/pending.ts";
 import {
   type BatchResult,
   type ClientBatch,
   definePlugin,
   type Plugin,
-} from "../../core/plugin.ts";
+} from "../../core/plugin/plugin.ts";
 import { ResultCache } from "./cache.ts";
 
 function conflict(count: number, batchId: string): BatchResult {

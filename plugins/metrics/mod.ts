@@ -21,7 +21,7 @@
  * every node in a process gets its own instance and server.
  * @module
  */
-import { definePlugin, type Plugin, type PluginContext } from "../../core/plugin.ts";
+import { definePlugin, type Plugin, type PluginContext } from "../../core/plugin/plugin.ts";
 import { DASHBOARD_HTML } from "./dashboard_page.ts";
 import {
   type HttpReply,

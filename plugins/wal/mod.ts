@@ -4,7 +4,7 @@
  * configure it with `data_dir`, `wal_fsync` (always | batch | off) and `wal_segment_bytes`.
  * @module
  */
-import { definePlugin } from "../../core/plugin.ts";
+import { definePlugin } from "../../core/plugin/plugin.ts";
 import { openWal } from "./wal.ts";
 
 export {

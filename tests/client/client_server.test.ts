@@ -4,12 +4,12 @@
  * with a leader address, and client-id based deduplication of resends.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { decodeCbor } from "../../core/cbor.ts";
-import { Code, type CodeNumber } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import type { Outcome } from "../../core/pending.ts";
-import type { ClientBatch, NodeStats } from "../../core/plugin.ts";
-import { ClientServer, type ServerBackend } from "../../core/server.ts";
+import { decodeCbor } from "../../protocol/cbor.ts";
+import { Code, type CodeNumber } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import type { Outcome } from "../../core/node/pending.ts";
+import type { ClientBatch, NodeStats } from "../../core/plugin/plugin.ts";
+import { ClientServer, type ServerBackend } from "../../core/server/client_server.ts";
 import type { Value } from "../../core/state/types.ts";
 import { type Client, connect } from "../../client/client.ts";
 import { createTransport } from "../../transports/mod.ts";

@@ -1,6 +1,6 @@
 /** toArgv: every wire form of a command becomes the same binary-safe argv. */
 import { expect, test } from "bun:test";
-import { toArgv } from "../../core/commands.ts";
+import { toArgv } from "../../core/server/argv.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

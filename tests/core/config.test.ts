@@ -7,8 +7,8 @@ import {
   makeConfig,
   optionsHelp,
   resolveConfig,
-} from "../../core/config.ts";
-import { parseNodeArgs, UsageError } from "../../core/node_cli.ts";
+} from "../../core/config/config.ts";
+import { parseNodeArgs, UsageError } from "../../cli/node.ts";
 
 describe("config", () => {
   test("defaults come from the plan", () => {

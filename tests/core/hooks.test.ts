@@ -1,14 +1,14 @@
 import { expect, test } from "bun:test";
-import { Code } from "../../core/errors.ts";
-import { HookBus, PluginError } from "../../core/hooks.ts";
-import { createLogger } from "../../core/logger.ts";
+import { Code } from "../../protocol/codes.ts";
+import { HookBus, PluginError } from "../../core/plugin/hooks.ts";
+import { createLogger } from "../../core/config/logger.ts";
 import {
   type ClientBatch,
   type CommittedEntry,
   definePlugin,
   type Plugin,
-} from "../../core/plugin.ts";
-import { loadPlugin, loadPlugins, PluginLoadError } from "../../core/plugin_loader.ts";
+} from "../../core/plugin/plugin.ts";
+import { loadPlugin, loadPlugins, PluginLoadError } from "../../core/plugin/loader.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 
 const batch: ClientBatch = {

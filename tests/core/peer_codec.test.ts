@@ -1,8 +1,8 @@
 // encodePeerFrames writes messages (and large AppendEntries straight into chunk frames) without
 // cbor-x; what it writes must decode to the same message, for every number shape and size.
 import { expect, test } from "bun:test";
-import { decodeCbor } from "../../core/cbor.ts";
-import { CHUNK_TAG, decodePeerMessage, encodePeerFrames } from "../../core/peer_codec.ts";
+import { decodeCbor } from "../../protocol/cbor.ts";
+import { CHUNK_TAG, decodePeerMessage, encodePeerFrames } from "../../core/peers/codec.ts";
 import type { EntryType, Message } from "../../core/raft/types.ts";
 
 function msg(entries: number[], extra: Partial<Message> = {}): Message {

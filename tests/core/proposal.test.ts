@@ -1,19 +1,19 @@
 import { expect, test } from "bun:test";
-import { decodeProposal, encodeProposal, ProposalFormatError } from "../../core/proposal.ts";
+import { decodeProposal, encodeProposal, ProposalFormatError } from "../../core/node/proposal.ts";
 import {
   BATCH_MALFORMED,
   BATCH_TOO_MANY,
   batchProblem,
   checkBatch,
   MAX_BATCH_NESTING,
-} from "../../core/cbor_peek.ts";
-import { Applier } from "../../core/applier.ts";
-import { encodeCbor } from "../../core/cbor.ts";
-import { splitCommandString, toArgv } from "../../core/commands.ts";
-import { Code } from "../../core/errors.ts";
-import { HookBus } from "../../core/hooks.ts";
-import { createLogger } from "../../core/logger.ts";
-import { MAX_BATCH_COMMANDS } from "../../core/protocol.ts";
+} from "../../protocol/cbor_peek.ts";
+import { Applier } from "../../core/node/applier.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { splitCommandString, toArgv } from "../../core/server/argv.ts";
+import { Code } from "../../protocol/codes.ts";
+import { HookBus } from "../../core/plugin/hooks.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { MAX_BATCH_COMMANDS } from "../../protocol/messages.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 

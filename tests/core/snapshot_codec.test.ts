@@ -1,6 +1,9 @@
 /** The node snapshot envelope: round trip, the state written in place after the envelope, errors. */
 import { expect, test } from "bun:test";
-import { decodeNodeSnapshot, encodeNodeSnapshotInSteps } from "../../core/snapshot_codec.ts";
+import {
+  decodeNodeSnapshot,
+  encodeNodeSnapshotInSteps,
+} from "../../core/node/snapshot_envelope.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 
 const enc = new TextEncoder();

@@ -1,10 +1,15 @@
 /** A PluginContext for unit-testing plugins without a node. */
 import { Registry } from "prom-client";
-import { makeConfig } from "../../core/config.ts";
-import type { Config } from "../../core/config.ts";
-import { createLogger } from "../../core/logger.ts";
-import type { BatchResult, ClientBatch, NodeStats, PluginContext } from "../../core/plugin.ts";
-import type { CodeNumber } from "../../core/errors.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import type { Config } from "../../core/config/config.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import type {
+  BatchResult,
+  ClientBatch,
+  NodeStats,
+  PluginContext,
+} from "../../core/plugin/plugin.ts";
+import type { CodeNumber } from "../../protocol/codes.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 
 export interface FakeContext extends PluginContext {

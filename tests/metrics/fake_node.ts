@@ -2,8 +2,13 @@
  * A PluginContext for metrics tests: real prom-client registry and config, with a node view whose
  * Raft status and counters the test changes at will.
  */
-import type { Config } from "../../core/config.ts";
-import type { ClientBatch, CommittedEntry, NodeStats, PluginContext } from "../../core/plugin.ts";
+import type { Config } from "../../core/config/config.ts";
+import type {
+  ClientBatch,
+  CommittedEntry,
+  NodeStats,
+  PluginContext,
+} from "../../core/plugin/plugin.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 

@@ -6,21 +6,21 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { createLogger } from "../../core/logger.ts";
+import { createLogger } from "../../core/config/logger.ts";
 import {
   ClientHandshake,
   HandshakeError,
   MAX_HANDSHAKE_FRAME,
   RateLimitedLog,
   ServerHandshake,
-} from "../../core/peer_auth.ts";
-import { encodePeerMessage } from "../../core/peer_codec.ts";
+} from "../../core/peers/auth.ts";
+import { encodePeerMessage } from "../../core/peers/codec.ts";
 import {
   HANDSHAKE_TIMEOUT_MS,
   MAX_PREAUTH_CONNECTIONS,
   PeerNetwork,
-} from "../../core/peer_network.ts";
-import type { NodeStats } from "../../core/plugin.ts";
+} from "../../core/peers/network.ts";
+import type { NodeStats } from "../../core/plugin/plugin.ts";
 import type { Message } from "../../core/raft/types.ts";
 import { createTransport } from "../../transports/mod.ts";
 import { fakeContext } from "../helpers/fake_context.ts";

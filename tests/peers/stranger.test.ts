@@ -9,12 +9,12 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import net from "node:net";
-import { createLogger } from "../../core/logger.ts";
-import { encodePeerMessage } from "../../core/peer_codec.ts";
-import { PeerNetwork } from "../../core/peer_network.ts";
-import type { NodeStats } from "../../core/plugin.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { encodePeerMessage } from "../../core/peers/codec.ts";
+import { PeerNetwork } from "../../core/peers/network.ts";
+import type { NodeStats } from "../../core/plugin/plugin.ts";
 import type { Entry, Message } from "../../core/raft/types.ts";
-import { encodeNodeSnapshotInSteps } from "../../core/snapshot_codec.ts";
+import { encodeNodeSnapshotInSteps } from "../../core/node/snapshot_envelope.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { createTransport } from "../../transports/mod.ts";
 import { directClient, ProcessCluster } from "../cluster/harness.ts";

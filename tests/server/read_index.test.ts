@@ -4,12 +4,13 @@
  * stale data. Three in-process nodes on loopback with ephemeral ports.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeCbor } from "../../core/cbor.ts";
-import { isReadOnlyBatch } from "../../core/cbor_peek.ts";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { isReadOnlyBatch } from "../../protocol/cbor_peek.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";

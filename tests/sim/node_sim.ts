@@ -14,13 +14,14 @@
  * A run is a pure function of its seed: `runNodeSim(seed)` twice gives the same trace hash.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../../core/cbor.ts";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
-import { definePlugin, type Plugin } from "../../core/plugin.ts";
-import { MsgType } from "../../core/protocol.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { Logger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
+import { definePlugin, type Plugin } from "../../core/plugin/plugin.ts";
+import { MsgType } from "../../protocol/messages.ts";
 import { createCoalescePlugin } from "../../plugins/coalesce/mod.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import type { Connection } from "../../transports/types.ts";

@@ -193,7 +193,7 @@ async function serverDiesAfterRequest(
   seed: number,
   waitMs: number,
 ) {
-  const { startLossyProxy } = await import("./lossy_proxy.ts");
+  const { startLossyProxy } = await import("../../tools/lossy_proxy.ts");
   let received = 0;
   const listener = await createUdpTransportWith(bindBunSocket).listen(
     { host: HOST, port: 0, maxMessageBytes: 1 << 16 },

@@ -14,9 +14,9 @@
  * An empty entry (no bytes) is the leader's no-op and carries no batches.
  * @module
  */
-import { batchProblem, checkBatch } from "./cbor_peek.ts";
-import type { ClientBatch } from "./plugin.ts";
-import { MAX_BATCH_COMMANDS } from "./protocol.ts";
+import { batchProblem, checkBatch } from "../../protocol/cbor_peek.ts";
+import type { ClientBatch } from "../plugin/plugin.ts";
+import { MAX_BATCH_COMMANDS } from "../../protocol/messages.ts";
 
 const VERSION = 1;
 const enc = new TextEncoder();

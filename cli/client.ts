@@ -7,11 +7,11 @@
 import process from "node:process";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { TinyKVError } from "../core/errors.ts";
-import { connect } from "./client.ts";
+import { TinyKVError } from "../protocol/codes.ts";
+import { connect } from "../client/client.ts";
 import { formatError, formatRaw, formatValue } from "./format.ts";
 import { LineSyntaxError, parseLine } from "./line_parser.ts";
-import type { Arg, Client, ConnectOptions } from "./types.ts";
+import type { Arg, Client, ConnectOptions } from "../client/types.ts";
 
 /** Streams the CLI uses (the process's by default; tests pass their own). */
 export interface CliIo {

@@ -11,10 +11,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { RUNTIME } from "../transports/runtime.ts";
-import { ConfigError, flagName } from "./config.ts";
+import { ConfigError, flagName } from "../core/config/config.ts";
 
-import { configFromArgs, EXIT_USAGE, parseNodeArgs, UsageError } from "./node_cli.ts";
-import { generateSecret } from "./peer_auth.ts";
+import { configFromArgs, EXIT_USAGE, parseNodeArgs, UsageError } from "./node.ts";
+import { generateSecret } from "../core/peers/auth.ts";
 
 /** The command that runs `mod.ts` under the current runtime. */
 export function runtimeCommand(): { cmd: string; args: string[] } {

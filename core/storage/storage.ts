@@ -9,7 +9,7 @@
  * the `wal` plugin provides the durable implementation.
  * @module
  */
-import type { ConfState, Entry, HardState, RaftStorageView, Snapshot } from "./raft/types.ts";
+import type { ConfState, Entry, HardState, RaftStorageView, Snapshot } from "../raft/types.ts";
 
 /** Durable storage for one Raft node. Read methods are synchronous (served from memory). */
 export interface Storage extends RaftStorageView {

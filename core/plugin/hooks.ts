@@ -12,7 +12,7 @@ import type {
   PluginContext,
   ProposedEntry,
 } from "./plugin.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../config/logger.ts";
 
 /** A plugin failure, naming the plugin and the hook. */
 export class PluginError extends Error {

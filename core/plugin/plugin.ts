@@ -8,12 +8,12 @@
  * @module
  */
 import type { Registry } from "prom-client";
-import type { CodeNumber } from "./errors.ts";
-import type { Config } from "./config.ts";
-import type { Logger } from "./logger.ts";
-import type { Entry, RaftStatus } from "./raft/types.ts";
-import type { ResultSink, Value } from "./state/types.ts";
-import type { Storage, StorageOptions } from "./storage.ts";
+import type { CodeNumber } from "../../protocol/codes.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../config/logger.ts";
+import type { Entry, RaftStatus } from "../raft/types.ts";
+import type { ResultSink, Value } from "../state/types.ts";
+import type { Storage, StorageOptions } from "../storage/storage.ts";
 
 /**
  * The node's Prometheus registry: prom-client's `Registry`. Register metrics on it with

@@ -8,9 +8,9 @@
  * nodes have bound their ephemeral ports.
  * @module
  */
-import type { PeerAddress } from "../../transports/udp/connection_core.ts";
-import type { DatagramSocket } from "../../transports/udp/datagram_socket.ts";
-import { runtimeSocketFactory } from "../../transports/udp/mod.ts";
+import type { PeerAddress } from "../transports/udp/connection_core.ts";
+import type { DatagramSocket } from "../transports/udp/datagram_socket.ts";
+import { runtimeSocketFactory } from "../transports/udp/mod.ts";
 
 /** Proxy settings. */
 export interface LossyProxyOptions {

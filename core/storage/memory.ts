@@ -3,8 +3,8 @@
  * nothing survives a restart (`durable = false`). Used when no storage plugin (e.g. `wal`) is loaded.
  * @module
  */
-import { MemoryLog } from "./raft/memory_log.ts";
-import type { ConfState, Entry, HardState, Snapshot } from "./raft/types.ts";
+import { MemoryLog } from "../raft/memory_log.ts";
+import type { ConfState, Entry, HardState, Snapshot } from "../raft/types.ts";
 import type { Storage } from "./storage.ts";
 
 /** Storage that keeps the Raft log, hard state and snapshots in memory only. */

@@ -9,16 +9,16 @@
  * one by an idle and a half-sent-frame timeout, and failed AUTHs are slowed per address.
  * @module
  */
-import { decodeCbor, encodeCbor } from "./cbor.ts";
-import { BATCH_TOO_MANY, batchProblem, checkBatch } from "./cbor_peek.ts";
-import { defaultConfig } from "./config.ts";
-import { Code, type CodeNumber } from "./errors.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import { BATCH_TOO_MANY, batchProblem, checkBatch } from "../../protocol/cbor_peek.ts";
+import { defaultConfig } from "../config/config.ts";
+import { Code, type CodeNumber } from "../../protocol/codes.ts";
 import { AuthThrottle, PasswordCheck } from "./auth.ts";
-import type { Logger } from "./logger.ts";
-import type { BatchResult, ClientBatch, NodeStats } from "./plugin.ts";
-import type { Outcome } from "./pending.ts";
-import { MAX_BATCH_COMMANDS, MsgType, type WireValue } from "./protocol.ts";
-import type { Connection, ConnectionHandler, Listener, Transport } from "../transports/types.ts";
+import type { Logger } from "../config/logger.ts";
+import type { BatchResult, ClientBatch, NodeStats } from "../plugin/plugin.ts";
+import type { Outcome } from "../node/pending.ts";
+import { MAX_BATCH_COMMANDS, MsgType, type WireValue } from "../../protocol/messages.ts";
+import type { Connection, ConnectionHandler, Listener, Transport } from "../../transports/types.ts";
 
 /** What the server needs from the node. */
 export interface ServerBackend {

@@ -9,14 +9,14 @@
  * commands actually present, never by a recorded count.
  * @module
  */
-import { decodeCbor } from "./cbor.ts";
-import { toArgv } from "./commands.ts";
-import { Code } from "./errors.ts";
-import type { HookBus } from "./hooks.ts";
-import type { BatchResult, ClientBatch, CommittedEntry } from "./plugin.ts";
+import { decodeCbor } from "../../protocol/cbor.ts";
+import { toArgv } from "../server/argv.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { HookBus } from "../plugin/hooks.ts";
+import type { BatchResult, ClientBatch, CommittedEntry } from "../plugin/plugin.ts";
 import { type DecodedBatch, decodeProposal, type Proposal } from "./proposal.ts";
-import type { Entry } from "./raft/types.ts";
-import type { ApplyContext, Argv, StateMachine, Value } from "./state/types.ts";
+import type { Entry } from "../raft/types.ts";
+import type { ApplyContext, Argv, StateMachine, Value } from "../state/types.ts";
 
 /** Answers server commands (INFO, GET_LEADER, ...) that appear inside a batch. */
 export type ServerCommandHandler = (

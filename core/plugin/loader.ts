@@ -8,14 +8,14 @@
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Plugin } from "./plugin.ts";
-import { RUNTIME } from "../transports/runtime.ts";
+import { RUNTIME } from "../../transports/runtime.ts";
 
 /** Built-in plugins and their modules (relative to this file). */
 export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
-  wal: "../plugins/wal/mod.ts",
-  metrics: "../plugins/metrics/mod.ts",
-  idempotency: "../plugins/idempotency/mod.ts",
-  coalesce: "../plugins/coalesce/mod.ts",
+  wal: "../../plugins/wal/mod.ts",
+  metrics: "../../plugins/metrics/mod.ts",
+  idempotency: "../../plugins/idempotency/mod.ts",
+  coalesce: "../../plugins/coalesce/mod.ts",
 };
 
 /** A plugin could not be loaded; the message names it. */

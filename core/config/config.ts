@@ -4,7 +4,7 @@
  * and validated with a message naming the key, the value and what is allowed.
  * @module
  */
-import { clusterIdProblem, secretProblem } from "./peer_auth.ts";
+import { clusterIdProblem, secretProblem } from "../peers/auth.ts";
 
 /** Which transport carries client and peer traffic. */
 export type TransportName = "tcp" | "udp";

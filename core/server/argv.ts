@@ -3,8 +3,8 @@
  * space-separated string form) into binary-safe argv for the state machine.
  * @module
  */
-import { SlabPool } from "./state/bytes.ts";
-import type { Argv } from "./state/types.ts";
+import { SlabPool } from "../state/bytes.ts";
+import type { Argv } from "../state/types.ts";
 
 const enc = new TextEncoder();
 

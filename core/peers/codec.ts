@@ -4,8 +4,8 @@
  * Entry data (client batches) travels as CBOR byte strings: never re-encoded.
  * @module
  */
-import { decodeCbor, encodeCbor } from "./cbor.ts";
-import type { Entry, EntryType, Message, MessageType, Snapshot } from "./raft/types.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import type { Entry, EntryType, Message, MessageType, Snapshot } from "../raft/types.ts";
 
 const TYPES: MessageType[] = [
   "app",

@@ -4,8 +4,8 @@
  * timed-out batches costs nothing while none are due.
  * @module
  */
-import type { BatchResult, ClientBatch } from "./plugin.ts";
-import type { CodeNumber } from "./errors.ts";
+import type { BatchResult, ClientBatch } from "../plugin/plugin.ts";
+import type { CodeNumber } from "../../protocol/codes.ts";
 
 /** How a waiting batch is answered: results, or one error for every command. */
 export type Outcome = { result: BatchResult } | {

@@ -10,8 +10,8 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { decodeCbor, encodeCbor } from "./cbor.ts";
-import type { StateMachine } from "./state/types.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import type { StateMachine } from "../state/types.ts";
 
 const MAGIC = [0x54, 0x4b, 0x56, 0x4e]; // "TKVN"
 const VERSION = 1;

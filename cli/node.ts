@@ -14,10 +14,10 @@ import {
   OPTIONS,
   optionsHelp,
   resolveConfig,
-} from "./config.ts";
-import { createLogger } from "./logger.ts";
-import { resolveClusterSecret } from "./peer_auth.ts";
-import { loadPlugins, PluginLoadError } from "./plugin_loader.ts";
+} from "../core/config/config.ts";
+import { createLogger } from "../core/config/logger.ts";
+import { resolveClusterSecret } from "../core/peers/auth.ts";
+import { loadPlugins, PluginLoadError } from "../core/plugin/loader.ts";
 
 /** Exit code for usage errors (bad flags, values, config, plugin names). */
 export const EXIT_USAGE = 2;
@@ -173,7 +173,7 @@ export async function runNodeCli(argv: string[]): Promise<number> {
   }
   let node;
   try {
-    const { startNode } = await import("./node.ts");
+    const { startNode } = await import("../core/node/node.ts");
     node = await startNode(config, { plugins, logger: log });
   } catch (err) {
     log.error(`cannot start: ${(err as Error).message}`);

@@ -14,8 +14,8 @@
  * (see docs/security.md).
  * @module
  */
-import { decodeCbor } from "./cbor.ts";
-import type { Logger } from "./logger.ts";
+import { decodeCbor } from "../../protocol/cbor.ts";
+import type { Logger } from "../config/logger.ts";
 import {
   ClientHandshake,
   HandshakeError,
@@ -23,11 +23,11 @@ import {
   RateLimitedLog,
   type RefusalKind,
   ServerHandshake,
-} from "./peer_auth.ts";
-import { CHUNK_TAG, decodePeerMessage, encodePeerFrames } from "./peer_codec.ts";
-import type { NodeStats } from "./plugin.ts";
-import type { Message, NodeId } from "./raft/types.ts";
-import type { Connection, Listener, Transport } from "../transports/types.ts";
+} from "./auth.ts";
+import { CHUNK_TAG, decodePeerMessage, encodePeerFrames } from "./codec.ts";
+import type { NodeStats } from "../plugin/plugin.ts";
+import type { Message, NodeId } from "../raft/types.ts";
+import type { Connection, Listener, Transport } from "../../transports/types.ts";
 
 const CHUNK_BYTES = 512 * 1024;
 /** Largest reassembled message (a snapshot). */
