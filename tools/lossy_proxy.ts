@@ -1,5 +1,5 @@
 /**
- * A UDP proxy for tests: forwards datagrams between clients and one server while dropping a
+ * A UDP proxy for tests and benchmarks: forwards datagrams between clients and one server while dropping a
  * seeded fraction and holding some back (reordering). Each client address gets its own upstream
  * socket, so the server sees one address per client. Uses the runtime's socket adapter.
  *

@@ -14,7 +14,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../client/client.ts";
 import { generateSecret } from "../../core/peers/auth.ts";
-import { freePort } from "../../tests/helpers/net.ts";
+import { freePort } from "../../tools/net.ts";
 
 /** What to start. */
 export interface ClusterOptions {
