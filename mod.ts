@@ -72,25 +72,12 @@ export type {
   Pipeline,
 } from "./client/client.ts";
 
-/** The command line: `client ...`, `cluster ...`, or a node. */
-async function main(argv: string[]): Promise<number> {
-  if (argv[0] === "client") {
-    const { runClientCli } = await import("./cli/client.ts");
-    return await runClientCli(argv.slice(1));
-  }
-  if (argv[0] === "cluster") {
-    const { runClusterCli } = await import("./cli/cluster.ts");
-    return await runClusterCli(argv.slice(1));
-  }
-  const { runNodeCli } = await import("./cli/node.ts");
-  return await runNodeCli(argv);
-}
-
-// No top-level await: a plugin loaded by path may import this module (for definePlugin) while
-// the node is starting, and a module still awaiting at top level would deadlock that import.
+// The command line lives in main.ts. No top-level await here: a plugin loaded by path may import
+// this module (for definePlugin) while the node is starting, and a module still awaiting at top
+// level would deadlock that import. The CLI is loaded only when mod.ts is the program.
 if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+  import("./main.ts").then(
+    (m) => m.runMain(),
     (err) => {
       console.error(err);
       process.exit(1);
