@@ -48,6 +48,7 @@ export { loadPlugin, loadPlugins } from "./core/plugin/loader.ts";
 export type { Logger } from "./core/config/logger.ts";
 export type { Storage, StorageOptions } from "./core/storage/storage.ts";
 export type { ResultSink, Value } from "./core/state/types.ts";
+export type { BatchResults, CommandResult, WireValue } from "./protocol/messages.ts";
 export type {
   ConfState,
   Entry,

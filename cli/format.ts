@@ -3,7 +3,7 @@
  * `(error) CODE message`, arrays numbered (nested arrays indented), and a `--raw` mode for scripts.
  * @module
  */
-import type { Value } from "../core/state/types.ts";
+import type { WireValue as Value } from "../protocol/messages.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const lossy = new TextDecoder();

@@ -8,7 +8,7 @@
 import { setImmediate } from "node:timers";
 import { encodeCbor } from "../protocol/cbor.ts";
 import { Code, TinyKVError } from "../protocol/codes.ts";
-import type { Value } from "../core/state/types.ts";
+import type { WireValue as Value } from "../protocol/messages.ts";
 import { estimateCommandBytes } from "./batch_frames.ts";
 import type { Reply } from "./connection.ts";
 import type { Arg } from "./types.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import type { CodeName } from "../protocol/codes.ts";
-import type { Value } from "../core/state/types.ts";
+import type { WireValue as Value } from "../protocol/messages.ts";
 
 export type { Value };
 

@@ -3,8 +3,15 @@
  *
  * On TCP every message travels as a frame: a 4-byte big-endian length, then one CBOR map. On UDP
  * the transport delivers the same CBOR maps as whole messages. Field names follow DESIGN §4.
+ *
+ * The messages form two unions discriminated by `type`: {@link ClientMessage} (what a client
+ * sends, built by `client/`) and {@link ServerMessage} (what the server sends, built by
+ * `core/server/`). A message just decoded from the network is a {@link Received} one: its `type`
+ * is known, its other fields are not checked yet. {@link CommandResult} and {@link BatchResults}
+ * are the one shape of a command's and a batch's results, from the state machine to the client.
  * @module
  */
+import type { CodeNumber } from "./codes.ts";
 
 /** Message type numbers (the `type` field of every message). */
 export const MsgType = {
@@ -61,6 +68,29 @@ export interface BatchRequest {
 /** A value in a response slot. Integers are numbers; bulk values are byte strings. */
 export type WireValue = null | number | Uint8Array | string | WireValue[];
 
+/** One command's result: its code, its value (null when none or on error), its error message (null on success). */
+export interface CommandResult {
+  /** The result code. */
+  code: CodeNumber;
+  /** The value (null when there is none or on error). */
+  value: WireValue;
+  /** The error message, or null on success. */
+  error: string | null;
+}
+
+/**
+ * A batch's results in columnar form: slot `i` is command `i`'s code, value and error message
+ * (null on success). Columnar so the server sends them as `BATCH_RESPONSE`'s arrays as they are.
+ */
+export interface BatchResults {
+  /** Result code of each command (a `Code` value; a client reads an unknown number as `INTERNAL`). */
+  codes: number[];
+  /** Value of each command (null when there is none or on error). */
+  data: WireValue[];
+  /** Error message of each command, or null on success. */
+  errors: (string | null)[];
+}
+
 /** Response to `AUTH`. */
 export interface AuthResponse {
   type: typeof MsgType.AUTH_RESPONSE;
@@ -74,19 +104,16 @@ export interface CommandResponse {
   request_id: string;
   code: number;
   data: WireValue;
-  error?: string;
+  /** The error message; absent (or, for a server command, null) on success. */
+  error?: string | null;
   /** With `NOT_LEADER`: the leader's client address. */
   leader?: string;
 }
 
 /** Response to `COMMAND_BATCH`: `codes`, `data` and `errors` have one slot per command. */
-export interface BatchResponse {
+export interface BatchResponse extends BatchResults {
   type: typeof MsgType.BATCH_RESPONSE;
   batch_id: string;
-  codes: number[];
-  data: WireValue[];
-  /** Error messages; `null` where the command succeeded. */
-  errors: (string | null)[];
   /** With `NOT_LEADER` (whole batch refused): the leader's client address. */
   leader?: string;
 }
@@ -106,3 +133,41 @@ export interface ErrorMessage {
 export type ClientMessage = AuthRequest | CommandRequest | BatchRequest;
 /** Every server→client message. */
 export type ServerMessage = AuthResponse | CommandResponse | BatchResponse | ErrorMessage;
+
+/**
+ * A message as decoded from the network, before its fields are checked: `type` says which message
+ * it claims to be, every other field is present or not, of any type.
+ */
+export type Received<M extends { type: number }> =
+  & { readonly type: M["type"] }
+  & { readonly [K in Exclude<keyof M, "type">]?: unknown };
+
+/** A client→server message as decoded, narrowed by its `type`. */
+export type ReceivedClientMessage =
+  | Received<AuthRequest>
+  | Received<CommandRequest>
+  | Received<BatchRequest>;
+
+/** `m` (a decoded CBOR map) as a client message when its `type` is one, else null. */
+export function asClientMessage(m: Record<string, unknown>): ReceivedClientMessage | null {
+  const t = m.type;
+  return t === MsgType.AUTH || t === MsgType.COMMAND || t === MsgType.COMMAND_BATCH
+    ? m as ReceivedClientMessage
+    : null;
+}
+
+/** A server→client message as decoded, narrowed by its `type`. */
+export type ReceivedServerMessage =
+  | Received<AuthResponse>
+  | Received<CommandResponse>
+  | Received<BatchResponse>
+  | Received<ErrorMessage>;
+
+/** `m` (a decoded CBOR map) as a server message when its `type` is one, else null. */
+export function asServerMessage(m: Record<string, unknown>): ReceivedServerMessage | null {
+  const t = m.type;
+  return t === MsgType.AUTH_RESPONSE || t === MsgType.COMMAND_RESPONSE ||
+      t === MsgType.BATCH_RESPONSE || t === MsgType.ERROR
+    ? m as ReceivedServerMessage
+    : null;
+}

@@ -12,16 +12,15 @@
 import { decodeCbor } from "../../protocol/cbor.ts";
 import { toArgv } from "../server/argv.ts";
 import { Code } from "../../protocol/codes.ts";
+import type { CommandResult } from "../../protocol/messages.ts";
 import type { HookBus } from "../plugin/hooks.ts";
 import type { BatchResult, ClientBatch, CommittedEntry } from "../plugin/plugin.ts";
 import { type DecodedBatch, decodeProposal, type Proposal } from "./proposal.ts";
 import type { Entry } from "../raft/types.ts";
-import type { ApplyContext, Argv, StateMachine, Value } from "../state/types.ts";
+import type { ApplyContext, Argv, StateMachine } from "../state/types.ts";
 
 /** Answers server commands (INFO, GET_LEADER, ...) that appear inside a batch. */
-export type ServerCommandHandler = (
-  argv: Argv,
-) => { code: number; value: Value; error: string | null } | null;
+export type ServerCommandHandler = (argv: Argv) => CommandResult | null;
 
 /** Applies Normal entries; conf-change entries are handled by the node. */
 export class Applier {

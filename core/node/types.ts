@@ -81,10 +81,3 @@ export class NodeState {
   /** A storage failure: refuse writes. */
   fatal: Error | null = null;
 }
-
-/** Result of a server command, as sent on the wire. */
-export interface CommandAnswer<V> {
-  code: number;
-  value: V;
-  error: string | null;
-}

@@ -17,7 +17,19 @@ import { AuthThrottle, PasswordCheck } from "./auth.ts";
 import type { Logger } from "../config/logger.ts";
 import type { BatchResult, ClientBatch, NodeStats } from "../plugin/plugin.ts";
 import type { Outcome } from "../node/pending.ts";
-import { MAX_BATCH_COMMANDS, MsgType, type WireValue } from "../../protocol/messages.ts";
+import {
+  asClientMessage,
+  type AuthRequest,
+  type BatchRequest,
+  type BatchResponse,
+  type CommandRequest,
+  type CommandResponse,
+  type CommandResult,
+  MAX_BATCH_COMMANDS,
+  MsgType,
+  type Received,
+  type ServerMessage,
+} from "../../protocol/messages.ts";
 import type { Connection, ConnectionHandler, Listener, Transport } from "../../transports/types.ts";
 
 /** What the server needs from the node. */
@@ -25,9 +37,7 @@ export interface ServerBackend {
   /** Runs a batch down the write path; `done` is called exactly once. */
   submit(batch: ClientBatch, done: (o: Outcome) => void): void;
   /** Handles a server command sent on its own (INFO, GET_LEADER, ADD_NODE, ...); null if `cmd` is not one. */
-  serverCommand(
-    cmd: unknown,
-  ): Promise<{ code: CodeNumber; value: WireValue; error: string | null }> | null;
+  serverCommand(cmd: unknown): Promise<CommandResult> | null;
   readonly counters: NodeStats;
 }
 
@@ -244,7 +254,7 @@ export class ClientServer {
     }
   }
 
-  #send(conn: Connection, msg: unknown): void {
+  #send(conn: Connection, msg: ServerMessage): void {
     const bytes = encodeCbor(msg);
     this.#backend.counters.bytesOut += bytes.length + 4;
     conn.send(bytes);
@@ -313,7 +323,7 @@ export class ClientServer {
     code: CodeNumber,
     error: string,
     close: boolean,
-    ids: Record<string, unknown> = {},
+    ids: { batch_id?: string; request_id?: string } = {},
   ): void {
     this.#send(conn, { type: MsgType.ERROR, code, error, ...ids });
     if (close) conn.close();
@@ -388,7 +398,17 @@ export class ClientServer {
     }
   }
 
-  #dispatch(conn: Connection, state: ConnState, m: Record<string, unknown>): void {
+  #dispatch(conn: Connection, state: ConnState, raw: Record<string, unknown>): void {
+    const m = asClientMessage(raw);
+    if (m === null) {
+      this.#protocolError(
+        conn,
+        Code.MALFORMED,
+        `unknown message type ${JSON.stringify(raw.type)}`,
+        true,
+      );
+      return;
+    }
     switch (m.type) {
       case MsgType.COMMAND_BATCH:
         return this.#onBatch(conn, state, m);
@@ -396,17 +416,10 @@ export class ClientServer {
         return this.#onCommand(conn, state, m);
       case MsgType.AUTH:
         return this.#onAuth(conn, state, m);
-      default:
-        this.#protocolError(
-          conn,
-          Code.MALFORMED,
-          `unknown message type ${JSON.stringify(m.type)}`,
-          true,
-        );
     }
   }
 
-  #onAuth(conn: Connection, state: ConnState, m: Record<string, unknown>): void {
+  #onAuth(conn: Connection, state: ConnState, m: Received<AuthRequest>): void {
     if (typeof m.client_id === "string" && m.client_id.length > 0 && m.client_id.length <= 128) {
       state.clientId = m.client_id;
     }
@@ -427,7 +440,7 @@ export class ClientServer {
   }
 
   /** Checks auth (connection or per-message key): null when allowed, else the refusal code. */
-  #authorised(state: ConnState, m: Record<string, unknown>): CodeNumber | null {
+  #authorised(state: ConnState, m: { readonly auth_key?: unknown }): CodeNumber | null {
     if (state.authed) {
       this.#establish(state);
       return null;
@@ -451,7 +464,7 @@ export class ClientServer {
     };
   }
 
-  #onBatch(conn: Connection, state: ConnState, m: Record<string, unknown>): void {
+  #onBatch(conn: Connection, state: ConnState, m: Received<BatchRequest>): void {
     const batchId = asString(m.batch_id);
     if (batchId === null || batchId.length === 0 || batchId.length > 256) {
       this.#protocolError(
@@ -558,7 +571,7 @@ export class ClientServer {
     });
   }
 
-  #onCommand(conn: Connection, state: ConnState, m: Record<string, unknown>): void {
+  #onCommand(conn: Connection, state: ConnState, m: Received<CommandRequest>): void {
     const requestId = asString(m.request_id) ?? "";
     if (requestId.length === 0 || requestId.length > 256) {
       this.#protocolError(
@@ -632,16 +645,16 @@ export class ClientServer {
       if (conn.closed) return;
       if ("result" in o) {
         const r = o.result;
-        const resp: Record<string, unknown> = {
+        const resp: CommandResponse = {
           type: MsgType.COMMAND_RESPONSE,
           request_id: requestId,
           code: r.codes[0],
-          data: r.data[0] as WireValue,
+          data: r.data[0],
         };
         if (r.errors[0] !== null) resp.error = r.errors[0];
         this.#send(conn, resp);
       } else {
-        const resp: Record<string, unknown> = {
+        const resp: CommandResponse = {
           type: MsgType.COMMAND_RESPONSE,
           request_id: requestId,
           code: o.code,
@@ -655,7 +668,7 @@ export class ClientServer {
   }
 }
 
-function batchResponse(batchId: string, r: BatchResult): Record<string, unknown> {
+function batchResponse(batchId: string, r: BatchResult): BatchResponse {
   return {
     type: MsgType.BATCH_RESPONSE,
     batch_id: batchId,
@@ -675,8 +688,8 @@ export function batchErrorResponse(
   code: CodeNumber,
   message: string,
   leader?: string,
-): Record<string, unknown> {
-  const resp: Record<string, unknown> = {
+): BatchResponse {
+  const resp: BatchResponse = {
     type: MsgType.BATCH_RESPONSE,
     batch_id: batchId,
     codes: new Array(count).fill(code),
