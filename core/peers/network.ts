@@ -5,7 +5,7 @@
  * peer is reported unreachable so the leader probes instead of pipelining.
  * Messages larger than a chunk (snapshots) are split into chunks and reassembled, bounded.
  *
- * Every connection first runs the mutual HMAC handshake of `peer_auth.ts` (cluster secret and
+ * Every connection first runs the mutual HMAC handshake of `auth.ts` (cluster secret and
  * cluster id): an inbound connection delivers no Raft message until the connecting node proved the
  * secret, and an outbound connection carries none until the accepting node did. A message on an
  * authenticated connection must come from the node id it authenticated as, be addressed to this

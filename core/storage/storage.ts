@@ -5,7 +5,7 @@
  * The node calls `append`/`setHardState`/`applySnapshot` for each Raft Ready, then `sync()` once
  * (group commit: one fsync covers everything appended since the previous sync), and only after
  * `sync()` resolves does it send replies that promise durability (appResp, voteResp) or
- * acknowledge client writes. `MemoryStorage` (core/memory_storage.ts) keeps everything in memory;
+ * acknowledge client writes. `MemoryStorage` (core/storage/memory.ts) keeps everything in memory;
  * the `wal` plugin provides the durable implementation.
  * @module
  */

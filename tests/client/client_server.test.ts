@@ -1,5 +1,5 @@
 /**
- * The client against the real protocol front end (`core/server.ts`, the one every node runs) with a
+ * The client against the real protocol front end (`core/server/client_server.ts`, the one every node runs) with a
  * small in-memory backend: auth, COMMAND, COMMAND_BATCH via commands_cbor, whole-batch refusals
  * with a leader address, and client-id based deduplication of resends.
  */
@@ -102,7 +102,7 @@ afterEach(async () => {
   }
 });
 
-describe("client ↔ core/server.ts", () => {
+describe("client ↔ core/server/client_server.ts", () => {
   test("COMMAND and COMMAND_BATCH round trips; batches carry the client id", async () => {
     const { backend, port } = await start();
     const c = await client({ port, clientId: "client-A" });

@@ -1,5 +1,5 @@
 /**
- * Peer authentication (core/peer_auth.ts) and its use by PeerNetwork, in process on loopback:
+ * Peer authentication (core/peers/auth.ts) and its use by PeerNetwork, in process on loopback:
  * the handshake is mutual, a wrong secret or another cluster id is refused on both sides, a
  * recorded handshake replayed to a node fails (fresh nonces), a connection authenticated as one
  * node cannot send messages claiming another id, and handshake frames are size-checked.

@@ -1,7 +1,7 @@
 /**
  * A stranger on the raft port of a real 3-node cluster (bun processes, loopback): forged vote and
  * pre-vote requests with a high term, forged heartbeats and appends, and a forged InstallSnapshot
- * built with the project's own encoders (core/peer_codec.ts, core/snapshot_codec.ts) — from a
+ * built with the project's own encoders (core/peers/codec.ts, core/node/snapshot_envelope.ts) — from a
  * non-member id and from the members' own ids. Nothing is applied, no member's term moves, the
  * cluster keeps serving and the data is intact; the members log the refusals. Then a node with a
  * wrong secret, and one with the right secret but another cluster id, talk to the members

@@ -965,7 +965,7 @@ interface Patched {
 
 /**
  * Points the runtime's clock, timers and `Math.random` at the simulation while it runs, for code
- * the node does not inject yet: core/peer_network.ts's reconnect back-off (`Date.now`), the
+ * the node does not inject yet: core/peers/network.ts's reconnect back-off (`Date.now`), the
  * idempotency plugin's window (`Date.now`), the coalesce plugin's batch timer (`setTimeout`).
  */
 function patchGlobals(w: World): Patched {
