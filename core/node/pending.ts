@@ -4,15 +4,8 @@
  * timed-out batches costs nothing while none are due.
  * @module
  */
-import type { BatchResult, ClientBatch } from "../plugin/plugin.ts";
-import type { CodeNumber } from "../../protocol/codes.ts";
-
-/** How a waiting batch is answered: results, or one error for every command. */
-export type Outcome = { result: BatchResult } | {
-  code: CodeNumber;
-  message: string;
-  leader?: string;
-};
+import type { ClientBatch } from "../plugin/plugin.ts";
+import type { Outcome } from "../server/client_server.ts";
 
 /** Called exactly once with the batch's outcome. */
 export type Waiter = (outcome: Outcome) => void;

@@ -16,7 +16,6 @@ import { Code, type CodeNumber } from "../../protocol/codes.ts";
 import { AuthThrottle, PasswordCheck } from "./auth.ts";
 import type { Logger } from "../config/logger.ts";
 import type { BatchResult, ClientBatch, NodeStats } from "../plugin/plugin.ts";
-import type { Outcome } from "../node/pending.ts";
 import {
   asClientMessage,
   type AuthRequest,
@@ -31,6 +30,13 @@ import {
   type ServerMessage,
 } from "../../protocol/messages.ts";
 import type { Connection, ConnectionHandler, Listener, Transport } from "../../transports/types.ts";
+
+/** How a submitted batch is answered: results, or one error for every command. */
+export type Outcome = { result: BatchResult } | {
+  code: CodeNumber;
+  message: string;
+  leader?: string;
+};
 
 /** What the server needs from the node. */
 export interface ServerBackend {
