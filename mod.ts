@@ -20,7 +20,7 @@
  */
 import process from "node:process";
 
-export { definePlugin } from "./core/plugin.ts";
+export { definePlugin } from "./core/plugin/plugin.ts";
 export type {
   BatchDecision,
   BatchResult,
@@ -37,10 +37,10 @@ export type {
   PluginOptionBase,
   PluginOptions,
   ProposedEntry,
-} from "./core/plugin.ts";
-export { Code, codeName, isSuccess, TinyKVError } from "./core/errors.ts";
-export type { CodeName, CodeNumber } from "./core/errors.ts";
-export { defaultConfig, makeConfig, resolveConfig } from "./core/config.ts";
+} from "./core/plugin/plugin.ts";
+export { Code, codeName, isSuccess, TinyKVError } from "./protocol/codes.ts";
+export type { CodeName, CodeNumber } from "./protocol/codes.ts";
+export { defaultConfig, makeConfig, resolveConfig } from "./core/config/config.ts";
 export type {
   Config,
   ConfigSources,
@@ -49,13 +49,15 @@ export type {
   OptionKind,
   OptionSpec,
   TransportName,
-} from "./core/config.ts";
-export { startNode } from "./core/node.ts";
-export type { Cancel, Clock, Random, Scheduler, StartOptions, TinyKVNode } from "./core/node.ts";
-export { loadPlugin, loadPlugins } from "./core/plugin_loader.ts";
-export type { Logger } from "./core/logger.ts";
-export type { Storage, StorageOptions } from "./core/storage.ts";
+} from "./core/config/config.ts";
+export { startNode } from "./core/node/node.ts";
+export type { StartOptions, TinyKVNode } from "./core/node/types.ts";
+export type { Cancel, Clock, Random, Scheduler } from "./core/node/env.ts";
+export { loadPlugin, loadPlugins } from "./core/plugin/loader.ts";
+export type { Logger } from "./core/config/logger.ts";
+export type { Storage, StorageOptions } from "./core/storage/storage.ts";
 export type { ResultSink, Value } from "./core/state/types.ts";
+export type { BatchResults, CommandResult, WireValue } from "./protocol/messages.ts";
 export type {
   ConfState,
   Entry,
@@ -80,25 +82,12 @@ export type {
   Pipeline,
 } from "./client/client.ts";
 
-/** The command line: `client ...`, `cluster ...`, or a node. */
-async function main(argv: string[]): Promise<number> {
-  if (argv[0] === "client") {
-    const { runClientCli } = await import("./client/cli.ts");
-    return await runClientCli(argv.slice(1));
-  }
-  if (argv[0] === "cluster") {
-    const { runClusterCli } = await import("./core/cluster_cli.ts");
-    return await runClusterCli(argv.slice(1));
-  }
-  const { runNodeCli } = await import("./core/node_cli.ts");
-  return await runNodeCli(argv);
-}
-
-// No top-level await: a plugin loaded by path may import this module (for definePlugin) while
-// the node is starting, and a module still awaiting at top level would deadlock that import.
+// The command line lives in main.ts. No top-level await here: a plugin loaded by path may import
+// this module (for definePlugin) while the node is starting, and a module still awaiting at top
+// level would deadlock that import. The CLI is loaded only when mod.ts is the program.
 if (import.meta.main) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+  import("./main.ts").then(
+    (m) => m.runMain(),
     (err) => {
       console.error(err);
       process.exit(1);

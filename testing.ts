@@ -5,9 +5,9 @@
  *   plugin's `Storage` (it is run against the built-in memory storage and the `wal` plugin).
  * @module
  */
-export { storageConformance } from "./testing/storage_conformance.ts";
-export type { StorageConformanceOptions } from "./testing/storage_conformance.ts";
-export type { Storage, StorageOptions } from "./core/storage.ts";
+export { storageConformance } from "./core/storage/conformance.ts";
+export type { StorageConformanceOptions } from "./core/storage/conformance.ts";
+export type { Storage, StorageOptions } from "./core/storage/storage.ts";
 export type {
   ConfState,
   Entry,

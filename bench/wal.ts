@@ -15,7 +15,7 @@ import os from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { setImmediate } from "node:timers";
-import type { FsyncPolicy } from "../core/config.ts";
+import type { FsyncPolicy } from "../core/config/config.ts";
 import type { Entry } from "../core/raft/types.ts";
 import { openWal } from "../plugins/wal/wal.ts";
 

@@ -6,9 +6,9 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { encodeCbor } from "../core/cbor.ts";
-import { Code, TinyKVError } from "../core/errors.ts";
-import type { Value } from "../core/state/types.ts";
+import { encodeCbor } from "../protocol/cbor.ts";
+import { Code, TinyKVError } from "../protocol/codes.ts";
+import type { WireValue as Value } from "../protocol/messages.ts";
 import { estimateCommandBytes } from "./batch_frames.ts";
 import type { Reply } from "./connection.ts";
 import type { Arg } from "./types.ts";

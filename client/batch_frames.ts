@@ -5,8 +5,8 @@
  * `<batchId>/0`, `<batchId>/1`, ... (deterministic, so a resent batch reuses the same ids).
  * @module
  */
-import { encodeCbor } from "../core/cbor.ts";
-import { MsgType } from "../core/protocol.ts";
+import { encodeCbor } from "../protocol/cbor.ts";
+import { type BatchRequest, MsgType } from "../protocol/messages.ts";
 import type { Arg } from "./types.ts";
 
 /** Room kept for the envelope around `commands_cbor` (type, ids, byte-string header). */
@@ -34,12 +34,13 @@ export function encodeBatchMessage(
   clientId: string,
   commandsCbor: Uint8Array,
 ): Uint8Array {
-  return encodeCbor({
+  const msg: BatchRequest = {
     type: MsgType.COMMAND_BATCH,
     batch_id: batchId,
     client_id: clientId,
     commands_cbor: commandsCbor,
-  });
+  };
+  return encodeCbor(msg);
 }
 
 /**

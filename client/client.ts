@@ -9,10 +9,9 @@
  * @module
  */
 import hyperid from "hyperid";
-import { encodeCbor } from "../core/cbor.ts";
-import { Code, codeName, isSuccess, TinyKVError } from "../core/errors.ts";
-import { MsgType } from "../core/protocol.ts";
-import type { Value } from "../core/state/types.ts";
+import { encodeCbor } from "../protocol/cbor.ts";
+import { Code, codeName, isSuccess, TinyKVError } from "../protocol/codes.ts";
+import { type CommandRequest, MsgType, type WireValue as Value } from "../protocol/messages.ts";
 import { createTransport } from "../transports/mod.ts";
 import type { Transport } from "../transports/types.ts";
 import { type Address, formatAddress, parseAddress } from "./address.ts";
@@ -48,7 +47,7 @@ export type {
   Pipeline,
   Value,
 } from "./types.ts";
-export { TinyKVError } from "../core/errors.ts";
+export { TinyKVError } from "../protocol/codes.ts";
 
 /** Default per-request timeout (ms). */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -549,7 +548,8 @@ class TinyKVClient implements Client {
     }
     if (this.#batcher) return this.#batcher.enqueue(args);
     const requestId = this.#ids();
-    const frame = encodeCbor({ type: MsgType.COMMAND, request_id: requestId, command: args });
+    const msg: CommandRequest = { type: MsgType.COMMAND, request_id: requestId, command: args };
+    const frame = encodeCbor(msg);
     if (frame.length > this.#maxBatchBytes) {
       return Promise.reject(
         new TinyKVError(

@@ -4,19 +4,21 @@
  * order). Knows nothing about retries; it reports replies and lost connections.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../core/cbor.ts";
-import { Code, codeName, type CodeNumber, TinyKVError } from "../core/errors.ts";
-import { MsgType } from "../core/protocol.ts";
-import type { Value } from "../core/state/types.ts";
+import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
+import { Code, codeName, type CodeNumber, TinyKVError } from "../protocol/codes.ts";
+import {
+  asServerMessage,
+  type AuthRequest,
+  type BatchResults,
+  MsgType,
+  type WireValue as Value,
+} from "../protocol/messages.ts";
 import type { Connection, Transport } from "../transports/types.ts";
 import type { Address } from "./address.ts";
 import type { ClientStats } from "./types.ts";
 
 /** A server answer for one request, in columnar form (one slot per command). */
-export interface Reply {
-  codes: number[];
-  data: Value[];
-  errors: (string | null)[];
+export interface Reply extends BatchResults {
   /** With `NOT_LEADER`: the leader's client address. */
   leader?: string;
 }
@@ -172,7 +174,8 @@ export class ClientConnection {
         this.#authWaiter = null;
         resolve({ code, error });
       };
-      this.#write(encodeCbor({ type: MsgType.AUTH, password, client_id: clientId }));
+      const auth: AuthRequest = { type: MsgType.AUTH, password, client_id: clientId };
+      this.#write(encodeCbor(auth));
     });
   }
 
@@ -237,11 +240,11 @@ export class ClientConnection {
   #onMessage(bytes: Uint8Array): void {
     this.#stats.bytesReceived += bytes.length + 4;
     this.#stats.framesReceived++;
-    let msg: Record<string, unknown>;
+    let raw: Record<string, unknown>;
     try {
       const m = decodeCbor(bytes);
       if (typeof m !== "object" || m === null || Array.isArray(m)) throw new Error("not a map");
-      msg = m as Record<string, unknown>;
+      raw = m as Record<string, unknown>;
     } catch (err) {
       this.#fatal = new TinyKVError(
         Code.MALFORMED,
@@ -250,7 +253,11 @@ export class ClientConnection {
       this.close();
       return;
     }
-    const leader = typeof msg.leader === "string" && msg.leader !== "" ? msg.leader : undefined;
+    const msg = asServerMessage(raw);
+    if (msg === null) return; // unknown message types are ignored (forward compatibility)
+    const leader = "leader" in msg && typeof msg.leader === "string" && msg.leader !== ""
+      ? msg.leader
+      : undefined;
     switch (msg.type) {
       case MsgType.BATCH_RESPONSE: {
         const w = typeof msg.batch_id === "string" ? this.#take(batchKey(msg.batch_id)) : undefined;
@@ -304,8 +311,6 @@ export class ClientConnection {
         if (this.#authWaiter) this.#authWaiter(code, text);
         return;
       }
-      default:
-        return; // unknown message types are ignored (forward compatibility)
     }
   }
 }

@@ -2,8 +2,8 @@
  * Public types of the client library: options, results and the `Client` interface.
  * @module
  */
-import type { CodeName } from "../core/errors.ts";
-import type { Value } from "../core/state/types.ts";
+import type { CodeName } from "../protocol/codes.ts";
+import type { WireValue as Value } from "../protocol/messages.ts";
 
 export type { Value };
 

@@ -13,8 +13,8 @@ import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../client/client.ts";
-import { generateSecret } from "../../core/peer_auth.ts";
-import { freePort } from "../../tests/helpers/net.ts";
+import { generateSecret } from "../../core/peers/auth.ts";
+import { freePort } from "../../tools/net.ts";
 
 /** What to start. */
 export interface ClusterOptions {

@@ -6,17 +6,14 @@
  * with "outcome unknown". No polling.
  * @module
  */
-import { encodeCborCopy } from "../cbor.ts";
-import type { Config } from "../config.ts";
-import { Code, type CodeNumber } from "../errors.ts";
-import type { WireValue } from "../protocol.ts";
+import { encodeCborCopy } from "../../protocol/cbor.ts";
+import type { Config } from "../config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { CommandResult } from "../../protocol/messages.ts";
 import { type ConfChange, type Entry, EntryType, type RawNode } from "../raft/types.ts";
 import type { Cancel, Scheduler } from "./env.ts";
 import { defaultClientAddr, isHostPort, type Membership } from "./membership.ts";
-import type { CommandAnswer, NodeState } from "./types.ts";
-
-/** An answer on the wire. */
-export type Answer = CommandAnswer<WireValue> & { code: CodeNumber };
+import type { NodeState } from "./types.ts";
 
 /** Names of the admin commands. */
 export const ADMIN_COMMANDS: ReadonlySet<string> = new Set([
@@ -30,7 +27,7 @@ const MIN_CONF_CHANGE_WAIT_MS = 5000;
 
 interface Waiter {
   term: number;
-  done: (a: Answer) => void;
+  done: (a: CommandResult) => void;
   cancel: Cancel;
 }
 
@@ -45,7 +42,7 @@ export interface AdminDeps {
   schedule(): void;
 }
 
-const OK: Answer = { code: Code.OK, value: "OK", error: null };
+const OK: CommandResult = { code: Code.OK, value: "OK", error: null };
 
 /** ADD_NODE / REMOVE_NODE / TRANSFER_LEADER and the conf-change waiters. */
 export class AdminCommands {
@@ -62,9 +59,9 @@ export class AdminCommands {
   }
 
   /** Runs an admin command (`name` upper-case, `args` after the name). */
-  run(name: string, args: string[]): Promise<Answer> {
+  run(name: string, args: string[]): Promise<CommandResult> {
     const { state, membership } = this.#d;
-    const syntax = (msg: string): Promise<Answer> =>
+    const syntax = (msg: string): Promise<CommandResult> =>
       Promise.resolve({ code: Code.SYNTAX, value: null, error: msg });
     if (state.role !== "leader") {
       const leader = state.leader ? membership.clientAddress(state.leader) : undefined;
@@ -115,9 +112,9 @@ export class AdminCommands {
     return this.#wait(r, term);
   }
 
-  #wait(index: number, term: number): Promise<Answer> {
+  #wait(index: number, term: number): Promise<CommandResult> {
     const ms = Math.max(this.#d.config.raft_submit_timeout_ms, MIN_CONF_CHANGE_WAIT_MS);
-    return new Promise<Answer>((done) => {
+    return new Promise<CommandResult>((done) => {
       const cancel = this.#d.scheduler.timeout(ms, () => {
         if (this.#waiters.get(index)?.done !== done) return;
         this.#waiters.delete(index);
@@ -133,7 +130,7 @@ export class AdminCommands {
     });
   }
 
-  #answer(index: number, a: Answer): void {
+  #answer(index: number, a: CommandResult): void {
     const w = this.#waiters.get(index);
     if (!w) return;
     this.#waiters.delete(index);
@@ -163,7 +160,7 @@ export class AdminCommands {
   }
 }
 
-function unknown(why: string): Answer {
+function unknown(why: string): CommandResult {
   return {
     code: Code.TIMEOUT,
     value: null,

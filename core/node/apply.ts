@@ -5,8 +5,8 @@
  * index also answers an admin command waiting for it.
  * @module
  */
-import type { Applier } from "../applier.ts";
-import type { PendingBatches } from "../pending.ts";
+import type { Applier } from "./applier.ts";
+import type { PendingBatches } from "./pending.ts";
 import { type ConfChange, type ConfState, type Entry, EntryType } from "../raft/types.ts";
 import type { AdminCommands } from "./admin.ts";
 import { isAddressEntry, type Membership } from "./membership.ts";

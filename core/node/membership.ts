@@ -12,8 +12,8 @@
  * members configured by `peers` (or added by ADD_NODE without a client address) until they lead.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../cbor.ts";
-import type { Logger } from "../logger.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import type { Logger } from "../config/logger.ts";
 import { decodeConfChange } from "../raft/conf_change.ts";
 import type { ConfChange, ConfState, Entry, NodeId } from "../raft/types.ts";
 import type { Value } from "../state/types.ts";

@@ -15,23 +15,22 @@
  * @module
  */
 import { Registry } from "prom-client";
-import { Applier } from "../applier.ts";
-import type { Config } from "../config.ts";
-import { Code } from "../errors.ts";
-import { HookBus } from "../hooks.ts";
-import { createLogger, type Logger } from "../logger.ts";
-import { MemoryStorage } from "../memory_storage.ts";
-import type { Outcome } from "../pending.ts";
-import { checkClusterIdFile, resolveClusterSecret } from "../peer_auth.ts";
-import { PeerNetwork } from "../peer_network.ts";
-import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin.ts";
-import { pluginOptionValues } from "../plugin.ts";
+import { Applier } from "./applier.ts";
+import type { Config } from "../config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import { HookBus } from "../plugin/hooks.ts";
+import { createLogger, type Logger } from "../config/logger.ts";
+import { MemoryStorage } from "../storage/memory.ts";
+import { checkClusterIdFile, resolveClusterSecret } from "../peers/auth.ts";
+import { PeerNetwork } from "../peers/network.ts";
+import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin/plugin.ts";
+import { pluginOptionValues } from "../plugin/plugin.ts";
 import { createRawNode } from "../raft/raw_node.ts";
 import type { ConfState, Message, NodeId, RaftStatus, RawNode } from "../raft/types.ts";
-import { ClientServer, type ServerBackend } from "../server.ts";
+import { ClientServer, type Outcome, type ServerBackend } from "../server/client_server.ts";
 import { createStateMachine } from "../state/state_machine.ts";
 import type { StateMachine } from "../state/types.ts";
-import type { Storage } from "../storage.ts";
+import type { Storage } from "../storage/storage.ts";
 import { createTransport } from "../../transports/mod.ts";
 import type { Transport } from "../../transports/types.ts";
 import { AdminCommands } from "./admin.ts";

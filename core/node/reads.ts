@@ -5,9 +5,9 @@
  * applied up to it, they are executed against the local state and answered.
  * @module
  */
-import type { Applier } from "../applier.ts";
-import type { PendingBatches } from "../pending.ts";
-import type { ClientBatch } from "../plugin.ts";
+import type { Applier } from "./applier.ts";
+import type { PendingBatches } from "./pending.ts";
+import type { ClientBatch } from "../plugin/plugin.ts";
 import type { ReadState } from "../raft/types.ts";
 import type { ApplyContext } from "../state/types.ts";
 import type { NodeState } from "./types.ts";

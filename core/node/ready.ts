@@ -25,7 +25,7 @@ import type {
   Ready,
   Snapshot,
 } from "../raft/types.ts";
-import type { Storage } from "../storage.ts";
+import type { Storage } from "../storage/storage.ts";
 import type { Scheduler } from "./env.ts";
 
 /** What the driver calls for the parts of a Ready (see the module comment for the order). */

@@ -10,17 +10,18 @@
  * - admin commands must be sent on their own; in any batch they get a SYNTAX error.
  * @module
  */
-import { commandName, toArgv } from "../commands.ts";
-import { Code } from "../errors.ts";
-import type { HookBus } from "../hooks.ts";
-import type { NodeStats } from "../plugin.ts";
+import { commandName, toArgv } from "../server/argv.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { CommandResult } from "../../protocol/messages.ts";
+import type { HookBus } from "../plugin/hooks.ts";
+import type { NodeStats } from "../plugin/plugin.ts";
 import type { RawNode } from "../raft/types.ts";
 import { eqWord } from "../state/bytes.ts";
-import type { Argv, StateMachine, Value } from "../state/types.ts";
-import type { Storage } from "../storage.ts";
-import { ADMIN_COMMANDS, type AdminCommands, type Answer } from "./admin.ts";
+import type { Argv, StateMachine } from "../state/types.ts";
+import type { Storage } from "../storage/storage.ts";
+import { ADMIN_COMMANDS, type AdminCommands } from "./admin.ts";
 import type { Membership } from "./membership.ts";
-import type { CommandAnswer, NodeState } from "./types.ts";
+import type { NodeState } from "./types.ts";
 
 /** Server commands answered from this node's own state. */
 export const LOCAL_COMMANDS: ReadonlySet<string> = new Set(["INFO", "GET_LEADER", "MEMBERS"]);
@@ -33,14 +34,11 @@ export function isLocalCommand(name: Uint8Array): boolean {
   return false;
 }
 
-/** A server command's answer inside a batch. */
-export type InBatchAnswer = CommandAnswer<Value>;
-
 /**
  * The Applier's server-command handler for entries (replicated apply): deterministic, the same
  * answer on every replica, whatever its role or state.
  */
-export function inLogServerCommand(argv: Argv): InBatchAnswer | null {
+export function inLogServerCommand(argv: Argv): CommandResult | null {
   const name = commandName(argv);
   if (LOCAL_COMMANDS.has(name)) {
     return {
@@ -126,7 +124,7 @@ export class ServerCommands {
    * The Applier's server-command handler for read-only batches (ReadIndex, never in the log):
    * INFO, GET_LEADER and MEMBERS answered from this node; admin commands refused.
    */
-  readonly local = (argv: Argv): InBatchAnswer | null => {
+  readonly local = (argv: Argv): CommandResult | null => {
     const name = commandName(argv);
     switch (name) {
       case "INFO":
@@ -149,14 +147,14 @@ export class ServerCommands {
   };
 
   /** ServerBackend.serverCommand: a lone server command, or null when `cmd` is not one. */
-  dispatch(cmd: unknown): Promise<Answer> | null {
+  dispatch(cmd: unknown): Promise<CommandResult> | null {
     if (cmd === undefined) return null;
     const argv = toArgv(cmd);
     if (typeof argv === "string" || argv[0].length < 4 || argv[0].length > 15) return null;
     const name = commandName(argv);
     if (LOCAL_COMMANDS.has(name)) {
       try {
-        return Promise.resolve(this.local(argv) as Answer);
+        return Promise.resolve(this.local(argv)!);
       } catch (err) {
         return Promise.resolve({ code: Code.INTERNAL, value: null, error: (err as Error).message });
       }

@@ -5,13 +5,13 @@
  * plugin's replicated state and the members' addresses.
  * @module
  */
-import type { Config } from "../config.ts";
-import type { HookBus } from "../hooks.ts";
-import type { Logger } from "../logger.ts";
+import type { Config } from "../config/config.ts";
+import type { HookBus } from "../plugin/hooks.ts";
+import type { Logger } from "../config/logger.ts";
 import type { ConfState, Snapshot } from "../raft/types.ts";
-import { decodeNodeSnapshot, encodeNodeSnapshotInSteps } from "../snapshot_codec.ts";
+import { decodeNodeSnapshot, encodeNodeSnapshotInSteps } from "./snapshot_envelope.ts";
 import type { StateMachine } from "../state/types.ts";
-import type { Storage } from "../storage.ts";
+import type { Storage } from "../storage/storage.ts";
 import { type Clock, nextTurn, type Scheduler } from "./env.ts";
 import type { MemberAddress, NodeState } from "./types.ts";
 

@@ -3,11 +3,11 @@
  * small mutable state its parts share ({@link NodeState}).
  * @module
  */
-import type { Config } from "../config.ts";
-import type { Logger } from "../logger.ts";
-import type { NodeStats, Plugin } from "../plugin.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../config/logger.ts";
+import type { NodeStats, Plugin } from "../plugin/plugin.ts";
 import type { NodeId, RaftStatus } from "../raft/types.ts";
-import type { Storage } from "../storage.ts";
+import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../../transports/types.ts";
 import type { Clock, Random, Scheduler } from "./env.ts";
 
@@ -80,11 +80,4 @@ export class NodeState {
   stopped = false;
   /** A storage failure: refuse writes. */
   fatal: Error | null = null;
-}
-
-/** Result of a server command, as sent on the wire. */
-export interface CommandAnswer<V> {
-  code: number;
-  value: V;
-  error: string | null;
 }

@@ -6,13 +6,14 @@
  * (`ctx.answer`), the deadline sweep, leadership loss and stop.
  * @module
  */
-import { isReadOnlyBatch } from "../cbor_peek.ts";
-import type { Config } from "../config.ts";
-import { Code, type CodeNumber } from "../errors.ts";
-import type { HookBus, PluginError } from "../hooks.ts";
-import { type Outcome, PendingBatches } from "../pending.ts";
-import type { BatchDecision, BatchResult, ClientBatch, NodeStats } from "../plugin.ts";
-import { encodeProposal } from "../proposal.ts";
+import { isReadOnlyBatch } from "../../protocol/cbor_peek.ts";
+import type { Config } from "../config/config.ts";
+import { Code, type CodeNumber } from "../../protocol/codes.ts";
+import type { HookBus, PluginError } from "../plugin/hooks.ts";
+import { PendingBatches } from "./pending.ts";
+import type { Outcome } from "../server/client_server.ts";
+import type { BatchDecision, BatchResult, ClientBatch, NodeStats } from "../plugin/plugin.ts";
+import { encodeProposal } from "./proposal.ts";
 import type { NodeId, ProposeError } from "../raft/types.ts";
 import type { Clock } from "./env.ts";
 import type { NodeState } from "./types.ts";

@@ -4,7 +4,7 @@
  * pure membership arithmetic applied when such an entry is applied.
  * @module
  */
-import { decodeCbor, encodeCborCopy } from "../cbor.ts";
+import { decodeCbor, encodeCborCopy } from "../../protocol/cbor.ts";
 import type { ConfChange, ConfState, NodeId } from "./types.ts";
 
 const TYPES = new Set(["addVoter", "addLearner", "removeNode"]);

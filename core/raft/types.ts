@@ -22,7 +22,7 @@ export type NodeId = number;
 
 /** Entry kinds. */
 export const EntryType = {
-  /** Client data: an encoded proposal envelope (see `core/proposal.ts`). Empty data = no-op. */
+  /** Client data: an encoded proposal envelope (see `core/node/proposal.ts`). Empty data = no-op. */
   Normal: 0,
   /** A membership change: `data` is an encoded {@link ConfChange}. */
   ConfChange: 1,

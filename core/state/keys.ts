@@ -3,7 +3,7 @@
  * (with Redis 7's NX/XX/GT/LT), TTL, PTTL, PERSIST.
  * @module
  */
-import { Code } from "../errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { bytesToKey, eqWord, printable } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import type { Keyspace } from "./keyspace.ts";

@@ -10,7 +10,7 @@ import { KeyEntry, Kind } from "./keyspace.ts";
 import type { Keyspace } from "./keyspace.ts";
 import { fail, nil, notInteger, ok, wrongType } from "./reply.ts";
 import type { ApplyContext, Argv, ResultSink, Value } from "./types.ts";
-import { Code } from "../errors.ts";
+import { Code } from "../../protocol/codes.ts";
 
 function push(
   db: Keyspace,

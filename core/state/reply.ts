@@ -4,7 +4,7 @@
  * successful reply carries `Code.OK`.
  * @module
  */
-import { Code } from "../errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import type { ResultSink, Value } from "./types.ts";
 
 /** Redis's WRONGTYPE message. */

@@ -7,7 +7,7 @@
  * expiry sweep (see `keyspace.ts`). Nothing here reads a clock: time is `ctx.nowMs`.
  * @module
  */
-import { Code } from "../errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { printable } from "./bytes.ts";
 import { CommandTable } from "./command_table.ts";
 import type { CommandSpec } from "./command_table.ts";
@@ -16,14 +16,14 @@ import { KEY_COMMANDS } from "./keys.ts";
 import { Keyspace, SWEEP_PER_WRITE } from "./keyspace.ts";
 import { LIST_COMMANDS } from "./lists.ts";
 import { fail, wrongArity } from "./reply.ts";
-import { SERVER_STATE_COMMANDS } from "./server.ts";
+import { SERVER_STATE_COMMANDS } from "./server_family.ts";
 import { SET_COMMANDS } from "./sets.ts";
 import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from "./snapshot.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { ApplyContext, Argv, ResultSink, SnapshotJob, StateMachine } from "./types.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 
-export { isServerCommand, SERVER_COMMANDS } from "./server.ts";
+export { isServerCommand, SERVER_COMMANDS } from "./server_family.ts";
 
 const TABLE = new CommandTable();
 TABLE.register([

@@ -7,7 +7,7 @@
  * (e.g. `"9223372036854775807"`) so no precision is lost.
  * @module
  */
-import { Code } from "../errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import {
   bytesToKey,
   eqWord,

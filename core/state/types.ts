@@ -7,12 +7,16 @@
  * it is the basis for per-key revisions (DESIGN §5, later issue).
  * @module
  */
+import type { BatchResults, WireValue } from "../../protocol/messages.ts";
 
 /** A command's arguments: name first, binary-safe. */
 export type Argv = Uint8Array[];
 
-/** A result value: null (nil), integer, bulk bytes, simple string, or array of values. */
-export type Value = null | number | Uint8Array | string | Value[];
+/**
+ * A result value: null (nil), integer, bulk bytes, simple string, or array of values — the
+ * protocol's {@link WireValue}, as the state machine produces it and the client receives it.
+ */
+export type Value = WireValue;
 
 /** Per-entry apply context (identical on every replica). */
 export interface ApplyContext {
@@ -23,17 +27,10 @@ export interface ApplyContext {
 }
 
 /**
- * Columnar result sink for a batch: slot `i` gets the code, value and error message of command i.
- * Columnar so the server can send them as the response's `codes`/`data`/`errors` arrays as-is.
+ * Columnar result sink for a batch: slot `i` gets the code, value and error message of command i
+ * (the protocol's {@link BatchResults}, so the server sends them as the response's arrays as-is).
  */
-export interface ResultSink {
-  /** Result code of each command (a `Code` value, as on the wire). */
-  codes: number[];
-  /** Value of each command (null when there is none or on error). */
-  data: Value[];
-  /** Error message of each command, or null on success. */
-  errors: (string | null)[];
-}
+export interface ResultSink extends BatchResults {}
 
 /** The Redis-like state machine. */
 export interface StateMachine {

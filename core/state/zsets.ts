@@ -5,7 +5,7 @@
  * An emptied sorted set is deleted.
  * @module
  */
-import { Code } from "../errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { bytesToKey, eqWord, keyToBytes, parseFloatArg, parseIntArg } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { KeyEntry, Kind } from "./keyspace.ts";

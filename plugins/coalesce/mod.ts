@@ -13,8 +13,8 @@
  */
 import { setImmediate } from "node:timers";
 import { Counter, Gauge } from "prom-client";
-import { Code } from "../../core/errors.ts";
-import { type ClientBatch, definePlugin, type PluginContext } from "../../core/plugin.ts";
+import { Code } from "../../protocol/codes.ts";
+import { type ClientBatch, definePlugin, type PluginContext } from "../../core/plugin/plugin.ts";
 
 /** Why a flush happened (metrics label). */
 type FlushReason = "size" | "timeout" | "idle" | "applied" | "stop";

@@ -11,10 +11,10 @@
  * by a retry would be a double apply.
  * @module
  */
-import { valueBytes } from "../../core/applier.ts";
-import { Code } from "../../core/errors.ts";
-import { decodeCbor, encodeCborCopy } from "../../core/cbor.ts";
-import type { BatchResult } from "../../core/plugin.ts";
+import { Code } from "../../protocol/codes.ts";
+import { decodeCbor, encodeCborCopy } from "../../protocol/cbor.ts";
+import { valueBytes } from "../../protocol/messages.ts";
+import type { BatchResult } from "../../core/plugin/plugin.ts";
 import type { Value } from "../../core/state/types.ts";
 
 /** One cached batch outcome. */

@@ -19,9 +19,9 @@
  * @module
  */
 import { crc32c } from "@node-rs/crc32";
-import { Code } from "../../core/errors.ts";
-import { batchKey } from "../../core/pending.ts";
-import { type BatchResult, type ClientBatch, definePlugin } from "../../core/plugin.ts";
+import { Code } from "../../protocol/codes.ts";
+import { batchKey } from "../../core/node/pending.ts";
+import { type BatchResult, type ClientBatch, definePlugin } from "../../core/plugin/plugin.ts";
 import { keptForRetries, ResultCache } from "./cache.ts";
 
 const MiB = 1024 * 1024;

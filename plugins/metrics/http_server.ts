@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Buffer } from "node:buffer";
-import type { Logger } from "../../core/logger.ts";
+import type { Logger } from "../../core/config/logger.ts";
 
 /** A route's answer. */
 export interface HttpReply {

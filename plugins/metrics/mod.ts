@@ -26,7 +26,7 @@ import {
   type Plugin,
   type PluginContext,
   type PluginOptions,
-} from "../../core/plugin.ts";
+} from "../../core/plugin/plugin.ts";
 import { DASHBOARD_HTML } from "./dashboard_page.ts";
 import {
   type HttpReply,

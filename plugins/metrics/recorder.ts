@@ -7,7 +7,7 @@
  * @module
  */
 import { Counter, Gauge, Histogram } from "prom-client";
-import { Code, codeName } from "../../core/errors.ts";
+import { Code, codeName } from "../../protocol/codes.ts";
 import type {
   BatchResult,
   ClientBatch,
@@ -15,7 +15,7 @@ import type {
   NodeStats,
   PluginContext,
   ProposedEntry,
-} from "../../core/plugin.ts";
+} from "../../core/plugin/plugin.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 import { type BucketCounts, bucketDelta, bucketTotal, quantile } from "./quantile.ts";
 import { ratePerSecond, SampleRing } from "./sample_ring.ts";

@@ -5,7 +5,7 @@
  * `wal_segment_bytes` (declared below).
  * @module
  */
-import { definePlugin } from "../../core/plugin.ts";
+import { definePlugin } from "../../core/plugin/plugin.ts";
 import { openWal } from "./wal.ts";
 
 export {

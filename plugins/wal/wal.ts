@@ -14,9 +14,9 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { FsyncPolicy } from "../../core/config.ts";
+import type { FsyncPolicy } from "../../core/config/config.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../../core/raft/types.ts";
-import type { Storage } from "../../core/storage.ts";
+import type { Storage } from "../../core/storage/storage.ts";
 import type { EntryLog } from "./entry_log.ts";
 import { RecordWriter } from "./format.ts";
 import { type DirLock, lockDataDir } from "./lock.ts";

@@ -2,9 +2,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
-import { runClientCli } from "../../client/cli.ts";
-import { formatRaw, formatValue, quoteBytes } from "../../client/format.ts";
-import { parseLine } from "../../client/line_parser.ts";
+import { runClientCli } from "../../cli/client.ts";
+import { formatRaw, formatValue, quoteBytes } from "../../cli/format.ts";
+import { parseLine } from "../../cli/line_parser.ts";
 import type { FakeServer } from "./fake_server.ts";
 import { startKvFake } from "./kv_fake.ts";
 

@@ -1,7 +1,7 @@
 /** Client behaviour against a scripted fake server: matching, timeouts, redirects, retries. */
 import { afterEach, describe, expect, test } from "bun:test";
-import { Code, TinyKVError } from "../../core/errors.ts";
-import { MsgType } from "../../core/protocol.ts";
+import { Code, TinyKVError } from "../../protocol/codes.ts";
+import { MsgType } from "../../protocol/messages.ts";
 import { type Client, connect } from "../../client/client.ts";
 import { batchAll, batchOk, FakeServer } from "./fake_server.ts";
 

@@ -1,14 +1,15 @@
 /** The client library and CLI against a real node started in-process on ephemeral ports. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
-import { makeConfig } from "../../core/config.ts";
-import type { Config } from "../../core/config.ts";
-import { TinyKVError } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
-import type { Plugin } from "../../core/plugin.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import type { Config } from "../../core/config/config.ts";
+import { TinyKVError } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
+import type { Plugin } from "../../core/plugin/plugin.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
-import { runClientCli } from "../../client/cli.ts";
+import { runClientCli } from "../../cli/client.ts";
 import { type Client, connect } from "../../client/client.ts";
 
 const dec = new TextDecoder();

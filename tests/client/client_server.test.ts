@@ -1,15 +1,14 @@
 /**
- * The client against the real protocol front end (`core/server.ts`, the one every node runs) with a
+ * The client against the real protocol front end (`core/server/client_server.ts`, the one every node runs) with a
  * small in-memory backend: auth, COMMAND, COMMAND_BATCH via commands_cbor, whole-batch refusals
  * with a leader address, and client-id based deduplication of resends.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { decodeCbor } from "../../core/cbor.ts";
-import { Code, type CodeNumber } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import type { Outcome } from "../../core/pending.ts";
-import type { ClientBatch, NodeStats } from "../../core/plugin.ts";
-import { ClientServer, type ServerBackend } from "../../core/server.ts";
+import { decodeCbor } from "../../protocol/cbor.ts";
+import { Code, type CodeNumber } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import type { ClientBatch, NodeStats } from "../../core/plugin/plugin.ts";
+import { ClientServer, type Outcome, type ServerBackend } from "../../core/server/client_server.ts";
 import type { Value } from "../../core/state/types.ts";
 import { type Client, connect } from "../../client/client.ts";
 import { createTransport } from "../../transports/mod.ts";
@@ -102,7 +101,7 @@ afterEach(async () => {
   }
 });
 
-describe("client ↔ core/server.ts", () => {
+describe("client ↔ core/server/client_server.ts", () => {
   test("COMMAND and COMMAND_BATCH round trips; batches carry the client id", async () => {
     const { backend, port } = await start();
     const c = await client({ port, clientId: "client-A" });

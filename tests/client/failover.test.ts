@@ -3,7 +3,7 @@
  * answered (issue 14), against scripted fake servers.
  */
 import { afterEach, expect, test } from "bun:test";
-import { Code } from "../../core/errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { type Client, connect } from "../../client/client.ts";
 import { freePort } from "../helpers/net.ts";
 import { batchAll, batchOk, FakeServer } from "./fake_server.ts";

@@ -2,9 +2,9 @@
  * A scriptable fake TinyKV server for client tests: a real TCP listener (loopback, port 0) that
  * decodes requests and lets each test decide how (and when) to answer.
  */
-import { decodeCbor, encodeCbor } from "../../core/cbor.ts";
-import { Code } from "../../core/errors.ts";
-import { MsgType } from "../../core/protocol.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import { Code } from "../../protocol/codes.ts";
+import { MsgType } from "../../protocol/messages.ts";
 import { createTransport } from "../../transports/mod.ts";
 import type { Connection, Listener } from "../../transports/types.ts";
 

@@ -1,6 +1,6 @@
 /** A fake server that keeps a tiny SET/GET store, for CLI tests. */
-import { Code } from "../../core/errors.ts";
-import { MsgType } from "../../core/protocol.ts";
+import { Code } from "../../protocol/codes.ts";
+import { MsgType } from "../../protocol/messages.ts";
 import { FakeServer } from "./fake_server.ts";
 
 const enc = new TextEncoder();

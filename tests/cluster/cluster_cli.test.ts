@@ -1,4 +1,4 @@
-// `mod.ts cluster --nodes 3` (core/cluster_cli.ts) as a real process: it starts three node
+// `mod.ts cluster --nodes 3` (cli/cluster.ts) as a real process: it starts three node
 // processes, prints where each listens, the printed addresses take writes, and SIGINT (Ctrl-C) or
 // SIGTERM stops every child. The command has no ephemeral-port mode (`--port 0` is refused; node i
 // gets port + 10·(i−1) and the raft port one above), so the test picks a base port whose six ports
@@ -258,7 +258,7 @@ describe("mod.ts cluster --nodes 3", () => {
     "deno: prints the nodes, takes writes at those addresses, SIGTERM stops them all, exit 0",
     async () => {
       // Deno 2.9's node:child_process reports a child stopped by our SIGTERM as killed by the
-      // signal (code null) although it exited 0; core/cluster_cli.ts counts that as a clean stop.
+      // signal (code null) although it exited 0; cli/cluster.ts counts that as a clean stop.
       expect(await clusterCase("deno", "SIGTERM")).toEqual({ code: 0, signal: null });
     },
     60_000,

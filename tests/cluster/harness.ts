@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { type Client, connect, type Value } from "../../mod.ts";
-import { generateSecret } from "../../core/peer_auth.ts";
+import { generateSecret } from "../../core/peers/auth.ts";
 import { type NodeProcess, type RuntimeName, startNodeProcess } from "../helpers/node_process.ts";
 
 export const HOST = "127.0.0.1";

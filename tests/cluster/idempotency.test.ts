@@ -16,7 +16,7 @@
 // (The wal plugin makes restarting the killed node safe; an in-memory node that restarts empty
 // could vote against an entry it had acknowledged.)
 import { afterAll, expect, test } from "bun:test";
-import { encodeCbor } from "../../core/cbor.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
 import { Code, codeName } from "../../mod.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { HOST, ProcessCluster, sleep, text } from "./harness.ts";

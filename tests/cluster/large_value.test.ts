@@ -5,7 +5,7 @@
 // on a 3-node wal cluster, and a write is never answered TIMEOUT on a healthy cluster.
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { MAX_BATCH_BYTES } from "../../core/config.ts";
+import { MAX_BATCH_BYTES } from "../../core/config/config.ts";
 import { connect } from "../../mod.ts";
 import { modCommand } from "../helpers/node_process.ts";
 import { ProcessCluster } from "./harness.ts";

@@ -1,8 +1,8 @@
 /** A PluginContext for unit-testing plugins without a node. */
 import { Registry } from "prom-client";
-import { makeConfig } from "../../core/config.ts";
-import type { Config } from "../../core/config.ts";
-import { createLogger } from "../../core/logger.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import type { Config } from "../../core/config/config.ts";
+import { createLogger } from "../../core/config/logger.ts";
 import {
   type BatchResult,
   type ClientBatch,
@@ -11,8 +11,8 @@ import {
   type PluginContext,
   type PluginOptions,
   pluginOptionValues,
-} from "../../core/plugin.ts";
-import type { CodeNumber } from "../../core/errors.ts";
+} from "../../core/plugin/plugin.ts";
+import type { CodeNumber } from "../../protocol/codes.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 
 export interface FakeContext<O extends PluginOptions = PluginOptions> extends PluginContext<O> {

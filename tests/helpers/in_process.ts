@@ -1,9 +1,10 @@
 /** Starts an in-process single node on ephemeral ports for server-level tests. */
-import { makeConfig } from "../../core/config.ts";
-import type { Config } from "../../core/config.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
-import type { Plugin } from "../../core/plugin.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import type { Config } from "../../core/config/config.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
+import type { Plugin } from "../../core/plugin/plugin.ts";
 
 /** A cluster secret for in-process multi-node tests (peers must share one). */
 export const TEST_CLUSTER_SECRET = "tinykv-test-cluster-secret";

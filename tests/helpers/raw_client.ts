@@ -3,7 +3,7 @@
  * collects decoded responses. Independent of the client library, so protocol tests test the server.
  */
 import net from "node:net";
-import { decodeCbor, encodeCbor } from "../../core/cbor.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
 import { FrameDecoder } from "../../transports/tcp/frame_decoder.ts";
 
 export class RawClient {

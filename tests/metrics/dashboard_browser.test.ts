@@ -3,7 +3,7 @@
  * polls /api/stats and renders numbers (not placeholders) in every field.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Code } from "../../core/errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { NUMERIC_FIELD_IDS } from "../../plugins/metrics/dashboard_page.ts";
 import { createMetricsPlugin } from "../../plugins/metrics/mod.ts";
 import { dumpDom, findChromium, renderedNumber, textById } from "./chromium.ts";

@@ -2,13 +2,13 @@
  * A PluginContext for metrics tests: real prom-client registry and config, with a node view whose
  * Raft status and counters the test changes at will.
  */
-import type { Config } from "../../core/config.ts";
+import type { Config } from "../../core/config/config.ts";
 import {
   type ClientBatch,
   type CommittedEntry,
   type NodeStats,
   pluginOptionValues,
-} from "../../core/plugin.ts";
+} from "../../core/plugin/plugin.ts";
 import { METRICS_OPTIONS, type MetricsContext } from "../../plugins/metrics/mod.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 import { fakeContext } from "../helpers/fake_context.ts";

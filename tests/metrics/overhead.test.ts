@@ -4,7 +4,7 @@
  * (shared CI machines); the measured numbers are printed.
  */
 import { expect, test } from "bun:test";
-import type { ClientBatch, CommittedEntry, ProposedEntry } from "../../core/plugin.ts";
+import type { ClientBatch, CommittedEntry, ProposedEntry } from "../../core/plugin/plugin.ts";
 import { createMetricsPlugin } from "../../plugins/metrics/mod.ts";
 import { entryOf, metricsContext, resultsOf } from "./fake_node.ts";
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createServer } from "node:net";
-import { Code } from "../../core/errors.ts";
-import { HookBus } from "../../core/hooks.ts";
-import { definePlugin } from "../../core/plugin.ts";
-import { loadPlugin } from "../../core/plugin_loader.ts";
+import { Code } from "../../protocol/codes.ts";
+import { HookBus } from "../../core/plugin/hooks.ts";
+import { definePlugin } from "../../core/plugin/plugin.ts";
+import { loadPlugin } from "../../core/plugin/loader.ts";
 import createDefault, {
   createMetricsPlugin,
   type MetricsPlugin,

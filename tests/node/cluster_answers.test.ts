@@ -8,11 +8,12 @@
  *   advertises it in an address entry once elected).
  */
 import { afterAll, expect, test } from "bun:test";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
-import { batchKey } from "../../core/pending.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
+import { batchKey } from "../../core/node/pending.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
 import { RawClient } from "../helpers/raw_client.ts";

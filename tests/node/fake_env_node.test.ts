@@ -6,18 +6,19 @@
  * INFO in a write batch with the same error from every replica's cache.
  */
 import { expect, test } from "bun:test";
-import { decodeCbor, encodeCbor } from "../../core/cbor.ts";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
-import { batchKey } from "../../core/pending.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
+import { batchKey } from "../../core/node/pending.ts";
 import {
   type ClientBatch,
   definePlugin,
   type Plugin,
   type PluginContext,
-} from "../../core/plugin.ts";
+} from "../../core/plugin/plugin.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import { fakeClock, FakeScheduler, MemoryNetwork } from "../helpers/fake_env.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";

@@ -4,11 +4,11 @@
  * deterministic server-command handler of replicated apply.
  */
 import { expect, test } from "bun:test";
-import { Applier } from "../../core/applier.ts";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import { HookBus } from "../../core/hooks.ts";
-import { createLogger } from "../../core/logger.ts";
+import { Applier } from "../../core/node/applier.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import { HookBus } from "../../core/plugin/hooks.ts";
+import { createLogger } from "../../core/config/logger.ts";
 import { AdminCommands } from "../../core/node/admin.ts";
 import {
   decodeAddressEntry,
@@ -18,8 +18,8 @@ import {
 } from "../../core/node/membership.ts";
 import { inLogServerCommand } from "../../core/node/server_commands.ts";
 import { NodeState } from "../../core/node/types.ts";
-import { encodeCbor } from "../../core/cbor.ts";
-import { encodeProposal } from "../../core/proposal.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { encodeProposal } from "../../core/node/proposal.ts";
 import { type ConfChange, EntryType, type RawNode } from "../../core/raft/types.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { FakeScheduler } from "../helpers/fake_env.ts";

@@ -1,26 +1,26 @@
 /**
- * Peer authentication (core/peer_auth.ts) and its use by PeerNetwork, in process on loopback:
+ * Peer authentication (core/peers/auth.ts) and its use by PeerNetwork, in process on loopback:
  * the handshake is mutual, a wrong secret or another cluster id is refused on both sides, a
  * recorded handshake replayed to a node fails (fresh nonces), a connection authenticated as one
  * node cannot send messages claiming another id, and handshake frames are size-checked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { createLogger } from "../../core/logger.ts";
+import { createLogger } from "../../core/config/logger.ts";
 import {
   ClientHandshake,
   HandshakeError,
   MAX_HANDSHAKE_FRAME,
   RateLimitedLog,
   ServerHandshake,
-} from "../../core/peer_auth.ts";
-import { encodePeerMessage } from "../../core/peer_codec.ts";
+} from "../../core/peers/auth.ts";
+import { encodePeerMessage } from "../../core/peers/codec.ts";
 import {
   HANDSHAKE_TIMEOUT_MS,
   MAX_PREAUTH_CONNECTIONS,
   PeerNetwork,
-} from "../../core/peer_network.ts";
-import type { NodeStats } from "../../core/plugin.ts";
+} from "../../core/peers/network.ts";
+import type { NodeStats } from "../../core/plugin/plugin.ts";
 import type { Message } from "../../core/raft/types.ts";
 import { createTransport } from "../../transports/mod.ts";
 import { fakeContext } from "../helpers/fake_context.ts";

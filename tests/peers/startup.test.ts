@@ -9,8 +9,8 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError } from "../../core/config.ts";
-import { configFromArgs, parseNodeArgs } from "../../core/node_cli.ts";
+import { ConfigError } from "../../core/config/config.ts";
+import { configFromArgs, parseNodeArgs } from "../../cli/node.ts";
 import { type NodeProcess, runMod, startNodeProcess } from "../helpers/node_process.ts";
 
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * A stranger on the raft port of a real 3-node cluster (bun processes, loopback): forged vote and
  * pre-vote requests with a high term, forged heartbeats and appends, and a forged InstallSnapshot
- * built with the project's own encoders (core/peer_codec.ts, core/snapshot_codec.ts) — from a
+ * built with the project's own encoders (core/peers/codec.ts, core/node/snapshot_envelope.ts) — from a
  * non-member id and from the members' own ids. Nothing is applied, no member's term moves, the
  * cluster keeps serving and the data is intact; the members log the refusals. Then a node with a
  * wrong secret, and one with the right secret but another cluster id, talk to the members
@@ -9,12 +9,12 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import net from "node:net";
-import { createLogger } from "../../core/logger.ts";
-import { encodePeerMessage } from "../../core/peer_codec.ts";
-import { PeerNetwork } from "../../core/peer_network.ts";
-import type { NodeStats } from "../../core/plugin.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { encodePeerMessage } from "../../core/peers/codec.ts";
+import { PeerNetwork } from "../../core/peers/network.ts";
+import type { NodeStats } from "../../core/plugin/plugin.ts";
 import type { Entry, Message } from "../../core/raft/types.ts";
-import { encodeNodeSnapshotInSteps } from "../../core/snapshot_codec.ts";
+import { encodeNodeSnapshotInSteps } from "../../core/node/snapshot_envelope.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { createTransport } from "../../transports/mod.ts";
 import { directClient, ProcessCluster } from "../cluster/harness.ts";

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { encodeCbor } from "../../core/cbor.ts";
-import { Code } from "../../core/errors.ts";
-import type { ClientBatch, CommittedEntry } from "../../core/plugin.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { ClientBatch, CommittedEntry } from "../../core/plugin/plugin.ts";
 import { createCoalescePlugin } from "../../plugins/coalesce/mod.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 

@@ -1,9 +1,9 @@
 import { expect, test } from "bun:test";
-import { encodeCbor } from "../../core/cbor.ts";
-import { Code } from "../../core/errors.ts";
-import type { BatchResult, ClientBatch, CommittedEntry } from "../../core/plugin.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { BatchResult, ClientBatch, CommittedEntry } from "../../core/plugin/plugin.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
-import { loadPlugins } from "../../core/plugin_loader.ts";
+import { loadPlugins } from "../../core/plugin/loader.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 import process from "node:process";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { MemoryStorage } from "../../core/memory_storage.ts";
+import { MemoryStorage } from "../../core/storage/memory.ts";
 import { CompactedError, MemoryLog } from "../../core/raft/memory_log.ts";
 import { Inflights, Progress } from "../../core/raft/progress.ts";
 import { committedIndex, quorumSize, voteResult } from "../../core/raft/quorum.ts";

@@ -1,7 +1,7 @@
 // The plan's functional cases (seed plan §5.1) against a live single node, over TCP.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Code } from "../../core/errors.ts";
-import type { TinyKVNode } from "../../core/node.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import { startTestNode } from "../helpers/in_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";

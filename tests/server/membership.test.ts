@@ -4,10 +4,11 @@
  * moves leadership, REMOVE_NODE takes a node out. In-process nodes on loopback, ephemeral ports.
  */
 import { afterAll, expect, test } from "bun:test";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 import { freePort, waitFor } from "../helpers/net.ts";

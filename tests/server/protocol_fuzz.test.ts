@@ -1,9 +1,9 @@
 // Protocol robustness against a live node: garbage, truncated and oversized frames, bad fields.
 // Every bad client gets an error and/or is disconnected; the server and other clients carry on.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeCbor } from "../../core/cbor.ts";
-import { Code } from "../../core/errors.ts";
-import type { TinyKVNode } from "../../core/node.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
 import { startTestNode } from "../helpers/in_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 

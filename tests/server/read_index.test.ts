@@ -4,12 +4,13 @@
  * stale data. Three in-process nodes on loopback with ephemeral ports.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeCbor } from "../../core/cbor.ts";
-import { isReadOnlyBatch } from "../../core/cbor_peek.ts";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { isReadOnlyBatch } from "../../protocol/cbor_peek.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
@@ -24,32 +25,46 @@ function leader(among = nodes): TinyKVNode | undefined {
   return among.find((n) => n.status().role === "leader");
 }
 
-/** Starts three in-process nodes on ephemeral loopback ports. */
+/** Starts three in-process nodes on ephemeral loopback ports (new ports if one was taken). */
 async function startCluster(extra: Record<string, unknown> = {}): Promise<TinyKVNode[]> {
-  const ports: { client: number; raft: number }[] = [];
-  for (let i = 0; i < 3; i++) ports.push({ client: await freePort(), raft: await freePort() });
-  const peers: Record<number, string> = {};
-  const peerClients: Record<number, string> = {};
-  ports.forEach((p, i) => {
-    peers[i + 1] = `127.0.0.1:${p.raft}`;
-    peerClients[i + 1] = `127.0.0.1:${p.client}`;
-  });
-  const started = await Promise.all(ports.map((p, i) => {
-    const config = makeConfig({
-      node_id: i + 1,
-      port: p.client,
-      raft_port: p.raft,
-      peers,
-      peer_clients: peerClients,
-      cluster_secret: TEST_CLUSTER_SECRET,
-      log_level: "error",
-      raft_submit_timeout_ms: 1500,
-      ...extra,
+  for (let attempt = 1;; attempt++) {
+    const ports: { client: number; raft: number }[] = [];
+    const seen = new Set<number>();
+    while (ports.length < 3) {
+      const client = await freePort(), raft = await freePort();
+      if (client === raft || seen.has(client) || seen.has(raft)) continue;
+      seen.add(client).add(raft);
+      ports.push({ client, raft });
+    }
+    const peers: Record<number, string> = {};
+    const peerClients: Record<number, string> = {};
+    ports.forEach((p, i) => {
+      peers[i + 1] = `127.0.0.1:${p.raft}`;
+      peerClients[i + 1] = `127.0.0.1:${p.client}`;
     });
-    return startNode(config, { logger: createLogger("error") });
-  }));
-  await waitFor("a leader", () => leader(started));
-  return started;
+    const rs = await Promise.allSettled(ports.map((p, i) => {
+      const config = makeConfig({
+        node_id: i + 1,
+        port: p.client,
+        raft_port: p.raft,
+        peers,
+        peer_clients: peerClients,
+        cluster_secret: TEST_CLUSTER_SECRET,
+        log_level: "error",
+        raft_submit_timeout_ms: 1500,
+        ...extra,
+      });
+      return startNode(config, { logger: createLogger("error") });
+    }));
+    const started = rs.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+    const failed = rs.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    if (!failed) {
+      await waitFor("a leader", () => leader(started));
+      return started;
+    }
+    await Promise.all(started.map((n) => n.stop()));
+    if (attempt >= 3 || !/already in use/.test(String(failed.reason))) throw failed.reason;
+  }
 }
 
 beforeAll(async () => {

@@ -6,9 +6,9 @@
 //    idempotency cache, after which every client's writes were BUSY for the dedup window.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import process from "node:process";
-import { Code } from "../../core/errors.ts";
-import type { TinyKVNode } from "../../core/node.ts";
-import { MAX_BATCH_REPLY_BYTES } from "../../core/protocol.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
+import { MAX_BATCH_REPLY_BYTES } from "../../protocol/messages.ts";
 import { type Arg, connect } from "../../mod.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import { startTestNode } from "../helpers/in_process.ts";

@@ -1,7 +1,7 @@
 // Periodic snapshots with log compaction under concurrent load keep the node serving
 // (regression: compacting before the Raft core had advanced its applied index stopped the node).
 import { expect, test } from "bun:test";
-import { Code } from "../../core/errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { startTestNode } from "../helpers/in_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 

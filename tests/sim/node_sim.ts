@@ -14,13 +14,14 @@
  * A run is a pure function of its seed: `runNodeSim(seed)` twice gives the same trace hash.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../../core/cbor.ts";
-import { makeConfig } from "../../core/config.ts";
-import { Code } from "../../core/errors.ts";
-import type { Logger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
-import { definePlugin, type Plugin } from "../../core/plugin.ts";
-import { MsgType } from "../../core/protocol.ts";
+import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import { makeConfig } from "../../core/config/config.ts";
+import { Code } from "../../protocol/codes.ts";
+import type { Logger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
+import { definePlugin, type Plugin } from "../../core/plugin/plugin.ts";
+import { MsgType } from "../../protocol/messages.ts";
 import { createCoalescePlugin } from "../../plugins/coalesce/mod.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import type { Connection } from "../../transports/types.ts";
@@ -964,7 +965,7 @@ interface Patched {
 
 /**
  * Points the runtime's clock, timers and `Math.random` at the simulation while it runs, for code
- * the node does not inject yet: core/peer_network.ts's reconnect back-off (`Date.now`), the
+ * the node does not inject yet: core/peers/network.ts's reconnect back-off (`Date.now`), the
  * idempotency plugin's window (`Date.now`), the coalesce plugin's batch timer (`setTimeout`).
  */
 function patchGlobals(w: World): Patched {

@@ -9,7 +9,7 @@ import { setImmediate as realImmediate } from "node:timers";
 import type { Cancel, Clock, Scheduler } from "../../core/node/env.ts";
 import { MemoryLog } from "../../core/raft/memory_log.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../../core/raft/types.ts";
-import type { Storage } from "../../core/storage.ts";
+import type { Storage } from "../../core/storage/storage.ts";
 import type {
   Connection,
   ConnectionHandler,

@@ -1,6 +1,6 @@
 /** Test harness for the state machine: run commands with a controllable ctx, decode replies. */
 import { expect } from "bun:test";
-import { Code } from "../../core/errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import type { ApplyContext, StateMachine, Value } from "../../core/state/types.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Code } from "../../core/errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { Harness } from "./harness.ts";
 
 describe("DEL / EXISTS / TYPE", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Code } from "../../core/errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import { SortedSet } from "../../core/state/sorted_set.ts";
 import { Harness, prng } from "./harness.ts";
 

@@ -1,7 +1,7 @@
 // The storage conformance suite (testing.ts) against the built-in storages: in memory, and the
 // wal plugin's (opened through the plugin, as a node does, under each fsync policy).
 import { test } from "bun:test";
-import { MemoryStorage } from "../../core/memory_storage.ts";
+import { MemoryStorage } from "../../core/storage/memory.ts";
 import walPlugin from "../../plugins/wal/mod.ts";
 import { storageConformance } from "../../testing.ts";
 import { fakeContext } from "../helpers/fake_context.ts";

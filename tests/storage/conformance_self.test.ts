@@ -2,9 +2,9 @@
 // storage below wraps the memory storage with one bug; running the suite on it must fail exactly
 // the tests about that clause.
 import { expect, test } from "bun:test";
-import { MemoryStorage } from "../../core/memory_storage.ts";
+import { MemoryStorage } from "../../core/storage/memory.ts";
 import type { Entry } from "../../core/raft/types.ts";
-import type { Storage } from "../../core/storage.ts";
+import type { Storage } from "../../core/storage/storage.ts";
 import { storageConformance } from "../../testing.ts";
 
 /** Runs the suite with a collecting `test` and returns the names of the failing tests. */

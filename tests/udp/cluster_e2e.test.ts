@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, connect, type Value } from "../../mod.ts";
 import { type NodeProcess, type RuntimeName, startNodeProcess } from "../helpers/node_process.ts";
-import { type LossyProxy, startLossyProxy } from "./lossy_proxy.ts";
+import { type LossyProxy, startLossyProxy } from "../../tools/lossy_proxy.ts";
 
 const HOST = "127.0.0.1";
 const RUNTIMES: RuntimeName[] = ["bun", "deno", "bun"];

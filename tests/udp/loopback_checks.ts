@@ -6,7 +6,7 @@
  */
 import type { Connection, Transport } from "../../transports/types.ts";
 import { createUdpTransport } from "../../transports/udp/mod.ts";
-import { startLossyProxy } from "./lossy_proxy.ts";
+import { startLossyProxy } from "../../tools/lossy_proxy.ts";
 
 const MAX = 1024 * 1024;
 

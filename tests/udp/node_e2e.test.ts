@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { type Client, connect, type Value } from "../../mod.ts";
 import { type NodeProcess, type RuntimeName, startNodeProcess } from "../helpers/node_process.ts";
-import { type LossyProxy, startLossyProxy } from "./lossy_proxy.ts";
+import { type LossyProxy, startLossyProxy } from "../../tools/lossy_proxy.ts";
 
 const HOST = "127.0.0.1";
 const text = (v: Value): string | null =>

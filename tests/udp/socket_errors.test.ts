@@ -4,7 +4,7 @@
 // back-to-back sends to a closed port threw), or stopped a batch short at the datagram after the
 // dead peer's. The endpoint driver called `sendBatch` from a setImmediate callback without a
 // guard, so one dead client or peer (a kill -9'd process) behind a listener's shared socket could
-// throw an uncaught exception in the node — and in tests/udp/lossy_proxy.ts, which is how the
+// throw an uncaught exception in the node — and in tools/lossy_proxy.ts, which is how the
 // cluster test found it. Now the Bun adapter retries/drops per datagram and the driver treats a
 // throwing socket as lost datagrams.
 import { afterEach, expect, test } from "bun:test";
@@ -193,7 +193,7 @@ async function serverDiesAfterRequest(
   seed: number,
   waitMs: number,
 ) {
-  const { startLossyProxy } = await import("./lossy_proxy.ts");
+  const { startLossyProxy } = await import("../../tools/lossy_proxy.ts");
   let received = 0;
   const listener = await createUdpTransportWith(bindBunSocket).listen(
     { host: HOST, port: 0, maxMessageBytes: 1 << 16 },

@@ -11,12 +11,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configFromArgs, parseNodeArgs } from "../../core/node_cli.ts";
-import { createLogger } from "../../core/logger.ts";
-import { startNode, type TinyKVNode } from "../../core/node.ts";
+import { configFromArgs, parseNodeArgs } from "../../cli/node.ts";
+import { createLogger } from "../../core/config/logger.ts";
+import { startNode } from "../../core/node/node.ts";
+import type { TinyKVNode } from "../../core/node/types.ts";
 import { connect } from "../../mod.ts";
 import { createUdpTransport } from "../../transports/udp/mod.ts";
-import { type LossyProxy, startLossyProxy } from "./lossy_proxy.ts";
+import { type LossyProxy, startLossyProxy } from "../../tools/lossy_proxy.ts";
 
 const HOST = "127.0.0.1";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

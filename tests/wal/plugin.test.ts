@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Code } from "../../core/errors.ts";
+import { Code } from "../../protocol/codes.ts";
 import walPlugin, { WalStorage } from "../../plugins/wal/mod.ts";
 import { fakeContext } from "../helpers/fake_context.ts";
 import { startTestNode } from "../helpers/in_process.ts";

@@ -1,0 +1,350 @@
+/**
+ * The `mod.ts` command line, in two phases: find the plugins to load (`--plugins`, env, config
+ * file) and load them; then parse every flag (node:util parseArgs) against the core options and
+ * the options those plugins declare, merge env and config file, start the node, stop it gracefully
+ * on SIGINT/SIGTERM. Usage errors print one line and exit with code 2.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import {
+  type Config,
+  ConfigError,
+  flagName,
+  OPTIONS,
+  optionsHelp,
+  type OptionSpec,
+  parseOptionValue,
+  resolveConfig,
+  UnknownOptionError,
+} from "../core/config/config.ts";
+import { createLogger } from "../core/config/logger.ts";
+import { resolveClusterSecret } from "../core/peers/auth.ts";
+import { type Plugin, pluginOptionSpecs } from "../core/plugin/plugin.ts";
+import {
+  BUILTIN_PLUGINS,
+  builtinPluginDeclaring,
+  CORE_PLUGINS,
+  loadPlugin,
+  loadPlugins,
+  PluginLoadError,
+} from "../core/plugin/loader.ts";
+
+/** Exit code for usage errors (bad flags, values, config, plugin names). */
+export const EXIT_USAGE = 2;
+
+/** Thrown for usage errors; `message` is the one line printed. */
+export class UsageError extends Error {}
+
+/** A flag that no core option and no loaded plugin declares (`flag` as typed, e.g. `--wal-fsync`). */
+export class UnknownFlagError extends UsageError {
+  readonly flag: string;
+  constructor(message: string, flag: string) {
+    super(message);
+    this.flag = flag;
+  }
+}
+
+const VERSION = "0.1.0";
+
+/** The `--help` text: core options, then the options of each plugin in `plugins`. */
+export function usage(plugins: readonly Plugin[] = []): string {
+  const sections = plugins.map((p) => ({
+    name: p.name,
+    options: pluginOptionSpecs(p),
+    always: CORE_PLUGINS.includes(p.name),
+  }));
+  return `TinyKV ${VERSION} — a Raft-replicated key-value store with a pipelined batch write path
+
+Usage:
+  deno run -A mod.ts [options]            start a node (also: bun mod.ts [options])
+  deno run -A mod.ts cluster --nodes 3    start a local cluster on loopback (Ctrl-C stops all)
+  deno run -A mod.ts client [cmd ...]     CLI client (one-shot, or interactive without a command)
+
+Options (flags > TINYKV_* environment > --config file > defaults):
+  --config FILE              JSON config file with the same keys (snake_case), e.g. {"batch_size": 200}
+  --help                     show this help (with --plugins X: X's options too)
+  --version                  print the version
+${optionsHelp(sections)}
+`;
+}
+
+/** Lets boolean flags stand alone (`--lease-read`) as well as take a value (`--lease-read false`). */
+function normaliseBooleans(argv: string[], specs: readonly OptionSpec[]): string[] {
+  const bools = new Set(specs.filter((o) => o.kind === "bool").map((o) => flagName(o.key)));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    out.push(a);
+    if (bools.has(a)) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith("-")) out.push("true");
+    }
+  }
+  return out;
+}
+
+/** Parsed command line: config flags plus the meta options. */
+export interface ParsedArgs {
+  flags: Record<string, string>;
+  configPath?: string;
+  help: boolean;
+  version: boolean;
+  positionals: string[];
+}
+
+/**
+ * Parses node flags: the core options and `pluginOptions` (the options of the plugins to load, see
+ * {@link loadNodeCommandLine}). Throws UsageError with one line on missing values, and
+ * {@link UnknownFlagError} on a flag nobody declares.
+ */
+export function parseNodeArgs(
+  argv: string[],
+  extra: Record<string, { type: "string" | "boolean" }> = {},
+  pluginOptions: readonly OptionSpec[] = [],
+): ParsedArgs {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    config: { type: "string" },
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+    ...extra,
+  };
+  const specs = [...OPTIONS, ...pluginOptions];
+  for (const o of specs) options[flagName(o.key).slice(2)] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normaliseBooleans(argv, specs),
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (err) {
+    const msg = (err as Error).message.split("\n")[0].replace(/\. To specify a positional.*$/, "");
+    const unknown = /^Unknown option '(--?[^']+)'/.exec(msg);
+    if (unknown) {
+      throw new UnknownFlagError(
+        `unknown flag ${unknown[1]} (see --help; a plugin's flags need it in --plugins)`,
+        unknown[1],
+      );
+    }
+    throw new UsageError(msg);
+  }
+  const flags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (k === "config" || k === "help" || k === "version" || k in extra) continue;
+    flags[k.replaceAll("-", "_")] = String(v);
+  }
+  return {
+    flags,
+    configPath: parsed.values.config as string | undefined,
+    help: parsed.values.help === true,
+    version: parsed.values.version === true,
+    positionals: parsed.positionals,
+  };
+}
+
+/** Reads and parses the JSON config file at `path`. */
+function readConfigFile(path: string): { path: string; data: unknown } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `config file ${path}: cannot read (${
+        (err as NodeJS.ErrnoException).code ?? (err as Error).message
+      })`,
+    );
+  }
+  try {
+    return { path, data: JSON.parse(text) };
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: invalid JSON (${(err as Error).message})`);
+  }
+}
+
+/**
+ * Builds the config from parsed args, the environment and the config file; `pluginOptions` are the
+ * options the loaded plugins declare (their values land in the config under their full names).
+ */
+export function configFromArgs(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  pluginOptions: readonly OptionSpec[] = [],
+): Config {
+  const path = args.configPath ?? env.TINYKV_CONFIG;
+  const file = path ? readConfigFile(path) : undefined;
+  const config = resolveConfig({ flags: args.flags, env, file }, pluginOptions);
+  try {
+    config.cluster_secret = resolveClusterSecret(config);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return config;
+}
+
+/**
+ * Phase one of the command line: which plugins `--plugins` (or `TINYKV_PLUGINS`, or the config
+ * file's `plugins`) asks for, read before the other flags are known, plus `--config` and `--help`.
+ */
+function requested(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): { plugins: string[]; help: boolean; version: boolean } {
+  // Lenient: flags of plugins not loaded yet are skipped here and checked in phase two.
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      plugins: { type: "string" },
+      config: { type: "string" },
+      help: { type: "boolean" },
+      version: { type: "boolean" },
+    },
+    strict: false,
+    allowPositionals: true,
+  });
+  const spec = OPTIONS.find((o) => o.key === "plugins")!;
+  const path = typeof values.config === "string" ? values.config : env.TINYKV_CONFIG;
+  let raw: unknown = values.plugins;
+  let source = "flag";
+  if (typeof raw !== "string" && env.TINYKV_PLUGINS !== undefined) {
+    raw = env.TINYKV_PLUGINS;
+    source = "environment";
+  }
+  if (typeof raw !== "string" && path) {
+    const data = readConfigFile(path).data as Record<string, unknown> | null;
+    if (data && typeof data === "object" && "plugins" in data) {
+      raw = data.plugins;
+      source = `config file ${path}:`;
+    }
+  }
+  return {
+    plugins: raw === undefined || raw === true
+      ? []
+      : parseOptionValue(spec, raw, source) as string[],
+    help: values.help === true,
+    version: values.version === true,
+  };
+}
+
+/** The command line of a node, after both phases. */
+export interface NodeCommandLine {
+  /** The parsed flags (core and plugin options). */
+  args: ParsedArgs;
+  /** The loaded plugins (core plugins and `--plugins`), in hook order as listed. */
+  plugins: Plugin[];
+  /** The options the loaded plugins declare. */
+  pluginOptions: OptionSpec[];
+}
+
+/**
+ * Parses a node's command line in two phases: first the plugins to load (`--plugins`, env or
+ * config file), which are loaded; then every flag, against the core options and the options those
+ * plugins declare. A flag of a built-in plugin that is not loaded says so
+ * ("--wal-fsync needs --plugins wal"). Throws UsageError, ConfigError or PluginLoadError.
+ */
+export async function loadNodeCommandLine(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  cwd: string,
+  extra: Record<string, { type: "string" | "boolean" }> = {},
+): Promise<NodeCommandLine> {
+  const plugins = await loadPlugins(requested(argv, env).plugins, cwd);
+  const pluginOptions = plugins.flatMap((p) => pluginOptionSpecs(p));
+  let args: ParsedArgs;
+  try {
+    args = parseNodeArgs(argv, extra, pluginOptions);
+  } catch (err) {
+    if (!(err instanceof UnknownFlagError)) throw err;
+    const owner = await builtinPluginDeclaring(err.flag.replace(/^-+/, "").replaceAll("-", "_"));
+    throw owner ? new UsageError(`${err.flag} needs --plugins ${owner}`) : err;
+  }
+  return { args, plugins, pluginOptions };
+}
+
+/**
+ * {@link configFromArgs}, with a config-file key of a built-in plugin that is not loaded explained
+ * (`config file x.json: key "wal_fsync" needs --plugins wal`).
+ */
+export async function nodeConfig(
+  cl: NodeCommandLine,
+  env: Record<string, string | undefined>,
+): Promise<Config> {
+  try {
+    return configFromArgs(cl.args, env, cl.pluginOptions);
+  } catch (err) {
+    if (!(err instanceof UnknownOptionError)) throw err;
+    const owner = await builtinPluginDeclaring(err.key);
+    if (!owner) throw err;
+    const what = err.where === "flag"
+      ? flagName(err.key)
+      : `config file ${err.where}: key "${err.key}"`;
+    throw new ConfigError(`${what} needs --plugins ${owner}`);
+  }
+}
+
+/** `--help`: the built-in plugins and those given with `--plugins` (loaded to read their options). */
+async function helpText(argv: string[], env: Record<string, string | undefined>, cwd: string) {
+  const plugins: Plugin[] = [];
+  for (const name of Object.keys(BUILTIN_PLUGINS)) plugins.push(await loadPlugin(name, cwd));
+  const listed = requested(argv, env).plugins.filter((s) => !(s in BUILTIN_PLUGINS));
+  for (const s of listed) if (s !== "none") plugins.push(await loadPlugin(s, cwd));
+  return usage(plugins);
+}
+
+/** Runs the node CLI; resolves to the process exit code once the node has stopped. */
+export async function runNodeCli(argv: string[]): Promise<number> {
+  let config: Config;
+  let plugins: Plugin[];
+  try {
+    const first = requested(argv, process.env);
+    if (first.help) {
+      process.stdout.write(await helpText(argv, process.env, process.cwd()));
+      return 0;
+    }
+    if (first.version) {
+      process.stdout.write(`tinykv ${VERSION}\n`);
+      return 0;
+    }
+    const cl = await loadNodeCommandLine(argv, process.env, process.cwd());
+    if (cl.args.positionals.length > 0) {
+      throw new UsageError(`unexpected argument "${cl.args.positionals[0]}" (see --help)`);
+    }
+    config = await nodeConfig(cl, process.env);
+    plugins = cl.plugins;
+  } catch (err) {
+    if (
+      err instanceof UsageError || err instanceof ConfigError || err instanceof PluginLoadError
+    ) {
+      process.stderr.write(`tinykv: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  const log = createLogger(config.log_level);
+  let node;
+  try {
+    const { startNode } = await import("../core/node/node.ts");
+    node = await startNode(config, { plugins, logger: log });
+  } catch (err) {
+    log.error(`cannot start: ${(err as Error).message}`);
+    return 1;
+  }
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${sig} received: stopping`);
+      // A short grace after stop() lets transports flush what they queued (e.g. a CLOSE frame)
+      // before mod.ts exits the process.
+      node.stop().then(() => setTimeout(() => resolve(0), 20), (err) => {
+        log.error(`error while stopping: ${(err as Error).message}`);
+        resolve(1);
+      });
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+}

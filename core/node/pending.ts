@@ -1,0 +1,89 @@
+/**
+ * Client batches waiting for their entry to be applied, keyed by (client id, batch id). Bounded by
+ * `max_pending_batches`; deadlines are swept in insertion order (they are monotonic), so expiring
+ * timed-out batches costs nothing while none are due.
+ * @module
+ */
+import type { ClientBatch } from "../plugin/plugin.ts";
+import type { Outcome } from "../server/client_server.ts";
+
+/** Called exactly once with the batch's outcome. */
+export type Waiter = (outcome: Outcome) => void;
+
+interface Pending {
+  batch: ClientBatch;
+  waiters: Waiter[];
+  deadline: number;
+  /** Index of the entry carrying it, once proposed (0 before). */
+  index: number;
+}
+
+/** The key of a batch in the pending table and the idempotency cache. */
+export function batchKey(clientId: string, batchId: string): string {
+  return clientId + "\u0000" + batchId;
+}
+
+/** The table of batches waiting for an outcome. */
+export class PendingBatches {
+  readonly #map = new Map<string, Pending>();
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** True when no more batches may be admitted. */
+  get full(): boolean {
+    return this.#map.size >= this.#limit;
+  }
+
+  /**
+   * Registers a waiter. Returns false if the same batch is already waiting (the waiter joins it
+   * and the caller must not propose it again).
+   */
+  add(batch: ClientBatch, waiter: Waiter, deadline: number): boolean {
+    const key = batchKey(batch.clientId, batch.batchId);
+    const p = this.#map.get(key);
+    if (p) {
+      p.waiters.push(waiter);
+      return false;
+    }
+    this.#map.set(key, { batch, waiters: [waiter], deadline, index: 0 });
+    return true;
+  }
+
+  /** Answers and removes the batch if it is waiting here. */
+  settle(clientId: string, batchId: string, outcome: Outcome): boolean {
+    if (this.#map.size === 0) return false;
+    const key = batchKey(clientId, batchId);
+    const p = this.#map.get(key);
+    if (!p) return false;
+    this.#map.delete(key);
+    for (const w of p.waiters) w(outcome);
+    return true;
+  }
+
+  /** Answers every batch whose deadline passed. */
+  expire(now: number, outcome: Outcome): number {
+    let n = 0;
+    for (const [key, p] of this.#map) {
+      if (p.deadline > now) break;
+      this.#map.delete(key);
+      for (const w of p.waiters) w(outcome);
+      n++;
+    }
+    return n;
+  }
+
+  /** Answers every waiting batch (leadership lost, shutting down). */
+  failAll(outcome: Outcome): number {
+    const all = [...this.#map.values()];
+    this.#map.clear();
+    for (const p of all) for (const w of p.waiters) w(outcome);
+    return all.length;
+  }
+}
