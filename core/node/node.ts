@@ -21,7 +21,7 @@ import { Code } from "../../protocol/codes.ts";
 import { HookBus } from "../plugin/hooks.ts";
 import { createLogger, type Logger } from "../config/logger.ts";
 import { MemoryStorage } from "../storage/memory.ts";
-import { checkClusterIdFile, resolveClusterSecret } from "../peers/auth.ts";
+import { checkClusterIdFile, checkNodeIdFile, resolveClusterSecret } from "../peers/auth.ts";
 import { PeerNetwork } from "../peers/network.ts";
 import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin/plugin.ts";
 import { pluginOptionValues } from "../plugin/plugin.ts";
@@ -264,7 +264,10 @@ export class Node implements TinyKVNode {
     const snap = this.#storage.snapshot();
     if (snap.meta.index > 0) this.#snapshots.restore(snap);
     // The cluster id is fixed at formation: a durable node keeps it in its data dir.
-    if (this.#storage.durable) checkClusterIdFile(c.data_dir, c.cluster_id);
+    if (this.#storage.durable) {
+      checkClusterIdFile(c.data_dir, c.cluster_id);
+      checkNodeIdFile(c.data_dir, this.id);
+    }
     this.#transport = this.#opts.transport ?? await createTransport(c.transport);
     this.#peers = new PeerNetwork(
       this.#transport,

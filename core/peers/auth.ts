@@ -412,3 +412,26 @@ export function checkClusterIdFile(dataDir: string, clusterId: string): void {
     );
   }
 }
+
+/** The file in a durable data dir that records which node id owns it. */
+export const NODE_ID_FILE = "NODE_ID";
+
+/**
+ * A data dir belongs to one member: the first durable start writes its node id into `NODE_ID`;
+ * a later start with another `--node-id` refuses (its log and vote are another member's). A dir
+ * from before this check simply gets the file.
+ */
+export function checkNodeIdFile(dataDir: string, nodeId: number): void {
+  const path = join(dataDir, NODE_ID_FILE);
+  if (!existsSync(path)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path, `${nodeId}\n`, { flag: "wx" });
+    return;
+  }
+  const stored = readFileSync(path, "utf8").trim();
+  if (stored !== String(nodeId)) {
+    throw new Error(
+      `data dir ${dataDir} belongs to node ${stored}, not ${nodeId}: start it with --node-id ${stored}, or give node ${nodeId} its own --data-dir`,
+    );
+  }
+}

@@ -108,6 +108,25 @@ test("the cluster id is fixed at formation: a restart with another id refuses", 
   await again.stop();
 }, 60_000);
 
+test(
+  "a data dir belongs to one node id: a restart with another --node-id refuses with one line",
+  async () => {
+    const d = tempDir();
+    const args = ["--port", "0", "--raft-port", "0", "--plugins", "wal", "--data-dir", d];
+    const p = await startNodeProcess("bun", [...args, "--node-id", "3"], { timeoutMs: 15_000 });
+    await p.stop();
+    expect(readFileSync(join(d, "NODE_ID"), "utf8")).toBe("3\n");
+    const r = await runMod("bun", [...args, "--node-id", "2"], { timeoutMs: 15_000 });
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.split("\n").filter((l) => /belongs to node/.test(l));
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatch(/belongs to node 3, not 2: start it with --node-id 3/);
+    const again = await startNodeProcess("bun", [...args, "--node-id", "3"], { timeoutMs: 15_000 });
+    await again.stop();
+  },
+  60_000,
+);
+
 /** The metrics port a node logged. */
 function metricsPort(p: NodeProcess): number {
   const m = /serving http:\/\/[^/]+:(\d+)\/metrics/.exec(p.log());
