@@ -263,10 +263,12 @@ export class Node implements TinyKVNode {
     // Restore from the latest snapshot, if any.
     const snap = this.#storage.snapshot();
     if (snap.meta.index > 0) this.#snapshots.restore(snap);
-    // The cluster id is fixed at formation: a durable node keeps it in its data dir.
-    if (this.#storage.durable) {
-      checkClusterIdFile(c.data_dir, c.cluster_id);
-      checkNodeIdFile(c.data_dir, this.id);
+    // The cluster id is fixed at formation and a data dir belongs to one member: a storage that
+    // keeps files records both beside them.
+    const dir = this.#storage.dataDir;
+    if (dir !== undefined) {
+      checkClusterIdFile(dir, c.cluster_id);
+      checkNodeIdFile(dir, this.id);
     }
     this.#transport = this.#opts.transport ?? await createTransport(c.transport);
     this.#peers = new PeerNetwork(

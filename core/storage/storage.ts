@@ -18,6 +18,11 @@ export interface Storage extends RaftStorageView {
   /** True when `sync()` makes data survive a crash (false for in-memory storage). */
   readonly durable: boolean;
   /**
+   * The directory this storage keeps its files in, if it keeps any. The node records the cluster
+   * id and its node id there (`CLUSTER_ID`, `NODE_ID`) and refuses a dir that belongs to another.
+   */
+  readonly dataDir?: string;
+  /**
    * Append entries. If `entries[0].index <= lastIndex()`, the conflicting suffix from that index on
    * is discarded first. Not durable until `sync()`.
    */

@@ -212,6 +212,11 @@ export class WalStorage implements Storage {
     return this.#snap;
   }
 
+  /** Storage: where the node keeps its identity files (the wal's own directory). */
+  get dataDir(): string {
+    return this.dir;
+  }
+
   /** Group commits performed so far (each is one fdatasync per open segment file). */
   get fsyncCount(): number {
     return this.#fsyncs;
