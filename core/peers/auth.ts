@@ -339,12 +339,6 @@ export class RateLimitedLog {
   }
 }
 
-/** `host:port` → host (the rate-limit key: one line per address, whatever the source port). */
-export function hostOf(addr: string): string {
-  const i = addr.lastIndexOf(":");
-  return i > 0 ? addr.slice(0, i) : addr;
-}
-
 /**
  * The cluster secret from `cluster_secret`, or read from `cluster_secret_file` (one trailing
  * newline trimmed). Returns "" when neither is set. Throws with one line when the file cannot be
@@ -397,13 +391,7 @@ export const CLUSTER_ID_FILE = "CLUSTER_ID";
  * one. Throws with one line on a mismatch.
  */
 export function checkClusterIdFile(dataDir: string, clusterId: string): void {
-  const path = join(dataDir, CLUSTER_ID_FILE);
-  if (!existsSync(path)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(path, clusterId + "\n", { flag: "wx" });
-    return;
-  }
-  const stored = readFileSync(path, "utf8").trim();
+  const stored = fixIdentity(dataDir, CLUSTER_ID_FILE, clusterId);
   if (stored !== clusterId) {
     throw new Error(
       `data dir ${dataDir} belongs to cluster ${JSON.stringify(stored)}, not ${
@@ -422,16 +410,21 @@ export const NODE_ID_FILE = "NODE_ID";
  * from before this check simply gets the file.
  */
 export function checkNodeIdFile(dataDir: string, nodeId: number): void {
-  const path = join(dataDir, NODE_ID_FILE);
-  if (!existsSync(path)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(path, `${nodeId}\n`, { flag: "wx" });
-    return;
-  }
-  const stored = readFileSync(path, "utf8").trim();
+  const stored = fixIdentity(dataDir, NODE_ID_FILE, String(nodeId));
   if (stored !== String(nodeId)) {
     throw new Error(
       `data dir ${dataDir} belongs to node ${stored}, not ${nodeId}: start it with --node-id ${stored}, or give node ${nodeId} its own --data-dir`,
     );
   }
+}
+
+/** Writes `value` into `dataDir/name` if the file is absent; returns what the file holds. */
+function fixIdentity(dataDir: string, name: string, value: string): string {
+  const path = join(dataDir, name);
+  if (!existsSync(path)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path, value + "\n", { flag: "wx" });
+    return value;
+  }
+  return readFileSync(path, "utf8").trim();
 }

@@ -192,12 +192,9 @@ function writeMessage(s: Sink, m: Message, nums: readonly number[]): void {
   else s.byte(0xf6);
 }
 
+/** Writes into `out` from offset `p` (sized exactly by the caller). */
 class FlatSink implements Sink {
-  readonly out: Uint8Array;
-  p = 0;
-  constructor(size: number) {
-    this.out = new Uint8Array(size);
-  }
+  constructor(readonly out: Uint8Array, public p = 0) {}
   byte(b: number): void {
     this.out[this.p++] = b;
   }
@@ -214,7 +211,7 @@ function chunkHeaderSize(id: number, seq: number, total: number, part: number): 
   return 1 + 1 + headSize(id) + headSize(seq) + headSize(total) + headSize(part);
 }
 
-/** Writes the message across chunk frames laid out in one buffer. */
+/** Writes a message of `total` bytes across chunk frames laid out in one buffer. */
 class ChunkSink implements Sink {
   readonly #buf: Uint8Array;
   readonly frames: Uint8Array[] = [];
@@ -234,7 +231,7 @@ class ChunkSink implements Sink {
     let at = 0;
     for (let seq = 0; seq < n; seq++) {
       const part = Math.min(chunkBytes, total - seq * chunkBytes);
-      const h = new FlatSinkAt(this.#buf, at);
+      const h = new FlatSink(this.#buf, at);
       h.byte(0x85);
       writeHead(h, 0, CHUNK_TAG);
       writeHead(h, 0, id);
@@ -272,17 +269,6 @@ class ChunkSink implements Sink {
   }
 }
 
-class FlatSinkAt implements Sink {
-  constructor(readonly out: Uint8Array, public p: number) {}
-  byte(b: number): void {
-    this.out[this.p++] = b;
-  }
-  bytes(b: Uint8Array): void {
-    this.out.set(b, this.p);
-    this.p += b.length;
-  }
-}
-
 /**
  * Encodes a message as the frames to send: one frame when it fits in `chunkBytes`, else chunk
  * frames `[CHUNK_TAG, id, seq, total, part]` (a view each into one buffer). The message bytes are
@@ -293,34 +279,19 @@ export function encodePeerFrames(
   chunkBytes: number,
   chunkId: () => number,
 ): Uint8Array[] {
-  let flat: Uint8Array;
-  if (m.snapshot) flat = new Uint8Array(encodePeerMessage(m));
-  else {
-    const nums = headerNumbers(m);
-    const size = messageSize(m, nums);
-    if (size > chunkBytes) {
-      const sink = new ChunkSink(chunkId(), size, chunkBytes);
-      writeMessage(sink, m, nums);
-      return sink.frames;
-    }
-    const sink = new FlatSink(size);
-    writeMessage(sink, m, nums);
-    flat = sink.out;
+  if (m.snapshot) {
+    // A snapshot message goes through cbor-x, then into chunks (one more copy; snapshots are rare).
+    const flat = encodePeerMessage(m);
+    if (flat.length <= chunkBytes) return [new Uint8Array(flat)];
+    const sink = new ChunkSink(chunkId(), flat.length, chunkBytes);
+    sink.bytes(flat);
+    return sink.frames;
   }
-  if (flat.length <= chunkBytes) return [flat];
-  // A snapshot message: chunk the encoded bytes (one more copy; snapshots are rare).
-  const id = chunkId();
-  const out: Uint8Array[] = [];
-  for (let seq = 0, off = 0; off < flat.length; seq++, off += chunkBytes) {
-    const part = flat.subarray(off, off + chunkBytes);
-    const s = new FlatSink(chunkHeaderSize(id, seq, flat.length, part.length) + part.length);
-    s.byte(0x85);
-    writeHead(s, 0, CHUNK_TAG);
-    writeHead(s, 0, id);
-    writeHead(s, 0, seq);
-    writeHead(s, 0, flat.length);
-    writeBytes(s, part);
-    out.push(s.out);
-  }
-  return out;
+  const nums = headerNumbers(m);
+  const size = messageSize(m, nums);
+  const sink = size > chunkBytes
+    ? new ChunkSink(chunkId(), size, chunkBytes)
+    : new FlatSink(new Uint8Array(size));
+  writeMessage(sink, m, nums);
+  return sink instanceof ChunkSink ? sink.frames : [sink.out];
 }

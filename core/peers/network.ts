@@ -19,7 +19,6 @@ import type { Logger } from "../config/logger.ts";
 import {
   ClientHandshake,
   HandshakeError,
-  hostOf,
   RateLimitedLog,
   type RefusalKind,
   ServerHandshake,
@@ -27,6 +26,7 @@ import {
 import { CHUNK_TAG, decodePeerMessage, encodePeerFrames } from "./codec.ts";
 import type { NodeStats } from "../plugin/plugin.ts";
 import type { Message, NodeId } from "../raft/types.ts";
+import { remoteHost } from "../../transports/address.ts";
 import type { Connection, Listener, Transport } from "../../transports/types.ts";
 
 const CHUNK_BYTES = 512 * 1024;
@@ -151,7 +151,7 @@ export class PeerNetwork {
 
   #refuse(conn: Connection, why: string, kind: RefusalKind = "stranger"): void {
     this.#refusals.log(
-      `${hostOf(conn.remoteAddress)} ${kind}`,
+      `${remoteHost(conn.remoteAddress)} ${kind}`,
       `refused peer connection from ${conn.remoteAddress}: ${why}`,
     );
     conn.close();
@@ -165,7 +165,7 @@ export class PeerNetwork {
    */
   #preauthFrom(host: string): number {
     let n = 0;
-    for (const c of this.#preauthConns.keys()) if (hostOf(c.remoteAddress) === host) n++;
+    for (const c of this.#preauthConns.keys()) if (remoteHost(c.remoteAddress) === host) n++;
     return n;
   }
 
@@ -180,7 +180,7 @@ export class PeerNetwork {
     if (auth.secret === "") {
       st.refused = true;
       this.#refuse(conn, "this node has no cluster secret (set --cluster-secret on every member)");
-    } else if (this.#preauthFrom(hostOf(conn.remoteAddress)) >= MAX_PREAUTH_PER_ADDRESS) {
+    } else if (this.#preauthFrom(remoteHost(conn.remoteAddress)) >= MAX_PREAUTH_PER_ADDRESS) {
       // One address holds at most a few handshakes: a stranger cannot crowd out members that
       // connect from other addresses (64 held connections kept a restarted member out for good).
       st.refused = true;
@@ -301,7 +301,7 @@ export class PeerNetwork {
       const m = decodePeerMessage(whole);
       if (m.from !== peerId || m.to !== this.#opts.selfId || !this.#isKnown(m.from)) {
         this.#refusals.log(
-          `msg ${hostOf(conn.remoteAddress)}`,
+          `msg ${remoteHost(conn.remoteAddress)}`,
           `dropping a ${m.type} from ${conn.remoteAddress} (authenticated as node ${peerId}) ` +
             `claiming from=${m.from} to=${m.to}: ${
               m.from !== peerId

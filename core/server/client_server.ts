@@ -9,7 +9,7 @@
  * one by an idle and a half-sent-frame timeout, and failed AUTHs are slowed per address.
  * @module
  */
-import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import { decodeCbor, encodeCbor, encodeCborCopy } from "../../protocol/cbor.ts";
 import { BATCH_TOO_MANY, batchProblem, checkBatch, checkFrame } from "../../protocol/cbor_peek.ts";
 import { defaultConfig } from "../config/config.ts";
 import { Code, type CodeNumber } from "../../protocol/codes.ts";
@@ -29,6 +29,7 @@ import {
   type Received,
   type ServerMessage,
 } from "../../protocol/messages.ts";
+import { remoteHost } from "../../transports/address.ts";
 import type { Connection, ConnectionHandler, Listener, Transport } from "../../transports/types.ts";
 
 /** How a submitted batch is answered: results, or one error for every command. */
@@ -98,16 +99,6 @@ interface ConnState {
   timer: ReturnType<typeof setTimeout> | null;
   /** Closed by the server (or by the socket): further input is ignored. */
   gone: boolean;
-}
-
-/** `host:port`, `[v6]:port` or a bare address → the host. */
-export function remoteHost(address: string): string {
-  if (address.startsWith("[")) {
-    const end = address.indexOf("]");
-    return end > 0 ? address.slice(1, end) : address;
-  }
-  const colon = address.indexOf(":");
-  return colon >= 0 && colon === address.lastIndexOf(":") ? address.slice(0, colon) : address;
 }
 
 let connCounter = 0;
@@ -507,7 +498,7 @@ export class ClientServer {
     }
     let commands: Uint8Array;
     if (m.commands_cbor instanceof Uint8Array) commands = m.commands_cbor;
-    else if (Array.isArray(m.commands)) commands = new Uint8Array(encodeCbor(m.commands)); // a copy (on Bun .slice() is a view)
+    else if (Array.isArray(m.commands)) commands = encodeCborCopy(m.commands);
     else {
       this.#protocolError(
         conn,
@@ -642,7 +633,7 @@ export class ClientServer {
       });
       return;
     }
-    const commands = new Uint8Array(encodeCbor([m.command]));
+    const commands = encodeCborCopy([m.command]);
     const tooLarge = commands.length > this.#opts.maxMessageBytes;
     if (tooLarge || checkBatch(commands, 1) !== 1) {
       this.#send(conn, {

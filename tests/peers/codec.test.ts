@@ -73,3 +73,19 @@ test("a large AppendEntries is split into chunk frames that reassemble to the sa
     expect({ ...back, entries: [] }).toMatchObject({ ...m, entries: [] });
   }
 });
+
+test("a snapshot message (encoded by cbor-x) is chunked and reassembles to the same snapshot", () => {
+  const data = new Uint8Array(10_000).map((_, k) => (k * 13) & 0xff);
+  const m = msg([], {
+    type: "snap",
+    snapshot: { meta: { index: 9, term: 2, conf: { voters: [1, 2], learners: [] } }, data },
+  });
+  for (const chunkBytes of [1 << 20, 1024]) {
+    const frames = encodePeerFrames(m, chunkBytes, () => 5);
+    if (chunkBytes === 1024) expect(frames.length).toBeGreaterThan(9);
+    else expect(frames.length).toBe(1);
+    const back = decodePeerMessage(reassemble(frames));
+    expect(back.snapshot!.meta).toEqual(m.snapshot!.meta);
+    expect([...back.snapshot!.data]).toEqual([...data]);
+  }
+});
