@@ -27,6 +27,7 @@ export function batchKey(clientId: string, batchId: string): string {
 export class PendingBatches {
   readonly #map = new Map<string, Pending>();
   readonly #limit: number;
+  #emptyWaiters: (() => void)[] = [];
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -64,6 +65,7 @@ export class PendingBatches {
     if (!p) return false;
     this.#map.delete(key);
     for (const w of p.waiters) w(outcome);
+    this.#emptied();
     return true;
   }
 
@@ -76,6 +78,7 @@ export class PendingBatches {
       for (const w of p.waiters) w(outcome);
       n++;
     }
+    if (n > 0) this.#emptied();
     return n;
   }
 
@@ -84,6 +87,20 @@ export class PendingBatches {
     const all = [...this.#map.values()];
     this.#map.clear();
     for (const p of all) for (const w of p.waiters) w(outcome);
+    this.#emptied();
     return all.length;
+  }
+
+  /** Resolves once no batch is waiting (at once if none is). */
+  whenEmpty(): Promise<void> {
+    if (this.#map.size === 0) return Promise.resolve();
+    return new Promise((r) => this.#emptyWaiters.push(r));
+  }
+
+  #emptied(): void {
+    if (this.#emptyWaiters.length === 0 || this.#map.size > 0) return;
+    const ws = this.#emptyWaiters;
+    this.#emptyWaiters = [];
+    for (const w of ws) w();
   }
 }

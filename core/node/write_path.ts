@@ -44,7 +44,6 @@ export class WritePath {
   readonly #d: WritePathDeps;
   /** Last entry time proposed: entry times never go backwards, even if the wall clock does. */
   #lastNow = 0;
-  #drained: (() => void)[] = [];
 
   constructor(deps: WritePathDeps) {
     this.#d = deps;
@@ -56,7 +55,7 @@ export class WritePath {
     const refuse = this.admission();
     if (refuse) return done(refuse);
     const deadline = this.#d.clock.monoMs() + this.#submitTimeoutMs(batch.commands.length);
-    if (!this.pending.add(batch, this.#watched(done), deadline)) return;
+    if (!this.pending.add(batch, done, deadline)) return;
     if (isReadOnlyBatch(batch.commands, this.#d.isRead)) {
       (batch as { readOnly?: boolean }).readOnly = true;
     }
@@ -75,22 +74,9 @@ export class WritePath {
     } else this.#decide(batch, d);
   }
 
-  /** A waiter that also resolves `drained()` once the table is empty. */
-  #watched(done: (o: Outcome) => void): (o: Outcome) => void {
-    return (o) => {
-      done(o);
-      if (this.#drained.length > 0 && this.pending.size === 0) {
-        const ws = this.#drained;
-        this.#drained = [];
-        for (const w of ws) w();
-      }
-    };
-  }
-
   /** Resolves when no batch is waiting (at once if none is). */
   drained(): Promise<void> {
-    if (this.pending.size === 0) return Promise.resolve();
-    return new Promise((r) => this.#drained.push(r));
+    return this.pending.whenEmpty();
   }
 
   /**
