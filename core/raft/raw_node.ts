@@ -464,8 +464,9 @@ export class RaftNode implements RawNode {
     return typeof nowMs === "number" && Number.isFinite(nowMs) ? this.#now : undefined;
   }
 
+  /** Lease reads are on (`leaseLength` is 0 without leaseRead, checkQuorum or a tick length). */
   #leaseEnabled(): boolean {
-    return this.#leaseMs > 0 && this.#cfg.checkQuorum;
+    return this.#leaseMs > 0;
   }
 
   /** True while this leader may answer a read at `now` without a round: its lease holds. */
