@@ -52,7 +52,8 @@ export type {
 } from "./core/config/config.ts";
 export { startNode } from "./core/node/node.ts";
 export type { StartOptions, TinyKVNode } from "./core/node/types.ts";
-export type { Cancel, Clock, Random, Scheduler } from "./core/node/env.ts";
+export type { Cancel, Clock, Random, Scheduler } from "./core/env/time.ts";
+export { type DirLock, type FileSystem, nodeFileSystem, type OpenMode } from "./core/env/fs.ts";
 export { loadPlugin, loadPlugins } from "./core/plugin/loader.ts";
 export type { Logger } from "./core/config/logger.ts";
 export type { Storage, StorageOptions } from "./core/storage/storage.ts";

@@ -11,7 +11,7 @@ import type { Config } from "../config/config.ts";
 import { Code } from "../../protocol/codes.ts";
 import type { CommandResult } from "../../protocol/messages.ts";
 import { type ConfChange, type Entry, EntryType, type RawNode } from "../raft/types.ts";
-import type { Cancel, Scheduler } from "./env.ts";
+import type { Cancel, Scheduler } from "../env/time.ts";
 import { defaultClientAddr, isHostPort, type Membership } from "./membership.ts";
 import type { NodeState } from "./types.ts";
 

@@ -44,7 +44,8 @@ import {
   realScheduler,
   type Scheduler,
   sleep,
-} from "./env.ts";
+} from "../env/time.ts";
+import { type FileSystem, nodeFileSystem } from "../env/fs.ts";
 import { Membership } from "./membership.ts";
 import { ReadyDriver } from "./ready.ts";
 import { Reads } from "./reads.ts";
@@ -78,6 +79,7 @@ export class Node implements TinyKVNode {
   readonly #clock: Clock;
   readonly #scheduler: Scheduler;
   readonly #random: Random;
+  readonly #fs: FileSystem;
   readonly #opts: StartOptions;
   readonly #stats: NodeStats = {
     bytesIn: 0,
@@ -120,6 +122,7 @@ export class Node implements TinyKVNode {
     this.#clock = opts.clock ?? realClock;
     this.#scheduler = opts.scheduler ?? realScheduler;
     this.#random = opts.random ?? realRandom;
+    this.#fs = opts.fs ?? nodeFileSystem;
     const state = this.#state;
     this.#membership = new Membership(this.id, log);
     // deno-lint-ignore no-this-alias
@@ -200,6 +203,9 @@ export class Node implements TinyKVNode {
       logger: this.#log.child(p.name),
       metrics: this.#registry,
       node: view,
+      clock: this.#clock,
+      scheduler: this.#scheduler,
+      fs: this.#fs,
       propose: (batches) => void this.#write.propose(batches),
       answer: (batch, r) => this.#write.answer(batch, r),
     };
@@ -267,8 +273,8 @@ export class Node implements TinyKVNode {
     // keeps files records both beside them.
     const dir = this.#storage.dataDir;
     if (dir !== undefined) {
-      checkClusterIdFile(dir, c.cluster_id);
-      checkNodeIdFile(dir, this.id);
+      checkClusterIdFile(this.#fs, dir, c.cluster_id);
+      checkNodeIdFile(this.#fs, dir, this.id);
     }
     this.#transport = this.#opts.transport ?? await createTransport(c.transport);
     this.#peers = new PeerNetwork(
@@ -281,6 +287,8 @@ export class Node implements TinyKVNode {
         peers: c.peers,
         secret: resolveClusterSecret(c),
         clusterId: c.cluster_id,
+        clock: this.#clock,
+        scheduler: this.#scheduler,
       },
       (m) => this.#step(m),
       (id) => this.#raft.reportUnreachable(id),
@@ -308,6 +316,9 @@ export class Node implements TinyKVNode {
       authFailureDelayMs: c.auth_failure_delay_ms,
       noDelay: c.tcp_nodelay,
       socketBufferBytes: c.socket_buffer_bytes,
+      clock: this.#clock,
+      scheduler: this.#scheduler,
+      random: this.#random,
     }, this.#log.child("server"));
     await listenOrExplain(
       "clients",

@@ -26,7 +26,7 @@ import type {
   Snapshot,
 } from "../raft/types.ts";
 import type { Storage } from "../storage/storage.ts";
-import type { Scheduler } from "./env.ts";
+import type { Scheduler } from "../env/time.ts";
 
 /** What the driver calls for the parts of a Ready (see the module comment for the order). */
 export interface ReadyHandlers {

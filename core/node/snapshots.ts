@@ -12,7 +12,7 @@ import type { ConfState, Snapshot } from "../raft/types.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshotInSteps } from "./snapshot_envelope.ts";
 import type { StateMachine } from "../state/types.ts";
 import type { Storage } from "../storage/storage.ts";
-import { type Clock, nextTurn, type Scheduler } from "./env.ts";
+import { type Clock, nextTurn, type Scheduler } from "../env/time.ts";
 import type { MemberAddress, NodeState } from "./types.ts";
 
 /** Keys encoded per event-loop turn while a snapshot is taken (a few ms of work each). */

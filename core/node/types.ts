@@ -9,7 +9,8 @@ import type { NodeStats, Plugin } from "../plugin/plugin.ts";
 import type { NodeId, RaftStatus } from "../raft/types.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../../transports/types.ts";
-import type { Clock, Random, Scheduler } from "./env.ts";
+import type { FileSystem } from "../env/fs.ts";
+import type { Clock, Random, Scheduler } from "../env/time.ts";
 
 /** Addresses of one member. */
 export interface MemberAddress {
@@ -31,6 +32,11 @@ export interface StartOptions {
   scheduler?: Scheduler;
   /** Random source for Raft's election timeouts. Default: `Math.random`. */
   random?: Random;
+  /**
+   * Files (the identity files, and storage plugins through `ctx.fs`). Default: the runtime's
+   * (`nodeFileSystem`); the simulation passes a simulated disk.
+   */
+  fs?: FileSystem;
   /**
    * Transport for clients and peers (`transports/types.ts`). Default:
    * `createTransport(config.transport)`.

@@ -15,7 +15,7 @@ import type { Outcome } from "../server/client_server.ts";
 import type { BatchDecision, BatchResult, ClientBatch, NodeStats } from "../plugin/plugin.ts";
 import { encodeProposal } from "./proposal.ts";
 import type { NodeId, ProposeError } from "../raft/types.ts";
-import type { Clock } from "./env.ts";
+import type { Clock } from "../env/time.ts";
 import type { NodeState } from "./types.ts";
 
 /** Bytes per ms a healthy cluster is assumed to move a large batch at, at the least (8 MB/s). */

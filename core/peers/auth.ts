@@ -20,8 +20,8 @@
  * @module
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { type FileSystem, writeOnce } from "../env/fs.ts";
 
 const MAGIC = [0x54, 0x4b, 0x56, 0x41]; // "TKVA"
 const VERSION = 1;
@@ -390,8 +390,8 @@ export const CLUSTER_ID_FILE = "CLUSTER_ID";
  * Fixes the cluster id in `dataDir`: the first start writes it, later starts must give the same
  * one. Throws with one line on a mismatch.
  */
-export function checkClusterIdFile(dataDir: string, clusterId: string): void {
-  const stored = fixIdentity(dataDir, CLUSTER_ID_FILE, clusterId);
+export function checkClusterIdFile(fs: FileSystem, dataDir: string, clusterId: string): void {
+  const stored = writeOnce(fs, dataDir, CLUSTER_ID_FILE, clusterId);
   if (stored !== clusterId) {
     throw new Error(
       `data dir ${dataDir} belongs to cluster ${JSON.stringify(stored)}, not ${
@@ -409,22 +409,11 @@ export const NODE_ID_FILE = "NODE_ID";
  * a later start with another `--node-id` refuses (its log and vote are another member's). A dir
  * from before this check simply gets the file.
  */
-export function checkNodeIdFile(dataDir: string, nodeId: number): void {
-  const stored = fixIdentity(dataDir, NODE_ID_FILE, String(nodeId));
+export function checkNodeIdFile(fs: FileSystem, dataDir: string, nodeId: number): void {
+  const stored = writeOnce(fs, dataDir, NODE_ID_FILE, String(nodeId));
   if (stored !== String(nodeId)) {
     throw new Error(
       `data dir ${dataDir} belongs to node ${stored}, not ${nodeId}: start it with --node-id ${stored}, or give node ${nodeId} its own --data-dir`,
     );
   }
-}
-
-/** Writes `value` into `dataDir/name` if the file is absent; returns what the file holds. */
-function fixIdentity(dataDir: string, name: string, value: string): string {
-  const path = join(dataDir, name);
-  if (!existsSync(path)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(path, value + "\n", { flag: "wx" });
-    return value;
-  }
-  return readFileSync(path, "utf8").trim();
 }

@@ -16,6 +16,7 @@
  */
 import { decodeCbor } from "../../protocol/cbor.ts";
 import type { Logger } from "../config/logger.ts";
+import { type Cancel, type Clock, realClock, realScheduler, type Scheduler } from "../env/time.ts";
 import {
   ClientHandshake,
   HandshakeError,
@@ -54,7 +55,7 @@ interface Inbound {
   hs: ServerHandshake | null;
   /** The node id the connection authenticated as (0 before). */
   peerId: number;
-  timer: ReturnType<typeof setTimeout> | null;
+  timer: Cancel | null;
   refused: boolean;
 }
 
@@ -88,6 +89,9 @@ export interface PeerNetworkOptions {
   secret: string;
   /** The cluster id fixed at formation; members of another cluster are refused. */
   clusterId: string;
+  /** Clocks and timers (default: the runtime's). */
+  clock?: Clock;
+  scheduler?: Scheduler;
 }
 
 /** Peer connections of one node. */
@@ -106,6 +110,8 @@ export class PeerNetwork {
   readonly #onSnapshotFailed: (id: NodeId) => void;
   readonly #log: Logger;
   readonly #stats: NodeStats;
+  readonly #clock: Clock;
+  readonly #scheduler: Scheduler;
   #listener: Listener | null = null;
   #closed = false;
   #chunkSeq = 0;
@@ -128,7 +134,14 @@ export class PeerNetwork {
     this.#onSnapshotFailed = onSnapshotFailed;
     this.#log = log;
     this.#stats = stats;
-    this.#refusals = new RateLimitedLog((line) => log.warn(line), REFUSAL_LOG_INTERVAL_MS);
+    const clock = this.#clock = opts.clock ?? realClock;
+    this.#scheduler = opts.scheduler ?? realScheduler;
+    this.#refusals = new RateLimitedLog(
+      (line) => log.warn(line),
+      REFUSAL_LOG_INTERVAL_MS,
+      undefined,
+      () => clock.monoMs(),
+    );
     for (const [id, addr] of Object.entries(opts.peers)) this.setPeer(Number(id), addr);
   }
 
@@ -203,16 +216,16 @@ export class PeerNetwork {
       }
       this.#preauth++;
       st.hs = new ServerHandshake(auth, this.#opts.selfId, (id) => this.#isKnown(id));
-      st.timer = setTimeout(() => {
+      st.timer = this.#scheduler.timeout(HANDSHAKE_TIMEOUT_MS, () => {
         st.timer = null;
         if (st.hs && !st.refused) {
           st.refused = true;
           this.#refuse(conn, `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`, "limit");
         }
-      }, HANDSHAKE_TIMEOUT_MS);
+      });
     }
     const endPreauth = () => {
-      if (st.timer) clearTimeout(st.timer);
+      st.timer?.();
       st.timer = null;
       if (st.hs) this.#preauth--;
       st.hs = null;
@@ -275,7 +288,7 @@ export class PeerNetwork {
     const cur = this.#out.get(id);
     if (cur && cur.addr === addr) return;
     cur?.conn?.close();
-    this.#out.set(id, { addr, conn: null, connecting: false, lastAttempt: 0 });
+    this.#out.set(id, { addr, conn: null, connecting: false, lastAttempt: -Infinity });
   }
 
   /** Forgets a peer (removed from the cluster). */
@@ -384,7 +397,7 @@ export class PeerNetwork {
   }
 
   #connect(id: NodeId, peer: Outbound): void {
-    const now = Date.now();
+    const now = this.#clock.monoMs();
     if (this.#closed || peer.connecting || now - peer.lastAttempt < RECONNECT_MS) return;
     if (this.#opts.secret === "") return; // refused by every peer anyway (logged by setPeer)
     peer.connecting = true;
@@ -397,12 +410,12 @@ export class PeerNetwork {
       this.#opts.selfId,
       id,
     );
-    let timer: ReturnType<typeof setTimeout> | null = null;
+    let timer: Cancel | null = null;
     let failed = false;
     const fail = (conn: Connection, why: string) => {
       if (failed) return;
       failed = true;
-      if (timer) clearTimeout(timer);
+      timer?.();
       peer.connecting = false;
       this.#refusals.log(
         `out ${peer.addr}`,
@@ -419,7 +432,7 @@ export class PeerNetwork {
           const reply = hs.receive(bytes);
           if (reply) conn.send(reply);
           if (!hs.done) return;
-          if (timer) clearTimeout(timer);
+          timer?.();
           peer.connecting = false;
           if (this.#closed || this.#out.get(id) !== peer) conn.close();
           else peer.conn = conn;
@@ -429,7 +442,7 @@ export class PeerNetwork {
       },
       onError: (conn, kind, detail) => fail(conn, `${kind}: ${detail}`),
       onClose: (conn) => {
-        if (timer) clearTimeout(timer);
+        timer?.();
         if (!hs.done && !failed && !this.#closed) {
           fail(conn, "it closed the connection (a different cluster secret or cluster id?)");
         }
@@ -442,10 +455,10 @@ export class PeerNetwork {
         return;
       }
       conn.send(hs.hello());
-      timer = setTimeout(() => {
+      timer = this.#scheduler.timeout(HANDSHAKE_TIMEOUT_MS, () => {
         timer = null;
         if (!hs.done && !conn.closed) fail(conn, `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
-      }, HANDSHAKE_TIMEOUT_MS);
+      });
     }, () => {
       peer.connecting = false;
     });
@@ -457,7 +470,7 @@ export class PeerNetwork {
     await this.#listener?.close();
     for (const p of this.#out.values()) p.conn?.close();
     for (const [c, st] of this.#inbound) {
-      if (st.timer) clearTimeout(st.timer);
+      st.timer?.();
       c.close();
     }
   }

@@ -34,6 +34,8 @@ import {
   parseOptionValue,
 } from "../config/config.ts";
 import type { Logger } from "../config/logger.ts";
+import type { FileSystem } from "../env/fs.ts";
+import type { Clock, Scheduler } from "../env/time.ts";
 import type { Entry, RaftStatus } from "../raft/types.ts";
 import type { ResultSink, Value } from "../state/types.ts";
 import type { Storage, StorageOptions } from "../storage/storage.ts";
@@ -193,6 +195,15 @@ export interface PluginContext<O extends PluginOptions = PluginOptions> {
   readonly metrics: MetricsRegistry;
   /** Read-only view of the node (id, Raft status, counters, leader). */
   readonly node: NodeView;
+  /**
+   * The node's clocks. Read time through these, not `Date.now()`/`performance.now()`, so the
+   * plugin runs the same under the seeded simulation's virtual clock.
+   */
+  readonly clock: Clock;
+  /** The node's timers (use instead of `setTimeout`/`setInterval`, for the same reason). */
+  readonly scheduler: Scheduler;
+  /** The node's files (storage plugins keep their files through this; the simulation's disk in tests). */
+  readonly fs: FileSystem;
   /**
    * Propose one entry carrying `batches` (used by plugins that returned `{ defer: true }`).
    * Batches that cannot be proposed (not leader, busy, shutting down) are answered with an error.

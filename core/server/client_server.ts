@@ -15,6 +15,15 @@ import { defaultConfig } from "../config/config.ts";
 import { Code, type CodeNumber } from "../../protocol/codes.ts";
 import { AuthThrottle, PasswordCheck } from "./auth.ts";
 import type { Logger } from "../config/logger.ts";
+import {
+  type Cancel,
+  type Clock,
+  type Random,
+  realClock,
+  realRandom,
+  realScheduler,
+  type Scheduler,
+} from "../env/time.ts";
 import type { BatchResult, ClientBatch, NodeStats } from "../plugin/plugin.ts";
 import {
   asClientMessage,
@@ -67,6 +76,14 @@ export interface ServerOptions {
   authFailureDelayMs?: number;
   noDelay: boolean;
   socketBufferBytes: number;
+  /**
+   * Clock and timers (default: the runtime's). The server reads wall time (`wallMs`), the clock
+   * the transports stamp a partial frame with.
+   */
+  clock?: Clock;
+  scheduler?: Scheduler;
+  /** Random source for this server's client-id tag (default `Math.random`). */
+  random?: Random;
 }
 
 /** Messages queued on a connection while a failed AUTH's delay runs; more close it. */
@@ -96,13 +113,12 @@ interface ConnState {
   /** Messages waiting for a failed AUTH's delay (null when none is running). */
   held: Held[] | null;
   heldBytes: number;
-  timer: ReturnType<typeof setTimeout> | null;
+  timer: Cancel | null;
   /** Closed by the server (or by the socket): further input is ignored. */
   gone: boolean;
 }
 
 let connCounter = 0;
-const processTag = Math.random().toString(36).slice(2, 10);
 
 function asString(x: unknown): string | null {
   if (typeof x === "string") return x;
@@ -113,7 +129,11 @@ function asString(x: unknown): string | null {
 /** The client listener and per-connection protocol handling. */
 export class ClientServer {
   readonly #backend: ServerBackend;
-  readonly #opts: Required<ServerOptions>;
+  readonly #opts: Required<Omit<ServerOptions, "clock" | "scheduler" | "random">>;
+  readonly #clock: Clock;
+  readonly #scheduler: Scheduler;
+  /** Tags this server's client ids (random per server, so ids differ across nodes). */
+  readonly #tag: string;
   readonly #log: Logger;
   readonly #auth: PasswordCheck;
   readonly #throttle: AuthThrottle;
@@ -123,12 +143,16 @@ export class ClientServer {
   #listener: Listener | null = null;
   #accepting = true;
   /** Coarse clock (ms), advanced by the sweep; stamps activity without a clock read per message. */
-  #now = Date.now();
-  #sweep: ReturnType<typeof setInterval> | null = null;
+  #now: number;
+  #sweep: Cancel | null = null;
   #sweepMs = 1000;
 
   constructor(backend: ServerBackend, opts: ServerOptions, log: Logger) {
     this.#backend = backend;
+    this.#clock = opts.clock ?? realClock;
+    this.#scheduler = opts.scheduler ?? realScheduler;
+    this.#tag = (opts.random ?? realRandom)().toString(36).slice(2, 10);
+    this.#now = this.#clock.wallMs();
     const d = defaultConfig();
     this.#opts = {
       maxUnauthenticated: d.max_unauthenticated_connections,
@@ -164,7 +188,7 @@ export class ClientServer {
       o.idleTimeoutMs > 0 ? o.idleTimeoutMs : Infinity,
     );
     this.#sweepMs = Math.max(20, Math.min(1000, shortest / 4));
-    this.#sweep = setInterval(() => this.#checkTimeouts(), this.#sweepMs);
+    this.#sweep = this.#scheduler.interval(this.#sweepMs, () => this.#checkTimeouts());
   }
 
   /**
@@ -173,7 +197,7 @@ export class ClientServer {
    * with the sweep's clock, so the idle check allows one sweep of slack).
    */
   #checkTimeouts(): void {
-    const now = this.#now = Date.now();
+    const now = this.#now = this.#clock.wallMs();
     const o = this.#opts;
     for (const st of this.#conns.values()) {
       const since = st.conn.partialSince ?? 0;
@@ -210,7 +234,7 @@ export class ClientServer {
 
   #forget(st: ConnState): void {
     st.gone = true;
-    if (st.timer !== null) clearTimeout(st.timer);
+    if (st.timer !== null) st.timer();
     st.timer = null;
     st.held = null;
     this.#unauthenticated.delete(st);
@@ -243,7 +267,7 @@ export class ClientServer {
 
   /** Closes every client connection (after in-flight batches were answered). */
   closeAll(): void {
-    if (this.#sweep !== null) clearInterval(this.#sweep);
+    if (this.#sweep !== null) this.#sweep();
     this.#sweep = null;
     for (const st of [...this.#conns.values()]) {
       st.conn.close();
@@ -259,12 +283,12 @@ export class ClientServer {
 
   #accept(conn: Connection): ConnectionHandler {
     const stats = this.#backend.counters;
-    const now = Date.now();
+    const now = this.#clock.wallMs();
     const state: ConnState = {
       conn,
       authed: !this.#auth.required,
       established: false,
-      clientId: `${processTag}-${++connCounter}`,
+      clientId: `${this.#tag}-${++connCounter}`,
       host: remoteHost(conn.remoteAddress),
       since: now,
       lastActive: now,
@@ -384,11 +408,11 @@ export class ClientServer {
       this.#auth.required &&
       (m.type === MsgType.AUTH || (!state.authed && m.auth_key !== undefined))
     ) {
-      const wait = this.#throttle.waitMs(state.host, Date.now());
+      const wait = this.#throttle.waitMs(state.host, this.#clock.wallMs());
       if (wait > 0) {
         state.held = [{ m, size }];
         state.heldBytes = size;
-        state.timer = setTimeout(() => this.#release(conn, state), wait);
+        state.timer = this.#scheduler.timeout(wait, () => this.#release(conn, state));
         return;
       }
     }
@@ -439,7 +463,7 @@ export class ClientServer {
       this.#send(conn, { type: MsgType.AUTH_RESPONSE, code: Code.OK });
     } else {
       state.authed = false;
-      this.#throttle.failed(state.host, Date.now());
+      this.#throttle.failed(state.host, this.#clock.wallMs());
       this.#send(conn, {
         type: MsgType.AUTH_RESPONSE,
         code: Code.AUTH_FAILED,
@@ -460,7 +484,7 @@ export class ClientServer {
       this.#throttle.succeeded(state.host);
       return null;
     }
-    this.#throttle.failed(state.host, Date.now());
+    this.#throttle.failed(state.host, this.#clock.wallMs());
     return Code.AUTH_FAILED;
   }
 

@@ -11,7 +11,7 @@
  * when full, new batches get BUSY ("server busy") instead of growing memory.
  * @module
  */
-import { setImmediate } from "node:timers";
+import type { Cancel } from "../../core/env/time.ts";
 import { Counter, Gauge } from "prom-client";
 import { Code } from "../../protocol/codes.ts";
 import { type ClientBatch, definePlugin, type PluginContext } from "../../core/plugin/plugin.ts";
@@ -27,7 +27,7 @@ export function createCoalescePlugin() {
   let queueCommands = 0;
   let queueBytes = 0;
   let inFlight = 0;
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timer: Cancel | null = null;
   let immediate = false;
   let ctx: PluginContext | null = null;
   let flushCounter: Counter<"reason"> | null = null;
@@ -41,7 +41,7 @@ export function createCoalescePlugin() {
 
   const flush = (reason: FlushReason) => {
     if (timer) {
-      clearTimeout(timer);
+      timer();
       timer = null;
     }
     if (queue.length === 0 || !ctx) return;
@@ -122,13 +122,13 @@ export function createCoalescePlugin() {
       else if (inFlight === 0) {
         if (!immediate) {
           immediate = true;
-          setImmediate(() => {
+          c.scheduler.immediate(() => {
             immediate = false;
             flush("idle");
           });
         }
       } else if (!timer) {
-        timer = setTimeout(() => flush("timeout"), cfg.batch_timeout_ms);
+        timer = c.scheduler.timeout(cfg.batch_timeout_ms, () => flush("timeout"));
       }
       return { defer: true };
     },
@@ -138,7 +138,8 @@ export function createCoalescePlugin() {
       if (queue.length > 0 && ctx?.node.raftStatus().role === "leader") flush("applied");
     },
     stop(c) {
-      if (timer) clearTimeout(timer);
+      timer?.();
+      timer = null;
       for (const b of queue) {
         c.answer(b, { code: Code.SHUTTING_DOWN, message: "server shutting down" });
       }

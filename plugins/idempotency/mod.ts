@@ -72,13 +72,13 @@ export function createIdempotencyPlugin() {
       const o = ctx.options;
       cache = new ResultCache(o.max_entries, o.max_age_ms, o.max_bytes);
     },
-    onBatch(batch) {
+    onBatch(batch, ctx) {
       const c = cache!;
       const hit = c.get(batchKey(batch.clientId, batch.batchId));
       if (!hit) {
         // Reads are not cached; a write is refused while the cache is full of results a client
         // may still retry (evicting one of them could apply a retry twice).
-        if (batch.readOnly || !c.full(Date.now())) return undefined;
+        if (batch.readOnly || !c.full(ctx.clock.wallMs())) return undefined;
         return {
           reject: {
             code: Code.BUSY,

@@ -21,6 +21,7 @@
  * every node in a process gets its own instance and server.
  * @module
  */
+import type { Cancel } from "../../core/env/time.ts";
 import {
   definePlugin,
   type Plugin,
@@ -97,7 +98,7 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
   let rec: MetricsRecorder | null = null;
   let server: MetricsHttpServer | null = null;
   let host = "";
-  let timer: ReturnType<typeof setInterval> | null = null;
+  let timer: Cancel | null = null;
   const interval = opts.sampleIntervalMs ?? 1000;
 
   const routes = (ctx: MetricsContext, r: MetricsRecorder) => {
@@ -163,15 +164,14 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
         r.sample().catch((err) => ctx.logger.warn(`sample failed: ${(err as Error).message}`));
       await sample();
       if (interval > 0) {
-        timer = setInterval(sample, interval);
-        (timer as { unref?: () => void }).unref?.();
+        timer = ctx.scheduler.interval(interval, sample);
       }
       ctx.logger.info(
         `serving ${plugin.url}/metrics, /health, /api/stats and /dashboard (port ${server.port})`,
       );
     },
     async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
+      timer?.();
       timer = null;
       const s = server;
       server = null;

@@ -57,7 +57,7 @@ export const LATENCY_BUCKETS: readonly number[] = [
 
 /** Options of the recorder (all optional; tests inject a clock). */
 export interface RecorderOptions {
-  /** Monotonic clock in milliseconds (default `performance.now`). Used for latencies and windows. */
+  /** Monotonic clock in milliseconds (default: the node's, `ctx.clock.monoMs`). Used for latencies and windows. */
   now?: () => number;
   /** Window of `tinykv_throughput` and of the dashboard's percentiles (ms, default 10 000). */
   throughputWindowMs?: number;
@@ -211,7 +211,7 @@ export class MetricsRecorder {
 
   constructor(ctx: PluginContext, opts: RecorderOptions = {}) {
     this.#ctx = ctx;
-    this.#now = opts.now ?? (() => performance.now());
+    this.#now = opts.now ?? (() => ctx.clock.monoMs());
     this.#throughputWindowMs = opts.throughputWindowMs ?? 10_000;
     this.#errorWindowMs = opts.errorRateWindowMs ?? 60_000;
     this.#trackLimit = Math.max(1024, ctx.config.max_pending_batches + 1024);

@@ -32,7 +32,7 @@ const walPlugin = definePlugin({
     segment_bytes: {
       type: "int",
       default: 64 * MiB,
-      min: 64 * 1024,
+      min: 4096,
       max: 4096 * MiB,
       help: "wal segment size before rotation",
     },
@@ -44,6 +44,8 @@ const walPlugin = definePlugin({
       segmentBytes: ctx.options.segment_bytes,
       initialConf: opts.initialConf,
       logger: ctx.logger,
+      fs: ctx.fs,
+      scheduler: ctx.scheduler,
     });
     const r = wal.recovery;
     ctx.logger.info(

@@ -12,7 +12,7 @@
  *   segment, stops startup with an error naming the file and offset.
  * @module
  */
-import * as fs from "node:fs";
+import type { FileSystem } from "../../core/env/fs.ts";
 import { join } from "node:path";
 import type { ConfState, HardState, Snapshot } from "../../core/raft/types.ts";
 import { EntryLog } from "./entry_log.ts";
@@ -60,15 +60,16 @@ const EMPTY = new Uint8Array(0);
 
 /** Reads everything in `dir` (created when missing) and returns the state to start from. */
 export function recover(
+  fs: FileSystem,
   dir: string,
   initialConf: ConfState,
   logger: RecoveryLogger,
 ): RecoveredState {
-  fs.mkdirSync(dir, { recursive: true });
-  const names = fs.readdirSync(dir).sort();
+  fs.mkdirp(dir);
+  const names = fs.list(dir).sort();
   for (const n of names) {
     if (/^snap-.*\.tmp$/.test(n)) {
-      fs.rmSync(join(dir, n), { force: true });
+      fs.remove(join(dir, n));
       logger.info(`removed unfinished snapshot file ${n}`);
     }
   }
@@ -81,7 +82,7 @@ export function recover(
   if (snaps.length > 0) {
     const newest = snaps[snaps.length - 1];
     const path = join(dir, newest.n);
-    snapshot = readSnapshotFile(path);
+    snapshot = readSnapshotFile(fs, path);
     if (snapshot.meta.index !== newest.p!.index || snapshot.meta.term !== newest.p!.term) {
       throw new Error(
         `wal: snapshot file ${path} holds index ${snapshot.meta.index} term ${snapshot.meta.term}, not what its name says`,
@@ -112,7 +113,7 @@ export function recover(
   for (let i = 0; i < segFiles.length; i++) {
     const { path, seq } = segFiles[i];
     const isLast = i === segFiles.length - 1;
-    const buf: Uint8Array = fs.readFileSync(path);
+    const buf: Uint8Array = fs.readFile(path);
     let records = 0;
     let maxIndex = 0;
     let scan;
@@ -185,18 +186,18 @@ export function recover(
           "acknowledged writes, which this node has lost (the cluster still has them if a " +
           "quorum kept them: the leader re-sends them)",
       );
-      const fd = fs.openSync(path, "r+");
+      const fd = fs.open(path, "r+");
       try {
-        fs.ftruncateSync(fd, offset);
+        fs.truncate(fd, offset);
         fs.fsyncSync(fd);
       } finally {
-        fs.closeSync(fd);
+        fs.close(fd);
       }
     }
     if (records === 0) {
       if (!isLast) throw new Error(`wal: segment ${path} is empty: refusing to start`);
       // A segment whose header never reached the disk held nothing acknowledged.
-      fs.rmSync(path);
+      fs.remove(path);
       logger.warn(`removed empty segment ${path}`);
       continue;
     }

@@ -10,8 +10,7 @@
  * @module
  */
 import { crc32c } from "@node-rs/crc32";
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
+import type { FileSystem } from "../../core/env/fs.ts";
 import { join } from "node:path";
 import type { Snapshot } from "../../core/raft/types.ts";
 
@@ -55,53 +54,45 @@ function encodeHeader(snap: Snapshot): Uint8Array {
   return out;
 }
 
-/** Fsyncs a directory so renames, creations and deletions in it are durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Writes `snap` to `dir` atomically: a temp file is written and fsynced, renamed into place, and
  * the directory fsynced. When `durable` is false the fsyncs are skipped (fsync policy `off`).
  * Returns the file name.
  */
 export async function writeSnapshotFile(
+  fs: FileSystem,
   dir: string,
   snap: Snapshot,
   durable = true,
 ): Promise<string> {
   const name = snapshotFileName(snap.meta.index, snap.meta.term);
   const tmp = join(dir, name + ".tmp");
-  const fh = await fsp.open(tmp, "w");
+  const fd = fs.open(tmp, "w");
   try {
-    await fh.write(encodeHeader(snap));
+    const head = encodeHeader(snap);
+    let pos = 0;
+    while (pos < head.length) pos += await fs.writeAsync(fd, head, pos, head.length - pos, pos);
     // In chunks: Deno's FileHandle.write holds the event loop for the whole buffer (measured:
     // ~195 ms for 87 MB in one call, under 7 ms per 1 MiB chunk), which would stall commits.
     let off = 0;
     while (off < snap.data.length) {
       const n = Math.min(WRITE_CHUNK, snap.data.length - off);
-      const { bytesWritten } = await fh.write(snap.data, off, n);
-      off += bytesWritten;
+      off += await fs.writeAsync(fd, snap.data, off, n, head.length + off);
     }
-    if (durable) await fh.sync();
+    if (durable) await fs.fsync(fd);
   } finally {
-    await fh.close();
+    fs.close(fd);
   }
-  await fsp.rename(tmp, join(dir, name));
-  if (durable) await fsyncDir(dir);
+  fs.rename(tmp, join(dir, name));
+  if (durable) await fs.syncDir(dir);
   return name;
 }
 
 /** Reads and verifies a snapshot file; throws an Error naming the file on any problem. */
-export function readSnapshotFile(path: string): Snapshot {
+export function readSnapshotFile(fs: FileSystem, path: string): Snapshot {
   let buf: Uint8Array;
   try {
-    buf = fs.readFileSync(path);
+    buf = fs.readFile(path);
   } catch (err) {
     throw new Error(`wal: cannot read snapshot file ${path}: ${(err as Error).message}`);
   }

@@ -4,24 +4,24 @@
  *
  * Write path: `append`/`setHardState`/`setConfState` encode records into an in-memory buffer and
  * update the in-memory log at once (reads are synchronous and served from memory). `sync()` writes
- * the buffer with one `fs.writeSync` and, with fsync policy `always`, resolves after one
+ * the buffer with one positioned write and, with fsync policy `always`, resolves after one
  * `fdatasync` that covers every record written before it started (group commit): calls arriving
  * while an fdatasync is in flight wait for the next one, which covers all of them.
  *
  * See docs/wal.md for the file format and the recovery rules.
  * @module
  */
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { type FileSystem, nodeFileSystem, writeAll } from "../../core/env/fs.ts";
+import { type Cancel, realScheduler, type Scheduler } from "../../core/env/time.ts";
 import type { FsyncPolicy } from "../../core/config/config.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../../core/raft/types.ts";
 import type { Storage } from "../../core/storage/storage.ts";
 import type { EntryLog } from "./entry_log.ts";
 import { RecordWriter } from "./format.ts";
-import { type DirLock, lockDataDir } from "./lock.ts";
+import type { DirLock } from "../../core/env/dir_lock.ts";
 import { recover, type RecoveredState, segmentFileName, type SegmentInfo } from "./recovery.ts";
-import { fsyncDir, parseSnapshotFileName, writeSnapshotFile } from "./snapshot_file.ts";
+import { parseSnapshotFileName, writeSnapshotFile } from "./snapshot_file.ts";
 
 /** Options of {@link openWal}. */
 export interface WalOptions {
@@ -37,6 +37,10 @@ export interface WalOptions {
   batchIntervalMs?: number;
   /** Write buffered records to the file once this many are pending, even before sync() (default 1 MiB). */
   flushBytes?: number;
+  /** The files (default: the runtime's; the simulation passes its simulated disk). */
+  fs?: FileSystem;
+  /** Timers, for policy `batch` (default: the runtime's). */
+  scheduler?: Scheduler;
 }
 
 /** The logging the WAL needs (a core Logger fits). */
@@ -65,10 +69,6 @@ interface Waiter {
 /** Entries at least this large are written straight from their data, not copied into the buffer. */
 const DIRECT_WRITE_BYTES = 256 * 1024;
 const SILENT: WalLogger = { info() {}, warn() {}, error() {} };
-
-function datasync(fd: number): Promise<void> {
-  return new Promise((res, rej) => fs.fdatasync(fd, (err) => err ? rej(err) : res()));
-}
 
 function copyConf(cs: ConfState): ConfState {
   return { voters: [...cs.voters], learners: [...cs.learners] };
@@ -100,6 +100,8 @@ export class WalStorage implements Storage {
   readonly #flushBytes: number;
   readonly #batchMs: number;
   readonly #logger: WalLogger;
+  readonly #fs: FileSystem;
+  readonly #scheduler: Scheduler;
   readonly #w = new RecordWriter();
   #log: EntryLog;
   #hs: HardState;
@@ -116,7 +118,7 @@ export class WalStorage implements Storage {
   #waiters: Waiter[] = [];
   #retiring: number[] = [];
   #dirDirty = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Cancel | undefined;
   #failed: Error | undefined;
   #closed = false;
   #snapChain: Promise<void> = Promise.resolve();
@@ -135,14 +137,16 @@ export class WalStorage implements Storage {
     this.#flushBytes = options.flushBytes ?? 1 << 20;
     this.#batchMs = options.batchIntervalMs ?? 10;
     this.#logger = options.logger ?? SILENT;
+    const fs = this.#fs = options.fs ?? nodeFileSystem;
+    this.#scheduler = options.scheduler ?? realScheduler;
     this.description = `wal at ${this.dir} (fsync=${this.fsyncPolicy})`;
 
     // Lock the directory before recovery reads (and may truncate) anything in it.
-    fs.mkdirSync(this.dir, { recursive: true });
-    this.#lock = lockDataDir(this.dir);
+    fs.mkdirp(this.dir);
+    this.#lock = fs.lock(this.dir);
     let r: RecoveredState;
     try {
-      r = recover(this.dir, options.initialConf ?? { voters: [], learners: [] }, this.#logger);
+      r = recover(fs, this.dir, options.initialConf ?? { voters: [], learners: [] }, this.#logger);
     } catch (err) {
       this.#lock.release();
       throw err;
@@ -152,23 +156,18 @@ export class WalStorage implements Storage {
     this.#conf = r.conf;
     this.#snap = r.snapshot;
     this.#segments = r.segments;
-    for (const p of r.staleSnapshots) fs.rmSync(p, { force: true });
+    for (const p of r.staleSnapshots) fs.remove(p);
     const last = this.#segments[this.#segments.length - 1];
     if (last === undefined) {
       this.#fd = -1;
       this.#segSize = 0;
       this.#openSegment(1);
       fs.fsyncSync(this.#fd);
-      const dfd = fs.openSync(this.dir, "r");
-      try {
-        fs.fsyncSync(dfd);
-      } finally {
-        fs.closeSync(dfd);
-      }
+      fs.syncDirSync(this.dir);
       this.#dirDirty = false;
       this.#synced = this.#written;
     } else {
-      this.#fd = fs.openSync(last.path, "r+");
+      this.#fd = fs.open(last.path, "r+");
       this.#segSize = r.lastSegmentBytes;
     }
     this.recovery = {
@@ -276,10 +275,10 @@ export class WalStorage implements Storage {
     }
     if (this.fsyncPolicy === "always") return this.#durableUpTo(this.#written);
     if (this.fsyncPolicy === "batch" && this.#timer === undefined && this.#written > this.#synced) {
-      this.#timer = setTimeout(() => {
+      this.#timer = this.#scheduler.timeout(this.#batchMs, () => {
         this.#timer = undefined;
         this.#kick();
-      }, this.#batchMs);
+      });
     }
     return Promise.resolve();
   }
@@ -301,7 +300,7 @@ export class WalStorage implements Storage {
       if (this.#log.term(index) !== term) {
         throw new Error(`wal: snapshot term ${term} does not match the log at ${index}`);
       }
-      const name = await writeSnapshotFile(this.dir, snap, this.durable);
+      const name = await writeSnapshotFile(this.#fs, this.dir, snap, this.durable);
       this.#checkWritable();
       this.#snap = snap;
       const c = Math.min(index - Math.max(0, keepEntries), this.#log.lastIndex());
@@ -319,7 +318,7 @@ export class WalStorage implements Storage {
       this.#checkWritable();
       const { index, term } = snap.meta;
       if (index <= this.#snap.meta.index) return;
-      const name = await writeSnapshotFile(this.dir, snap, this.durable);
+      const name = await writeSnapshotFile(this.#fs, this.dir, snap, this.durable);
       this.#checkWritable();
       this.#log.install(index, term);
       this.#w.install(index, term);
@@ -349,12 +348,12 @@ export class WalStorage implements Storage {
       err = e;
     }
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.();
     this.#timer = undefined;
-    for (const fd of this.#retiring) fs.closeSync(fd);
+    for (const fd of this.#retiring) this.#fs.close(fd);
     this.#retiring = [];
     try {
-      fs.closeSync(this.#fd);
+      this.#fs.close(this.#fd);
     } finally {
       this.#lock.release();
     }
@@ -379,7 +378,7 @@ export class WalStorage implements Storage {
   /** Creates segment `seq` with its header record and makes it current. */
   #openSegment(seq: number): void {
     const path = join(this.dir, segmentFileName(seq));
-    const fd = fs.openSync(path, "wx");
+    const fd = this.#fs.open(path, "wx");
     const last = this.#log.lastIndex();
     const w = new RecordWriter(256);
     w.segment({
@@ -389,19 +388,12 @@ export class WalStorage implements Storage {
       hardState: this.#hs,
       conf: this.#conf,
     });
-    this.#writeAll(fd, w.bytes(), 0);
+    writeAll(this.#fs, fd, w.bytes(), 0);
     this.#fd = fd;
     this.#segSize = w.length;
     this.#segments.push({ seq, path, maxIndex: 0 });
     this.#dirDirty = true;
     this.#written++;
-  }
-
-  #writeAll(fd: number, bytes: Uint8Array, pos: number): void {
-    let off = 0;
-    while (off < bytes.length) {
-      off += fs.writeSync(fd, bytes, off, bytes.length - off, pos + off);
-    }
   }
 
   /**
@@ -412,8 +404,8 @@ export class WalStorage implements Storage {
     this.#flush();
     try {
       const head = RecordWriter.entryHead(e);
-      this.#writeAll(this.#fd, head, this.#segSize);
-      this.#writeAll(this.#fd, e.data, this.#segSize + head.length);
+      writeAll(this.#fs, this.#fd, head, this.#segSize);
+      writeAll(this.#fs, this.#fd, e.data, this.#segSize + head.length);
       this.#segSize += head.length + e.data.length;
       this.#written++;
     } catch (err) {
@@ -428,7 +420,7 @@ export class WalStorage implements Storage {
     const w = this.#w;
     if (w.length === 0) return;
     try {
-      this.#writeAll(this.#fd, w.bytes(), this.#segSize);
+      writeAll(this.#fs, this.#fd, w.bytes(), this.#segSize);
       this.#segSize += w.length;
       w.reset();
       this.#written++;
@@ -436,7 +428,7 @@ export class WalStorage implements Storage {
         const old = this.#fd;
         this.#openSegment(this.#segments[this.#segments.length - 1].seq + 1);
         if (this.durable) this.#retiring.push(old);
-        else fs.closeSync(old);
+        else this.#fs.close(old);
       }
     } catch (err) {
       this.#fail(err as Error);
@@ -471,10 +463,11 @@ export class WalStorage implements Storage {
     this.#dirDirty = false;
     const fds = [...retiring, this.#fd];
     this.#fsyncs++;
-    Promise.all(fds.map(datasync))
-      .then(() => (dirDirty ? fsyncDir(this.dir) : undefined))
+    const fs = this.#fs;
+    Promise.all(fds.map((fd) => fs.fsync(fd)))
+      .then(() => (dirDirty ? fs.syncDir(this.dir) : undefined))
       .then(() => {
-        for (const fd of retiring) fs.closeSync(fd);
+        for (const fd of retiring) fs.close(fd);
         this.#synced = gen;
         this.#syncing = false;
         this.#settle();
@@ -520,17 +513,17 @@ export class WalStorage implements Storage {
       this.#segments[0].maxIndex <= base
     ) {
       const seg = this.#segments.shift()!;
-      await fsp.rm(seg.path, { force: true });
+      this.#fs.remove(seg.path);
       changed = true;
     }
     const keepIndex = parseSnapshotFileName(keep)!.index;
-    for (const n of await fsp.readdir(this.dir)) {
+    for (const n of this.#fs.list(this.dir)) {
       const p = parseSnapshotFileName(n);
       if (p && p.index < keepIndex) {
-        await fsp.rm(join(this.dir, n), { force: true });
+        this.#fs.remove(join(this.dir, n));
         changed = true;
       }
     }
-    if (changed && this.durable) await fsyncDir(this.dir);
+    if (changed && this.durable) await this.#fs.syncDir(this.dir);
   }
 }

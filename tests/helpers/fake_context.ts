@@ -13,6 +13,8 @@ import {
   pluginOptionValues,
 } from "../../core/plugin/plugin.ts";
 import type { CodeNumber } from "../../protocol/codes.ts";
+import { nodeFileSystem } from "../../core/env/fs.ts";
+import { realClock, realScheduler } from "../../core/env/time.ts";
 import type { RaftStatus } from "../../core/raft/types.ts";
 
 export interface FakeContext<O extends PluginOptions = PluginOptions> extends PluginContext<O> {
@@ -48,6 +50,9 @@ export function fakeContext<O extends PluginOptions = PluginOptions>(
     config,
     logger: createLogger("debug", "", (l) => logs.push(l)),
     metrics: new Registry(),
+    clock: realClock,
+    scheduler: realScheduler,
+    fs: nodeFileSystem,
     proposed: [],
     answered: [],
     logs,

@@ -5,7 +5,7 @@
  * `host:port` and whose messages are delivered on the scheduler's next turn.
  */
 import { setImmediate as realImmediate } from "node:timers";
-import type { Cancel, Clock, Scheduler } from "../../core/node/env.ts";
+import type { Cancel, Clock, Scheduler } from "../../core/env/time.ts";
 import type {
   Connection,
   ConnectionHandler,

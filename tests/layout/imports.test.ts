@@ -13,13 +13,15 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const ALLOWED: Record<string, readonly string[]> = {
   "protocol": [],
   "transports": [],
+  "core/env": ["transports"],
   "core/raft": ["protocol"],
   "core/state": ["protocol"],
   "core/storage": ["core/raft"],
   // config validates the cluster secret with the peers' rules; peers log through config/logger.ts.
   "core/config": ["core/peers"],
-  "core/peers": ["core/config", "core/plugin", "core/raft", "protocol", "transports"],
+  "core/peers": ["core/env", "core/config", "core/plugin", "core/raft", "protocol", "transports"],
   "core/plugin": [
+    "core/env",
     "core/config",
     "core/raft",
     "core/state",
@@ -27,8 +29,9 @@ const ALLOWED: Record<string, readonly string[]> = {
     "protocol",
     "transports",
   ],
-  "core/server": ["core/config", "core/plugin", "core/state", "protocol", "transports"],
+  "core/server": ["core/env", "core/config", "core/plugin", "core/state", "protocol", "transports"],
   "core/node": [
+    "core/env",
     "core/config",
     "core/peers",
     "core/plugin",
@@ -41,6 +44,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ],
   "client": ["protocol", "transports"],
   "cli": [
+    "core/env",
     "client",
     "core/config",
     "core/node",
@@ -50,6 +54,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "transports",
   ],
   "plugins": [
+    "core/env",
     "core/config",
     "core/plugin",
     "core/raft",

@@ -56,6 +56,9 @@ export function metricsContext(overrides: Partial<Config> = {}): MetricsTestCont
     config: base.config,
     logger: base.logger,
     metrics: base.metrics,
+    clock: base.clock,
+    scheduler: base.scheduler,
+    fs: base.fs,
     propose: base.propose,
     answer: base.answer,
     node: {

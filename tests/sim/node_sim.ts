@@ -24,18 +24,13 @@ import { definePlugin, type Plugin } from "../../core/plugin/plugin.ts";
 import { MsgType } from "../../protocol/messages.ts";
 import { createCoalescePlugin } from "../../plugins/coalesce/mod.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
+import walPlugin, { type WalStorage } from "../../plugins/wal/mod.ts";
+import type { Storage } from "../../core/storage/storage.ts";
+import { SimFs } from "./sim_fs.ts";
 import type { Connection } from "../../transports/types.ts";
 import { checkHistory, type Model, type Operation } from "./linearizability.ts";
 import { Prng } from "./prng.ts";
-import {
-  type NetworkFaults,
-  type Scope,
-  SIM_EPOCH_MS,
-  simClock,
-  SimDisk,
-  SimNetwork,
-  SimScheduler,
-} from "./sim_env.ts";
+import { type NetworkFaults, type Scope, simClock, SimNetwork, SimScheduler } from "./sim_env.ts";
 
 /** `SIM_TRACE=1` prints every traced event (with the runner: `--seed N`). */
 const TRACE = !!process.env.SIM_TRACE;
@@ -147,7 +142,9 @@ export function replayCommand(seed: number): string {
 interface Slot {
   id: number;
   host: string;
-  disk: SimDisk;
+  disk: SimFs;
+  /** The live incarnation's storage (the wal on `disk`), for the checks; null while down. */
+  storage: Storage | null;
   scope: Scope;
   node: TinyKVNode | null;
   up: boolean;
@@ -203,12 +200,12 @@ class World {
     const ids = plan.admin ? [...voters, plan.nodes + 1] : voters;
     for (const id of ids) {
       const spare = !voters.includes(id);
-      const conf = spare ? { voters: [], learners: [] } : { voters, learners: [] };
       this.slots.push({
         id,
         spare,
         host: `10.0.0.${id}`,
-        disk: new SimDisk(`n${id}`, conf, this.sched, this.rng),
+        disk: new SimFs(this.sched, this.rng),
+        storage: null,
         scope: { alive: false },
         node: null,
         up: false,
@@ -276,6 +273,8 @@ class World {
       peers: this.peers(slot.spare),
       peer_clients: this.peerClients(slot.spare),
       join: slot.spare,
+      data_dir: `/sim/n${slot.id}`,
+      wal_segment_bytes: 4096, // rotate often: segment creation, rotation and removal under crashes
       cluster_secret: "tinykv-simulation-cluster-secret",
       log_level: "error",
       tick_ms: 10,
@@ -289,7 +288,16 @@ class World {
       batch_timeout_ms: 2,
       batch_size: 20,
     });
-    const plugins: Plugin[] = [createIdempotencyPlugin()];
+    // The real wal plugin, on this node's simulated disk (ctx.fs), keeping the storage for checks.
+    const wal: typeof walPlugin = {
+      ...walPlugin,
+      storage: async (opts, ctx) => {
+        const st = await walPlugin.storage!(opts, ctx) as WalStorage;
+        if (scope.alive) slot.storage = st;
+        return st;
+      },
+    };
+    const plugins: Plugin[] = [wal as Plugin, createIdempotencyPlugin()];
     if (plan.coalesce) plugins.push(createCoalescePlugin());
     plugins.push(this.#recorder(slot, scope));
     try {
@@ -298,7 +306,7 @@ class World {
         scheduler: this.sched.scheduler(scope),
         random: () => this.rng.next(),
         transport: this.net.transport(slot.host),
-        storage: slot.disk.open(scope),
+        fs: slot.disk.open(scope),
         plugins,
         logger: memLogger(this.logs, `n${slot.id}`, () => this.sched.now),
       });
@@ -322,6 +330,7 @@ class World {
     slot.scope.alive = false;
     slot.up = false;
     slot.node = null;
+    slot.storage = null;
     this.net.crash(slot.host);
     slot.disk.crash();
   }
@@ -379,9 +388,11 @@ class World {
           this.fail(`two leaders in term ${st.term}: nodes ${other} and ${s.id}`);
         }
       }
-      const log = s.disk.live;
+      const log = s.storage;
       if (!log) continue;
-      const hi = Math.min(st.commit, log.lastIndex());
+      // Entries the storage holds at or below the commit index *it* recorded: Raft's own commit
+      // may run ahead of entries still in flight to storage (a stale suffix is then still there).
+      const hi = Math.min(log.initialState().hardState.commit, log.lastIndex());
       for (let i = Math.max(s.checked + 1, log.firstIndex()); i <= hi; i++) {
         const e = log.entries(i, i + 1)[0];
         const h = `${e.term}:${fnv(2166136261, e.data)}`;
@@ -399,7 +410,8 @@ class World {
   checkLogMatching(): void {
     const seen = new Map<string, number>();
     for (const s of this.up()) {
-      const log = s.disk.live!;
+      const log = s.storage;
+      if (!log) continue;
       for (let i = log.firstIndex(); i <= log.lastIndex(); i++) {
         const e = log.entries(i, i + 1)[0];
         const k = `${i}:${e.term}`;
@@ -956,47 +968,52 @@ function scheduleFaults(w: World): void {
 
 // ------------------------------------------------------------------------------------ run
 
-interface Patched {
+interface Saved {
   now: typeof Date.now;
+  perfNow: typeof performance.now;
   random: typeof Math.random;
   setTimeout: typeof globalThis.setTimeout;
-  clearTimeout: typeof globalThis.clearTimeout;
+  setInterval: typeof globalThis.setInterval;
 }
 
 /**
- * Points the runtime's clock, timers and `Math.random` at the simulation while it runs, for code
- * the node does not inject yet: core/peers/network.ts's reconnect back-off (`Date.now`), the
- * idempotency plugin's window (`Date.now`), the coalesce plugin's batch timer (`setTimeout`).
+ * While a seed runs, the runtime's clocks, timers and `Math.random` fail the run if the node calls
+ * them: everything the node does must come through its injected clock, scheduler, random source,
+ * transport and file system, or the run would not be a function of its seed. (They still work,
+ * so the failure is reported rather than a crash. The harness itself reads only `w.sched`.)
  */
-function patchGlobals(w: World): Patched {
+function guardGlobals(w: World): Saved {
   const g = globalThis as unknown as Record<string, unknown>;
-  const saved: Patched = {
+  const saved: Saved = {
     now: Date.now,
+    perfNow: performance.now.bind(performance),
     random: Math.random,
     setTimeout: globalThis.setTimeout,
-    clearTimeout: globalThis.clearTimeout,
+    setInterval: globalThis.setInterval,
   };
-  Date.now = () => SIM_EPOCH_MS + Math.floor(w.sched.now);
-  Math.random = () => w.rng.next();
-  const cancels = new Map<number, () => void>();
-  let ids = 0;
-  g.setTimeout = (fn: () => void, ms = 0) => {
-    const id = ++ids;
-    cancels.set(id, w.sched.at(ms, () => (cancels.delete(id), fn())));
-    return id;
+  const caught = (what: string) => {
+    const at = (new Error().stack ?? "").split("\n").slice(2, 5).map((l) => l.trim()).join(" < ");
+    w.fail(`the node used the runtime's ${what} (not injected): ${at}`);
   };
-  g.clearTimeout = (id: number) => {
-    cancels.get(id)?.();
-    cancels.delete(id);
-  };
+  Date.now = () => (caught("Date.now"), saved.now());
+  performance.now = () => (caught("performance.now"), saved.perfNow());
+  Math.random = () => (caught("Math.random"), saved.random());
+  type Timer = (...a: unknown[]) => unknown;
+  g.setTimeout = (
+    ...a: unknown[]
+  ) => (caught("setTimeout"), (saved.setTimeout as unknown as Timer)(...a));
+  g.setInterval = (
+    ...a: unknown[]
+  ) => (caught("setInterval"), (saved.setInterval as unknown as Timer)(...a));
   return saved;
 }
 
-function restoreGlobals(p: Patched): void {
+function restoreGlobals(p: Saved): void {
   Date.now = p.now;
+  performance.now = p.perfNow;
   Math.random = p.random;
   globalThis.setTimeout = p.setTimeout;
-  globalThis.clearTimeout = p.clearTimeout;
+  globalThis.setInterval = p.setInterval;
 }
 
 /** Runs one seed and checks everything; never throws. */
@@ -1004,13 +1021,16 @@ export async function runNodeSim(
   seed: number,
   chaosMs?: number,
   leaseRead?: boolean,
-  /** For the simulation's own tests: disks whose fsync persists nothing. */
-  lyingDisks = false,
+  /** For the simulation's own tests: disks whose file fsync (or directory fsync) persists nothing. */
+  lyingDisks: false | "fsync" | "dirs" = false,
 ): Promise<SimResult> {
   const plan = planFor(seed, chaosMs, leaseRead);
   const w = new World(plan);
-  if (lyingDisks) { for (const s of w.slots) s.disk.lies = true; }
-  const saved = patchGlobals(w);
+  for (const s of w.slots) {
+    s.disk.lies = lyingDisks === "fsync";
+    s.disk.liesAboutDirs = lyingDisks === "dirs";
+  }
+  const saved = guardGlobals(w);
   try {
     await simulate(w);
   } catch (err) {

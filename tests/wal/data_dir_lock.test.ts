@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { connect } from "../../mod.ts";
-import { LOCK_FILE, lockPidFile } from "../../plugins/wal/lock.ts";
+import { LOCK_FILE, lockPidFile } from "../../core/env/dir_lock.ts";
 import { runMod, type RuntimeName, startNodeProcess } from "../helpers/node_process.ts";
 import { rmTempDir, tempDir } from "./wal_helpers.ts";
 

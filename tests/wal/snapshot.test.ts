@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import type { Snapshot } from "../../core/raft/types.ts";
 import { snapshotFileName, writeSnapshotFile } from "../../plugins/wal/snapshot_file.ts";
+import { nodeFileSystem } from "../../core/env/fs.ts";
 import { openWal } from "../../plugins/wal/wal.ts";
 import { makeEntries, plain, rmTempDir, segmentFiles, tempDir } from "./wal_helpers.ts";
 
@@ -156,7 +157,7 @@ describe("wal snapshots", () => {
     await w.sync();
     await w.close();
     // Crash between "snapshot file durable" and "Install record durable".
-    await writeSnapshotFile(d, snap(40, 2));
+    await writeSnapshotFile(nodeFileSystem, d, snap(40, 2));
     const r = await openWal(d);
     expect(r.snapshot().meta.index).toBe(40);
     expect(r.lastIndex()).toBe(40);
