@@ -79,6 +79,7 @@ export type {
   BatchOptions,
   Client,
   ClientStats,
+  ClientTimers,
   ConnectOptions,
   Pipeline,
 } from "./client/client.ts";
@@ -95,3 +96,13 @@ if (import.meta.main) {
     },
   );
 }
+
+/** The transport interface (runtime adapters for TCP and UDP implement it; tests pass their own). */
+export type {
+  Connection,
+  ConnectionHandler,
+  Listener,
+  Transport,
+  TransportErrorKind,
+  TransportOptions,
+} from "./transports/types.ts";

@@ -5,13 +5,12 @@
  * wait in a queue bounded by `maxQueued`, beyond which `command()` rejects with `BUSY`.
  * @module
  */
-import { setImmediate } from "node:timers";
 import { encodeCbor } from "../protocol/cbor.ts";
 import { Code, TinyKVError } from "../protocol/codes.ts";
 import type { WireValue as Value } from "../protocol/messages.ts";
 import { estimateCommandBytes } from "./batch_frames.ts";
 import type { Reply } from "./connection.ts";
-import type { Arg } from "./types.ts";
+import type { Arg, ClientTimers } from "./types.ts";
 
 /** Resolved auto-batch settings. */
 export interface AutoBatchSettings {
@@ -52,14 +51,16 @@ export class AutoBatcher {
   #head = 0;
   #inflight = 0;
   #scheduled = false;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timer: (() => void) | null = null;
+  readonly #timers: ClientTimers;
   #closed = false;
   /** Frames sent so far (for tests and stats). */
   framesSent = 0;
 
-  constructor(settings: AutoBatchSettings, send: FrameSender) {
+  constructor(settings: AutoBatchSettings, send: FrameSender, timers: ClientTimers) {
     this.#s = settings;
     this.#send = send;
+    this.#timers = timers;
   }
 
   /** Commands waiting for a frame. */
@@ -109,8 +110,8 @@ export class AutoBatcher {
       this.#timer = null;
       this.#pump();
     };
-    if (this.#s.maxDelayMs > 0) this.#timer = setTimeout(run, this.#s.maxDelayMs);
-    else setImmediate(run);
+    if (this.#s.maxDelayMs > 0) this.#timer = this.#timers.timeout(this.#s.maxDelayMs, run);
+    else this.#timers.immediate(run);
   }
 
   /** Sends frames while commands wait and frame slots are free. */
@@ -168,7 +169,7 @@ export class AutoBatcher {
   /** Rejects everything still queued (frames in flight are settled by the client). */
   close(): void {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer) this.#timer();
     const err = new TinyKVError(Code.UNAVAILABLE, "client closed before the command was sent");
     for (let i = this.#head; i < this.#queue.length; i++) this.#queue[i].reject(err);
     this.#queue = [];

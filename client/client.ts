@@ -12,6 +12,7 @@ import hyperid from "hyperid";
 import { encodeCbor } from "../protocol/cbor.ts";
 import { Code, codeName, isSuccess, TinyKVError } from "../protocol/codes.ts";
 import { type CommandRequest, MsgType, type WireValue as Value } from "../protocol/messages.ts";
+import { clearImmediate, setImmediate as runtimeImmediate } from "node:timers";
 import { createTransport } from "../transports/mod.ts";
 import type { Transport } from "../transports/types.ts";
 import { type Address, formatAddress, parseAddress } from "./address.ts";
@@ -32,6 +33,7 @@ import type {
   BatchOptions,
   Client,
   ClientStats,
+  ClientTimers,
   ConnectOptions,
   Pipeline,
 } from "./types.ts";
@@ -43,6 +45,7 @@ export type {
   BatchOptions,
   Client,
   ClientStats,
+  ClientTimers,
   ConnectOptions,
   Pipeline,
   Value,
@@ -68,6 +71,19 @@ export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
 const MAX_ENDPOINTS = 64;
 /** Longest pause between two retries of one request (ms). */
 const MAX_BACKOFF_MS = 200;
+
+/** The runtime's clock and timers. */
+const realTimers: ClientTimers = {
+  now: () => Date.now(),
+  timeout(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  immediate(fn) {
+    const t = runtimeImmediate(fn);
+    return () => clearImmediate(t);
+  },
+};
 
 const transports = new Map<string, Promise<Transport>>();
 
@@ -118,9 +134,10 @@ interface CurrentConnection {
 }
 
 /** The client implementation behind {@link connect}. */
-class TinyKVClient implements Client {
+export class TinyKVClient implements Client {
   readonly clientId: string;
   readonly #transport: Transport;
+  readonly #timers: ClientTimers;
   readonly #endpoints: string[];
   readonly #addresses = new Map<string, Address>();
   #index = 0;
@@ -151,6 +168,7 @@ class TinyKVClient implements Client {
 
   constructor(opts: ConnectOptions, transport: Transport) {
     this.#transport = transport;
+    this.#timers = opts.timers ?? realTimers;
     this.#ids = hyperid();
     this.clientId = opts.clientId ?? this.#ids();
     if (this.clientId.length === 0 || this.clientId.length > 128) {
@@ -218,7 +236,7 @@ class TinyKVClient implements Client {
           count,
           this.#timeoutMs,
         );
-      });
+      }, this.#timers);
     } else {
       this.#batcher = null;
     }
@@ -287,6 +305,7 @@ class TinyKVClient implements Client {
       maxResponseBytes: this.#maxResponseBytes,
       connectTimeoutMs: this.#connectTimeoutMs,
       stats: this.#stats,
+      timers: this.#timers,
     }, (c) => this.#connections.delete(c));
     this.#connections.add(conn);
     if (this.#closed) {
@@ -311,7 +330,7 @@ class TinyKVClient implements Client {
   #isSuspect(ep: string, unreachableOnly = false): boolean {
     const x = this.#suspect.get(ep);
     if (x === undefined) return false;
-    if (x.until <= Date.now()) {
+    if (x.until <= this.#timers.now()) {
       this.#suspect.delete(ep);
       return false;
     }
@@ -321,7 +340,7 @@ class TinyKVClient implements Client {
   /** `ep` did not answer in time, or (`unreachable`) no connection to it could be opened. */
   #suspectEndpoint(ep: string, unreachable: boolean): void {
     if (this.#suspect.size >= MAX_ENDPOINTS) this.#suspect.clear();
-    this.#suspect.set(ep, { until: Date.now() + SUSPECT_MS, unreachable });
+    this.#suspect.set(ep, { until: this.#timers.now() + SUSPECT_MS, unreachable });
   }
 
   /** `ep` answered: it is no longer avoided. */
@@ -388,22 +407,24 @@ class TinyKVClient implements Client {
       let timedOut: Set<string> | null = null;
       const finish = () => {
         done = true;
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.();
+        timer = undefined;
         for (const c of used) c.forget(key);
       };
       // One timer per request, at the earlier of the overall deadline and the attempt deadline.
-      const deadline = Date.now() + timeoutMs;
+      const timers = this.#timers;
+      const deadline = timers.now() + timeoutMs;
       let attemptDeadline = Infinity;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: (() => void) | undefined;
       const schedule = () => {
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.();
         const at = Math.min(deadline, attemptDeadline);
-        timer = setTimeout(onTimer, Math.max(0, at - Date.now()));
+        timer = timers.timeout(Math.max(0, at - timers.now()), onTimer);
       };
       const onTimer = () => {
         timer = undefined;
         if (done) return;
-        const now = Date.now();
+        const now = timers.now();
         if (now >= deadline) {
           return fail(
             new TinyKVError(
@@ -424,7 +445,7 @@ class TinyKVClient implements Client {
       };
       const retry = (leader?: string, stay = false) => {
         attemptDeadline = Infinity;
-        if (uncertain && Date.now() - firstSentAt > this.#resendWindowMs) {
+        if (uncertain && timers.now() - firstSentAt > this.#resendWindowMs) {
           return fail(
             unknownOutcome(`no answer came within the ${this.#resendWindowMs} ms resend window`),
           );
@@ -435,7 +456,7 @@ class TinyKVClient implements Client {
         const next = this.endpoint;
         if (leader && timedOut?.has(next)) (trusted ??= new Set()).add(next);
         const wait = leader && attempts === 1 ? 0 : backoffMs(attempts);
-        setTimeout(attempt, wait);
+        timers.timeout(wait, attempt);
       };
       const onReply = (n: number, from: string, r: Reply) => {
         if (done) return;
@@ -500,7 +521,7 @@ class TinyKVClient implements Client {
         // overloaded: the connection need not drop) is left for another one, which names the
         // leader; its answer is still accepted if it comes.
         if (this.#endpoints.length > 1 && !trusted?.has(ep)) {
-          attemptDeadline = Date.now() + this.#attemptTimeoutMs;
+          attemptDeadline = timers.now() + this.#attemptTimeoutMs;
         }
         schedule();
         const waiting: Waiting = {
@@ -516,13 +537,13 @@ class TinyKVClient implements Client {
             return onLost(n, false, new TinyKVError(Code.UNAVAILABLE, "connection closed"));
           }
           // Opening the connection may have taken a while: check the resend window again.
-          if (uncertain && Date.now() - firstSentAt > this.#resendWindowMs) {
+          if (uncertain && timers.now() - firstSentAt > this.#resendWindowMs) {
             return fail(
               unknownOutcome(`no answer came within the ${this.#resendWindowMs} ms resend window`),
             );
           }
           sentHere = true;
-          if (firstSentAt === 0) firstSentAt = Date.now();
+          if (firstSentAt === 0) firstSentAt = timers.now();
           if (!used.includes(c)) used.push(c);
           c.send(key, frame, waiting);
         }, (err: unknown) => {
@@ -632,7 +653,7 @@ class TinyKVClient implements Client {
     this.#batcher?.close();
     this.#current = null;
     for (const c of [...this.#connections]) c.close();
-    await new Promise((r) => setTimeout(r, 0));
+    await new Promise<void>((r) => this.#timers.timeout(0, r));
   }
 }
 
@@ -649,7 +670,8 @@ class TinyKVClient implements Client {
  * ```
  */
 export async function connect(opts: ConnectOptions = {}): Promise<Client> {
-  const transport = await transportFor(opts.transport ?? "tcp");
+  const t = opts.transport ?? "tcp";
+  const transport = typeof t === "string" ? await transportFor(t) : t;
   const client = new TinyKVClient(opts, transport);
   await client.open();
   return client;

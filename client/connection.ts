@@ -15,7 +15,7 @@ import {
 } from "../protocol/messages.ts";
 import type { Connection, Transport } from "../transports/types.ts";
 import type { Address } from "./address.ts";
-import type { ClientStats } from "./types.ts";
+import type { ClientStats, ClientTimers } from "./types.ts";
 
 /** A server answer for one request, in columnar form (one slot per command). */
 export interface Reply extends BatchResults {
@@ -38,6 +38,7 @@ export interface OpenOptions {
   maxResponseBytes: number;
   connectTimeoutMs: number;
   stats: ClientStats;
+  timers: ClientTimers;
 }
 
 /** Key of a batch in the waiting table. */
@@ -84,15 +85,18 @@ export class ClientConnection {
   #closed = false;
   #drain = false;
   readonly #onClosed: (c: ClientConnection) => void;
+  readonly #timers: ClientTimers;
 
   private constructor(
     endpoint: string,
     stats: ClientStats,
     onClosed: (c: ClientConnection) => void,
+    timers: ClientTimers,
   ) {
     this.endpoint = endpoint;
     this.#stats = stats;
     this.#onClosed = onClosed;
+    this.#timers = timers;
   }
 
   /** Opens a connection; rejects with `UNAVAILABLE` when it cannot be established in time. */
@@ -103,8 +107,8 @@ export class ClientConnection {
     opts: OpenOptions,
     onClosed: (c: ClientConnection) => void,
   ): Promise<ClientConnection> {
-    const cc = new ClientConnection(endpoint, opts.stats, onClosed);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cc = new ClientConnection(endpoint, opts.stats, onClosed, opts.timers);
+    let cancel: (() => void) | undefined;
     let timedOut = false;
     const connecting = transport.connect({
       host: address.host,
@@ -123,10 +127,10 @@ export class ClientConnection {
       onClose: () => cc.#onSocketClosed(),
     });
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      cancel = opts.timers.timeout(opts.connectTimeoutMs, () => {
         timedOut = true;
         reject(new Error(`no connection within ${opts.connectTimeoutMs} ms`));
-      }, opts.connectTimeoutMs);
+      });
     });
     try {
       cc.#conn = await Promise.race([connecting, deadline]);
@@ -137,7 +141,7 @@ export class ClientConnection {
         `cannot connect to ${endpoint}: ${(err as Error).message}`,
       );
     } finally {
-      clearTimeout(timer);
+      cancel?.();
     }
     if (cc.#conn.closed) cc.#onSocketClosed();
     return cc;
@@ -163,14 +167,14 @@ export class ClientConnection {
     timeoutMs: number,
   ): Promise<{ code: number; error: string }> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancel = this.#timers.timeout(timeoutMs, () => {
         this.#authWaiter = null;
         reject(
           new TinyKVError(Code.TIMEOUT, `no AUTH answer from ${this.endpoint} in ${timeoutMs} ms`),
         );
-      }, timeoutMs);
+      });
       this.#authWaiter = (code, error) => {
-        clearTimeout(timer);
+        cancel();
         this.#authWaiter = null;
         resolve({ code, error });
       };

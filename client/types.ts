@@ -4,6 +4,7 @@
  */
 import type { CodeName } from "../protocol/codes.ts";
 import type { WireValue as Value } from "../protocol/messages.ts";
+import type { Transport } from "../transports/types.ts";
 
 export type { Value };
 
@@ -28,6 +29,19 @@ export interface AutoBatchOptions {
   maxQueued?: number;
 }
 
+/**
+ * The client's clock and timers. Default: the runtime's (`Date.now`, `setTimeout`,
+ * `setImmediate`); the seeded simulation passes virtual ones.
+ */
+export interface ClientTimers {
+  /** Wall-clock ms. */
+  now(): number;
+  /** Runs `fn` after `ms`; returns a function that cancels it. */
+  timeout(ms: number, fn: () => void): () => void;
+  /** Runs `fn` on the next turn of the event loop; returns a function that cancels it. */
+  immediate(fn: () => void): () => void;
+}
+
 /** Options of {@link connect}. */
 export interface ConnectOptions {
   /** Server host. Default `127.0.0.1` (used when `endpoints` is not given). */
@@ -36,8 +50,13 @@ export interface ConnectOptions {
   port?: number;
   /** Server password; when set, every connection authenticates first (`AUTH`). */
   password?: string;
-  /** Transport, as the server was started with. Default `tcp`. */
-  transport?: "tcp" | "udp";
+  /**
+   * Transport, as the server was started with: `tcp` (default) or `udp`, or a `Transport` object
+   * (`transports/types.ts`; tests and the simulation pass their own).
+   */
+  transport?: "tcp" | "udp" | Transport;
+  /** Clock and timers (default: the runtime's). */
+  timers?: ClientTimers;
   /**
    * Every node's client address (`host:port`). The client talks to one at a time, follows
    * `NOT_LEADER` redirects, and moves to the next one when a connection is lost. When `host`/`port`

@@ -50,7 +50,9 @@ export interface ConnectionHandler {
 
 /** Options shared by listen and connect. */
 export interface TransportOptions {
+  /** Host to bind or connect to. */
   host: string;
+  /** Port to bind (0: any free one) or connect to. */
   port: number;
   /** Largest message accepted (batch_max_bytes plus protocol overhead). */
   maxMessageBytes: number;
@@ -64,6 +66,7 @@ export interface TransportOptions {
 export interface Listener {
   /** The bound port (useful with port 0). */
   readonly port: number;
+  /** The bound host. */
   readonly host: string;
   /** Stop accepting; existing connections are left to their handlers. */
   close(): Promise<void>;
@@ -71,6 +74,7 @@ export interface Listener {
 
 /** A transport implementation (tcp or udp) for the current runtime. */
 export interface Transport {
+  /** Which protocol it speaks. */
   readonly name: "tcp" | "udp";
   /** Listen; `accept` is called for every new connection and returns its handler. */
   listen(

@@ -24,13 +24,21 @@ import { definePlugin, type Plugin } from "../../core/plugin/plugin.ts";
 import { MsgType } from "../../protocol/messages.ts";
 import { createCoalescePlugin } from "../../plugins/coalesce/mod.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
+import { type BatchItemResult, TinyKVClient } from "../../client/client.ts";
 import walPlugin, { type WalStorage } from "../../plugins/wal/mod.ts";
 import type { Storage } from "../../core/storage/storage.ts";
 import { SimFs } from "./sim_fs.ts";
 import type { Connection } from "../../transports/types.ts";
 import { checkHistory, type Model, type Operation } from "./linearizability.ts";
 import { Prng } from "./prng.ts";
-import { type NetworkFaults, type Scope, simClock, SimNetwork, SimScheduler } from "./sim_env.ts";
+import {
+  type NetworkFaults,
+  type Scope,
+  SIM_EPOCH_MS,
+  simClock,
+  SimNetwork,
+  SimScheduler,
+} from "./sim_env.ts";
 
 /** `SIM_TRACE=1` prints every traced event (with the runner: `--seed N`). */
 const TRACE = !!process.env.SIM_TRACE;
@@ -485,6 +493,7 @@ class SimClient {
   #conn: ClientConn | null = null;
   #connecting = false;
   #seq = 0;
+  #batches = 0;
   /** The batch in flight: its writes are recorded as unknown if the run ends first. */
   inFlight: { cmds: Cmd[]; call: number } | null = null;
   /** A lease probe: stays on one node (never switches) and stops at `until`. */
@@ -494,6 +503,12 @@ class SimClient {
   until = Infinity;
   /** What to send (default: a random mix). */
   ops: (() => { cmds: Cmd[]; readOnly: boolean }) | null = null;
+  /**
+   * Send through the real client library (`client/client.ts`: its endpoint list, redirects,
+   * attempt timeouts, resends with the same batch id) instead of this class's own wire loop.
+   */
+  useLibrary = false;
+  #lib: TinyKVClient | null = null;
   constructor(readonly w: World, readonly id: number, endpoint?: number) {
     this.host = `10.1.0.${id}`;
     this.#endpoint = endpoint ?? w.rng.int(0, w.slots.length);
@@ -564,7 +579,8 @@ class SimClient {
     const w = this.w;
     if (w.ended || w.sched.now > this.until) return;
     const { cmds, readOnly } = this.ops ? this.ops() : this.#commands();
-    const batchId = `b${this.#seq}.${w.rng.int(0, 1e6)}`;
+    // Unique per client (a counter; the random part only varies the ids across seeds).
+    const batchId = `b${++this.#batches}.${w.rng.int(0, 1e6)}`;
     const call = w.sched.now;
     this.inFlight = readOnly ? null : { cmds, call };
     const outcome = await this.submit(batchId, cmds.map((c) => c.wire));
@@ -598,7 +614,56 @@ class SimClient {
   }
 
   /** Sends until a definite answer; null when the outcome stays unknown. */
-  async submit(
+  submit(
+    batchId: string,
+    commands: string[][],
+  ): Promise<{ codes: number[]; data: unknown[] } | null> {
+    return this.useLibrary
+      ? this.#submitLibrary(batchId, commands)
+      : this.#submitWire(batchId, commands);
+  }
+
+  /** Through the real client library, on the simulated network and virtual time. */
+  async #submitLibrary(
+    batchId: string,
+    commands: string[][],
+  ): Promise<{ codes: number[]; data: unknown[] } | null> {
+    const w = this.w;
+    const start = w.sched.now;
+    this.#lib ??= new TinyKVClient({
+      endpoints: w.slots.filter((s) => !s.spare).map((s) => `${s.host}:${CLIENT_PORT}`),
+      clientId: `sim-client-${this.id}`,
+      timeoutMs: 4000,
+      attemptTimeoutMs: 400,
+      connectTimeoutMs: 300,
+      timers: {
+        now: () => SIM_EPOCH_MS + w.sched.now,
+        timeout: (ms, fn) => w.sched.at(ms, fn),
+        immediate: (fn) => w.sched.at(0, fn),
+      },
+    }, w.net.transport(this.host));
+    // A definite refusal (nothing applied: no leader yet, every node down) is retried, as an
+    // application would; an unknown outcome (TIMEOUT, or a rejection) ends the operation.
+    while (w.sched.now - start < 4000 && !w.ended) {
+      let r: BatchItemResult[];
+      try {
+        r = await this.#lib.batch(commands, { batchId });
+      } catch {
+        return null;
+      }
+      const codes = r.map((x) => Code[x.code]);
+      const whole = codes.every((c) => c === codes[0]);
+      if (whole && NOT_APPLIED.includes(codes[0])) {
+        await this.#pause(20 + w.rng.next() * 30);
+        continue;
+      }
+      if (whole && codes[0] === Code.TIMEOUT) return null;
+      return { codes, data: r.map((x) => x.value) };
+    }
+    return null;
+  }
+
+  async #submitWire(
     batchId: string,
     commands: string[][],
   ): Promise<{ codes: number[]; data: unknown[] } | null> {
@@ -1065,6 +1130,8 @@ async function simulate(w: World): Promise<void> {
   sched.at(5, () => w.check(), sched.root, 5);
   scheduleFaults(w);
   const clients = Array.from({ length: plan.clients }, (_, i) => new SimClient(w, i + 1));
+  // Every second client is the real client library; the others drive the wire protocol directly.
+  for (let i = 1; i < clients.length; i += 2) clients[i].useLibrary = true;
   for (const c of clients) c.start();
   if (plan.leaseProbe) leaseProbe(w, clients);
   if (plan.admin) {
