@@ -33,6 +33,7 @@ export function encodeBatchMessage(
   batchId: string,
   clientId: string,
   commandsCbor: Uint8Array,
+  forward = false,
 ): Uint8Array {
   const msg: BatchRequest = {
     type: MsgType.COMMAND_BATCH,
@@ -40,6 +41,7 @@ export function encodeBatchMessage(
     client_id: clientId,
     commands_cbor: commandsCbor,
   };
+  if (forward) msg.forward = true;
   return encodeCbor(msg);
 }
 
@@ -52,6 +54,7 @@ export function planBatch(
   batchId: string,
   clientId: string,
   maxBytes: number,
+  forward = false,
 ): BatchPlan {
   const limit = maxBytes - ENVELOPE_BYTES;
   const whole = encodeCbor(commands);
@@ -60,7 +63,7 @@ export function planBatch(
     const indices = new Array<number>(commands.length);
     for (let i = 0; i < indices.length; i++) indices[i] = i;
     return {
-      frames: [{ batchId, indices, bytes: encodeBatchMessage(batchId, clientId, whole) }],
+      frames: [{ batchId, indices, bytes: encodeBatchMessage(batchId, clientId, whole, forward) }],
       oversized,
     };
   }
@@ -75,7 +78,7 @@ export function planBatch(
     frames.push({
       batchId: id,
       indices: currentIdx,
-      bytes: encodeBatchMessage(id, clientId, encodeCbor(current)),
+      bytes: encodeBatchMessage(id, clientId, encodeCbor(current), forward),
     });
     current = [];
     currentIdx = [];

@@ -138,6 +138,7 @@ export class TinyKVClient implements Client {
   readonly clientId: string;
   readonly #transport: Transport;
   readonly #timers: ClientTimers;
+  readonly #forward: boolean;
   readonly #endpoints: string[];
   readonly #addresses = new Map<string, Address>();
   #index = 0;
@@ -169,6 +170,7 @@ export class TinyKVClient implements Client {
   constructor(opts: ConnectOptions, transport: Transport) {
     this.#transport = transport;
     this.#timers = opts.timers ?? realTimers;
+    this.#forward = opts.forward === true;
     this.#ids = hyperid();
     this.clientId = opts.clientId ?? this.#ids();
     if (this.clientId.length === 0 || this.clientId.length > 128) {
@@ -232,7 +234,7 @@ export class TinyKVClient implements Client {
         const id = this.#ids();
         return this.#dispatch(
           batchKey(id),
-          encodeBatchMessage(id, this.clientId, cbor),
+          encodeBatchMessage(id, this.clientId, cbor, this.#forward),
           count,
           this.#timeoutMs,
         );
@@ -570,6 +572,7 @@ export class TinyKVClient implements Client {
     if (this.#batcher) return this.#batcher.enqueue(args);
     const requestId = this.#ids();
     const msg: CommandRequest = { type: MsgType.COMMAND, request_id: requestId, command: args };
+    if (this.#forward) msg.forward = true;
     const frame = encodeCbor(msg);
     if (frame.length > this.#maxBatchBytes) {
       return Promise.reject(
@@ -596,7 +599,7 @@ export class TinyKVClient implements Client {
       throw new RangeError("batchId must be 1..240 characters");
     }
     const timeoutMs = positiveInt("timeoutMs", opts.timeoutMs, this.#timeoutMs);
-    const plan = planBatch(commands, batchId, this.clientId, this.#maxBatchBytes);
+    const plan = planBatch(commands, batchId, this.clientId, this.#maxBatchBytes, this.#forward);
     const results = new Array<BatchItemResult>(commands.length);
     for (const [i, size] of plan.oversized) {
       results[i] = {

@@ -58,6 +58,13 @@ export interface ConnectOptions {
   /** Clock and timers (default: the runtime's). */
   timers?: ClientTimers;
   /**
+   * Ask every node to serve this client's requests: a follower forwards writes to the leader and
+   * serves reads itself (follower ReadIndex) instead of answering `NOT_LEADER`. Useful when the
+   * client cannot reach the leader, or to spread reads. Default false (follow redirects to the
+   * leader: one hop fewer for writes).
+   */
+  forward?: boolean;
+  /**
    * Every node's client address (`host:port`). The client talks to one at a time, follows
    * `NOT_LEADER` redirects, and moves to the next one when a connection is lost. When `host`/`port`
    * are given too, that address is tried first.

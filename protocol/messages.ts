@@ -55,6 +55,8 @@ export interface CommandRequest {
   request_id: string;
   command: WireCommand;
   auth_key?: string | Uint8Array;
+  /** Served by this node even if it follows (see {@link BatchRequest.forward}). */
+  forward?: boolean;
 }
 
 /**
@@ -70,6 +72,11 @@ export interface BatchRequest {
   commands_cbor?: Uint8Array;
   auth_key?: string | Uint8Array;
   client_id?: string;
+  /**
+   * Served by the node it is sent to even if that node follows: reads by a follower ReadIndex,
+   * writes forwarded to the leader, instead of a `NOT_LEADER` redirect.
+   */
+  forward?: boolean;
 }
 
 /** A value in a response slot. Integers are numbers; bulk values are byte strings. */

@@ -46,6 +46,7 @@ import {
   sleep,
 } from "../env/time.ts";
 import { type FileSystem, nodeFileSystem } from "../env/fs.ts";
+import { Forwarding } from "./forwarding.ts";
 import { Membership } from "./membership.ts";
 import { ReadyDriver } from "./ready.ts";
 import { Reads } from "./reads.ts";
@@ -98,6 +99,7 @@ export class Node implements TinyKVNode {
   readonly #hooks: HookBus;
   readonly #membership: Membership;
   readonly #write: WritePath;
+  readonly #forwarding: Forwarding;
   readonly #reads: Reads;
   readonly #snapshots: Snapshots;
   readonly #admin: AdminCommands;
@@ -151,6 +153,15 @@ export class Node implements TinyKVNode {
         return r;
       },
       clientAddress: (id) => this.#membership.clientAddress(id),
+      forward: (b) => this.#forwarding.forward(b),
+    });
+    this.#forwarding = new Forwarding({
+      selfId: this.id,
+      state,
+      pending: this.#write.pending,
+      send: (m) => this.#peers.sendForward(m),
+      submit: (b, done) => this.#write.submit(b, done),
+      runHere: (b) => this.#write.route(b),
     });
     this.#admin = new AdminCommands({
       config: this.config,
@@ -241,7 +252,8 @@ export class Node implements TinyKVNode {
   /** What the client server calls. */
   #backend(): ServerBackend {
     return {
-      submit: (batch: ClientBatch, done: (o: Outcome) => void) => this.#write.submit(batch, done),
+      submit: (batch: ClientBatch, done: (o: Outcome) => void, forward?: boolean) =>
+        this.#write.submit(batch, done, forward),
       serverCommand: (cmd: unknown) => this.#commands.dispatch(cmd),
       counters: this.#stats,
     };
@@ -289,6 +301,9 @@ export class Node implements TinyKVNode {
         clusterId: c.cluster_id,
         clock: this.#clock,
         scheduler: this.#scheduler,
+        onForward: (m) => {
+          if (!this.#state.stopped) this.#forwarding.receive(m);
+        },
       },
       (m) => this.#step(m),
       (id) => this.#raft.reportUnreachable(id),
@@ -429,6 +444,7 @@ export class Node implements TinyKVNode {
     // The core's lease lapses on this clock, not on (possibly late) ticks.
     this.#raft.tick(this.#clock.monoMs());
     this.#write.sweep();
+    this.#forwarding.retry();
     this.#driver.schedule();
   }
 
@@ -460,8 +476,9 @@ export class Node implements TinyKVNode {
   #onSoftState(role: RaftStatus["role"], leader: NodeId): void {
     const s = this.#state;
     const wasLeader = s.role === "leader";
+    const leaderChanged = leader !== s.leader;
     s.role = role;
-    if (leader !== s.leader) {
+    if (leaderChanged) {
       s.leader = leader;
       this.#log.info(
         leader === 0
@@ -479,7 +496,10 @@ export class Node implements TinyKVNode {
       if (n > 0) this.#log.warn(`leadership lost: failed ${n} pending batches`);
       this.#admin.failAll("leadership lost before the change was applied");
     }
-    if (role !== "leader") this.#reads.drop();
+    if (wasLeader && role !== "leader") this.#reads.drop();
+    else if (leaderChanged) this.#reads.requeue();
+    // Forwarded batches go to the new leader (or run here, if this node leads now).
+    if (leaderChanged) this.#forwarding.retry();
     if (!wasLeader && role === "leader") this.#scheduler.immediate(() => this.#announce());
   }
 

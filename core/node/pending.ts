@@ -57,6 +57,11 @@ export class PendingBatches {
     return true;
   }
 
+  /** True if the batch is waiting here. */
+  has(clientId: string, batchId: string): boolean {
+    return this.#map.has(batchKey(clientId, batchId));
+  }
+
   /** Answers and removes the batch if it is waiting here. */
   settle(clientId: string, batchId: string, outcome: Outcome): boolean {
     if (this.#map.size === 0) return false;

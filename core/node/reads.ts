@@ -51,10 +51,15 @@ export class Reads {
     this.#d.schedule();
   }
 
-  /** At the start of a Ready turn: one ReadIndex request for every queued batch. */
+  /**
+   * At the start of a Ready turn: one ReadIndex request for every queued batch. On a follower
+   * (a client that asked to be served by any node) Raft forwards it to the leader; with no
+   * leader known the batches wait (their deadline answers them if none comes).
+   */
   requestIfQueued(): void {
     if (this.#queue.length === 0) return;
-    if (this.#d.state.role !== "leader") return this.drop();
+    const s = this.#d.state;
+    if (s.role !== "leader" && s.leader === 0) return;
     const seq = ++this.#seq;
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setFloat64(0, seq);
@@ -96,6 +101,18 @@ export class Reads {
       done++;
     }
     if (done > 0) q.splice(0, done);
+  }
+
+  /**
+   * The leader changed: requests in flight went to the old one and may never be answered; they
+   * are asked again (of the new leader) on the next turn. Confirmed reads stay: their read index
+   * was confirmed while the request was outstanding.
+   */
+  requeue(): void {
+    if (this.#requests.size === 0) return;
+    for (const batches of this.#requests.values()) for (const b of batches) this.#queue.push(b);
+    this.#requests.clear();
+    this.#d.schedule();
   }
 
   /** Forgets queued and in-flight reads (their clients are answered via the pending table). */

@@ -36,6 +36,8 @@ export interface WritePathDeps {
   propose(data: Uint8Array): number | ProposeError;
   /** Client address of a member (for NOT_LEADER redirects). */
   clientAddress(id: NodeId): string | undefined;
+  /** Hands an admitted write batch to the leader (this node is a follower; core/node/forwarding.ts). */
+  forward(batch: ClientBatch): void;
 }
 
 /** Admission, the pending table and proposals. */
@@ -50,15 +52,28 @@ export class WritePath {
     this.pending = new PendingBatches(deps.config.max_pending_batches);
   }
 
-  /** Entry point for the client server (ServerBackend.submit). `done` is called exactly once. */
-  submit(batch: ClientBatch, done: (o: Outcome) => void): void {
-    const refuse = this.admission();
+  /**
+   * Entry point for the client server (ServerBackend.submit). `done` is called exactly once. With
+   * `forward`, a follower serves the batch instead of redirecting: reads by a follower ReadIndex,
+   * writes forwarded to the leader.
+   */
+  submit(batch: ClientBatch, done: (o: Outcome) => void, forward = false): void {
+    const refuse = this.admission(forward);
     if (refuse) return done(refuse);
     const deadline = this.#d.clock.monoMs() + this.#submitTimeoutMs(batch.commands.length);
     if (!this.pending.add(batch, done, deadline)) return;
     if (isReadOnlyBatch(batch.commands, this.#d.isRead)) {
       (batch as { readOnly?: boolean }).readOnly = true;
     }
+    this.route(batch);
+  }
+
+  /**
+   * Sends an admitted (pending) batch on: on the leader, or for a read, through the plugins'
+   * `onBatch` to a proposal or the read path; a write on a follower to the leader.
+   */
+  route(batch: ClientBatch): void {
+    if (this.#d.state.role !== "leader" && !batch.readOnly) return this.#d.forward(batch);
     let d: BatchDecision | Promise<BatchDecision>;
     try {
       d = this.#d.hooks.onBatch(batch);
@@ -107,12 +122,15 @@ export class WritePath {
     return l ? this.#d.clientAddress(l) : undefined;
   }
 
-  /** Why a new batch cannot be admitted now, or null. */
-  admission(): Outcome | null {
+  /** Why a new batch cannot be admitted now (on a follower: unless `forward`), or null. */
+  admission(forward = false): Outcome | null {
     const s = this.#d.state;
     if (s.stopping) return { code: Code.SHUTTING_DOWN, message: "server shutting down" };
     if (s.fatal) return { code: Code.INTERNAL, message: `node failed: ${s.fatal.message}` };
-    if (s.role !== "leader") {
+    if (forward && s.role !== "leader" && s.leader === 0) {
+      return { code: Code.UNAVAILABLE, message: "no leader elected yet; retry shortly" };
+    }
+    if (s.role !== "leader" && !forward) {
       const leader = this.#leaderAddress();
       return leader
         ? {

@@ -269,6 +269,18 @@ class ChunkSink implements Sink {
   }
 }
 
+/** The frames for an already encoded message: itself when it fits in `chunkBytes`, else chunks. */
+export function frameBytes(
+  flat: Uint8Array,
+  chunkBytes: number,
+  chunkId: () => number,
+): Uint8Array[] {
+  if (flat.length <= chunkBytes) return [new Uint8Array(flat)];
+  const sink = new ChunkSink(chunkId(), flat.length, chunkBytes);
+  sink.bytes(flat);
+  return sink.frames;
+}
+
 /**
  * Encodes a message as the frames to send: one frame when it fits in `chunkBytes`, else chunk
  * frames `[CHUNK_TAG, id, seq, total, part]` (a view each into one buffer). The message bytes are
@@ -281,11 +293,7 @@ export function encodePeerFrames(
 ): Uint8Array[] {
   if (m.snapshot) {
     // A snapshot message goes through cbor-x, then into chunks (one more copy; snapshots are rare).
-    const flat = encodePeerMessage(m);
-    if (flat.length <= chunkBytes) return [new Uint8Array(flat)];
-    const sink = new ChunkSink(chunkId(), flat.length, chunkBytes);
-    sink.bytes(flat);
-    return sink.frames;
+    return frameBytes(encodePeerMessage(m), chunkBytes, chunkId);
   }
   const nums = headerNumbers(m);
   const size = messageSize(m, nums);

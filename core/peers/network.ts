@@ -24,7 +24,8 @@ import {
   type RefusalKind,
   ServerHandshake,
 } from "./auth.ts";
-import { CHUNK_TAG, decodePeerMessage, encodePeerFrames } from "./codec.ts";
+import { CHUNK_TAG, decodePeerMessage, encodePeerFrames, frameBytes } from "./codec.ts";
+import { decodeForward, encodeForward, type ForwardMessage, isForward } from "./forward_codec.ts";
 import type { NodeStats } from "../plugin/plugin.ts";
 import type { Message, NodeId } from "../raft/types.ts";
 import { remoteHost } from "../../transports/address.ts";
@@ -92,6 +93,8 @@ export interface PeerNetworkOptions {
   /** Clocks and timers (default: the runtime's). */
   clock?: Clock;
   scheduler?: Scheduler;
+  /** Receives forwarded client batches and their replies (core/peers/forward_codec.ts). */
+  onForward?: (m: ForwardMessage) => void;
 }
 
 /** Peer connections of one node. */
@@ -311,6 +314,7 @@ export class PeerNetwork {
         if (!assembled) return;
         whole = assembled;
       }
+      if (isForward(whole)) return this.#receiveForward(conn, whole, peerId);
       const m = decodePeerMessage(whole);
       if (m.from !== peerId || m.to !== this.#opts.selfId || !this.#isKnown(m.from)) {
         this.#refusals.log(
@@ -333,6 +337,40 @@ export class PeerNetwork {
         `dropping malformed peer message from ${conn.remoteAddress}: ${(err as Error).message}`,
       );
     }
+  }
+
+  #receiveForward(conn: Connection, bytes: Uint8Array, peerId: NodeId): void {
+    const m = decodeForward(bytes);
+    if (m.from !== peerId || m.to !== this.#opts.selfId) {
+      this.#refusals.log(
+        `fwd ${remoteHost(conn.remoteAddress)}`,
+        `dropping a forwarded ${m.kind} from ${conn.remoteAddress} (authenticated as node ${peerId}) claiming from=${m.from} to=${m.to}`,
+      );
+      return;
+    }
+    if (this.blocked.has(m.from)) return;
+    this.#opts.onForward?.(m);
+  }
+
+  /**
+   * Sends a forward message to `m.to` on this node's connection to it. False when there is no
+   * open connection (a connection is started for next time): nothing was sent.
+   */
+  sendForward(m: ForwardMessage): boolean {
+    if (this.blocked.has(m.to)) return false;
+    const peer = this.#out.get(m.to);
+    if (!peer) return false;
+    const conn = peer.conn;
+    if (!conn || conn.closed) {
+      peer.conn = null;
+      this.#connect(m.to, peer);
+      return false;
+    }
+    for (const f of frameBytes(encodeForward(m), CHUNK_BYTES, () => ++this.#chunkSeq)) {
+      this.#stats.bytesOut += f.length + 4;
+      if (!conn.send(f)) return false;
+    }
+    return true;
   }
 
   #assemble(conn: Connection, bytes: Uint8Array): Uint8Array | null {

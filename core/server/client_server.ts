@@ -50,8 +50,12 @@ export type Outcome = { result: BatchResult } | {
 
 /** What the server needs from the node. */
 export interface ServerBackend {
-  /** Runs a batch down the write path; `done` is called exactly once. */
-  submit(batch: ClientBatch, done: (o: Outcome) => void): void;
+  /**
+   * Runs a batch down the write path; `done` is called exactly once. With `forward`, a follower
+   * serves it (reads by a follower ReadIndex, writes forwarded to the leader) instead of
+   * answering NOT_LEADER.
+   */
+  submit(batch: ClientBatch, done: (o: Outcome) => void, forward?: boolean): void;
   /** Handles a server command sent on its own (INFO, GET_LEADER, ADD_NODE, ...); null if `cmd` is not one. */
   serverCommand(cmd: unknown): Promise<CommandResult> | null;
   readonly counters: NodeStats;
@@ -601,7 +605,7 @@ export class ClientServer {
       if (conn.closed) return;
       if ("result" in o) this.#send(conn, batchResponse(batchId, o.result));
       else this.#send(conn, batchErrorResponse(batchId, count, o.code, o.message, o.leader));
-    });
+    }, m.forward === true);
   }
 
   #onCommand(conn: Connection, state: ConnState, m: Received<CommandRequest>): void {
@@ -697,7 +701,7 @@ export class ClientServer {
         if (o.leader) resp.leader = o.leader;
         this.#send(conn, resp);
       }
-    });
+    }, m.forward === true);
   }
 }
 

@@ -508,6 +508,11 @@ class SimClient {
    * attempt timeouts, resends with the same batch id) instead of this class's own wire loop.
    */
   useLibrary = false;
+  /**
+   * Ask the node to serve every batch (`forward: true`): followers forward writes to the leader
+   * and serve reads by a follower ReadIndex instead of redirecting.
+   */
+  forward = false;
   #lib: TinyKVClient | null = null;
   constructor(readonly w: World, readonly id: number, endpoint?: number) {
     this.host = `10.1.0.${id}`;
@@ -674,6 +679,7 @@ class SimClient {
       type: MsgType.COMMAND_BATCH,
       batch_id: batchId,
       client_id: `sim-client-${this.id}`,
+      ...(this.forward ? { forward: true } : {}),
       ...(native ? { commands_cbor: encodeCbor(commands).slice() } : { commands }),
     }).slice();
     let uncertain = false;
@@ -1132,6 +1138,8 @@ async function simulate(w: World): Promise<void> {
   const clients = Array.from({ length: plan.clients }, (_, i) => new SimClient(w, i + 1));
   // Every second client is the real client library; the others drive the wire protocol directly.
   for (let i = 1; i < clients.length; i += 2) clients[i].useLibrary = true;
+  // The first client asks whichever node it talks to to serve it (follower forwarding and reads).
+  clients[0].forward = true;
   for (const c of clients) c.start();
   if (plan.leaseProbe) leaseProbe(w, clients);
   if (plan.admin) {
