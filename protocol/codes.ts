@@ -24,6 +24,8 @@ export const Code = {
   UNAVAILABLE: 15,
   SHUTTING_DOWN: 16,
   PLUGIN_REJECTED: 17,
+  /** A guarded batch (IFREV first: WATCH/EXEC) found a watched key changed; nothing ran. */
+  ABORTED: 18,
 } as const;
 
 /** A code's name, e.g. `"WRONG_TYPE"`. */

@@ -11,6 +11,7 @@
  */
 import { decodeCbor } from "../../protocol/cbor.ts";
 import { toArgv } from "../server/argv.ts";
+import { isGuard } from "../state/txn.ts";
 import { Code } from "../../protocol/codes.ts";
 import { type CommandResult, MAX_BATCH_REPLY_BYTES, valueBytes } from "../../protocol/messages.ts";
 import type { HookBus } from "../plugin/hooks.ts";
@@ -117,6 +118,15 @@ export class Applier {
         continue;
       }
       const last = out.codes.length - 1;
+      if (i === 0 && cmds.length > 1 && out.codes[0] !== Code.OK && isGuard(argv[0])) {
+        // A guarded batch (WATCH/EXEC) whose guard failed: nothing else runs, on any replica.
+        for (let k = 1; k < cmds.length; k++) {
+          out.codes.push(Code.ABORTED);
+          out.data.push(null);
+          out.errors.push("transaction aborted: a watched key changed");
+        }
+        return out;
+      }
       if (out.codes[last] === Code.UNKNOWN_COMMAND) {
         const r = this.#serverCommand(argv);
         if (r) {

@@ -20,6 +20,7 @@ import { SERVER_STATE_COMMANDS } from "./server_family.ts";
 import { SET_COMMANDS } from "./sets.ts";
 import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from "./snapshot.ts";
 import { STRING_COMMANDS } from "./strings.ts";
+import { TXN_COMMANDS } from "./txn.ts";
 import type { ApplyContext, Argv, ResultSink, SnapshotJob, StateMachine } from "./types.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 
@@ -34,6 +35,7 @@ TABLE.register([
   ...HASH_COMMANDS,
   ...ZSET_COMMANDS,
   ...SERVER_STATE_COMMANDS,
+  ...TXN_COMMANDS,
 ]);
 
 /** Lower-case names of every command the state machine implements, sorted. */
