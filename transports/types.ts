@@ -58,6 +58,12 @@ export interface TransportOptions {
   noDelay?: boolean;
   /** Socket buffer size hint (socket_buffer_bytes). */
   socketBufferBytes?: number;
+  /**
+   * Byte-stream mode (TCP only; for protocols that frame themselves, like RESP): no length
+   * prefix either way. `onMessage` gets each chunk as it arrives — valid only during the call
+   * (the runtime may reuse it: copy what is kept) — and `send` writes its bytes as they are.
+   */
+  stream?: boolean;
 }
 
 /** A listening endpoint. */

@@ -69,6 +69,32 @@ export interface ServerOptions {
   socketBufferBytes: number;
 }
 
+/** `opts` with the config defaults for the optional bounds (shared with the RESP listener). */
+export function withDefaults(opts: ServerOptions): Required<ServerOptions> {
+  const d = defaultConfig();
+  return {
+    maxUnauthenticated: d.max_unauthenticated_connections,
+    authTimeoutMs: d.auth_timeout_ms,
+    idleTimeoutMs: d.idle_timeout_ms,
+    frameTimeoutMs: d.frame_timeout_ms,
+    authFailureDelayMs: d.auth_failure_delay_ms,
+    ...opts,
+  };
+}
+
+/**
+ * How often connection timeouts are checked: a quarter of the shortest timeout, 20 ms..1 s (a
+ * timeout never fires early and at most two sweeps late).
+ */
+export function sweepInterval(o: Required<ServerOptions>): number {
+  const shortest = Math.min(
+    o.authTimeoutMs,
+    o.frameTimeoutMs,
+    o.idleTimeoutMs > 0 ? o.idleTimeoutMs : Infinity,
+  );
+  return Math.max(20, Math.min(1000, shortest / 4));
+}
+
 /** Messages queued on a connection while a failed AUTH's delay runs; more close it. */
 const MAX_HELD_MESSAGES = 16;
 /** Bytes of frames queued that way; more close the connection too. */
@@ -129,15 +155,7 @@ export class ClientServer {
 
   constructor(backend: ServerBackend, opts: ServerOptions, log: Logger) {
     this.#backend = backend;
-    const d = defaultConfig();
-    this.#opts = {
-      maxUnauthenticated: d.max_unauthenticated_connections,
-      authTimeoutMs: d.auth_timeout_ms,
-      idleTimeoutMs: d.idle_timeout_ms,
-      frameTimeoutMs: d.frame_timeout_ms,
-      authFailureDelayMs: d.auth_failure_delay_ms,
-      ...opts,
-    };
+    this.#opts = withDefaults(opts);
     this.#log = log;
     this.#auth = new PasswordCheck(opts.password);
     this.#throttle = new AuthThrottle(this.#opts.authFailureDelayMs);
@@ -157,13 +175,7 @@ export class ClientServer {
       noDelay: this.#opts.noDelay,
       socketBufferBytes: this.#opts.socketBufferBytes,
     }, (conn) => this.#accept(conn));
-    const o = this.#opts;
-    const shortest = Math.min(
-      o.authTimeoutMs,
-      o.frameTimeoutMs,
-      o.idleTimeoutMs > 0 ? o.idleTimeoutMs : Infinity,
-    );
-    this.#sweepMs = Math.max(20, Math.min(1000, shortest / 4));
+    this.#sweepMs = sweepInterval(this.#opts);
     this.#sweep = setInterval(() => this.#checkTimeouts(), this.#sweepMs);
   }
 

@@ -147,7 +147,10 @@ export function createBunTcpTransport(): Transport {
         port: opts.port,
         socket: handlers(
           opts.maxMessageBytes,
-          (c) => c.attach(accept(c)),
+          (c) => {
+            c.setStream(opts.stream === true);
+            c.attach(accept(c));
+          },
           opts.noDelay !== false,
           FrameBudget.forListener(opts.maxMessageBytes),
         ),
@@ -164,6 +167,7 @@ export function createBunTcpTransport(): Transport {
     async connect(opts: TransportOptions, handler: ConnectionHandler): Promise<Connection> {
       let conn: BunConnection | undefined;
       const socket = handlers(opts.maxMessageBytes, (c) => {
+        c.setStream(opts.stream === true);
         c.attach(handler);
         conn = c;
       }, opts.noDelay !== false);

@@ -124,6 +124,7 @@ function setup(
 ): DenoConnection {
   if (opts.noDelay !== false) conn.setNoDelay(true);
   const c = new DenoConnection(conn, opts.maxMessageBytes, budget);
+  c.setStream(opts.stream === true);
   c.attach(handler(c));
   void c.readLoop();
   return c;

@@ -49,6 +49,7 @@ function setup(
 ): NodeConnection {
   socket.setNoDelay(opts.noDelay !== false);
   const c = new NodeConnection(socket, opts.maxMessageBytes, budget);
+  c.setStream(opts.stream === true);
   c.attach(handler(c));
   c.wire();
   return c;
