@@ -63,6 +63,8 @@ export interface RespBackend extends ServerBackend {
 const MAX_ARGS = 1024 * 1024;
 /** Longest inline command (Redis: PROTO_INLINE_MAX_SIZE). */
 const MAX_INLINE = 64 * 1024;
+/** Arguments up to this long are copied byte by byte (cheaper than a subarray and a set). */
+const SMALL_COPY = 128;
 /** Bytes reserved in front of a batch for its CBOR array head (filled in at submit). */
 const HEAD = 5;
 
@@ -393,7 +395,8 @@ export class RespServer {
     const nameLen = ends[0] - starts[0];
     let spec: RespCommand | undefined;
     if (nameLen <= NAME_MAX) {
-      nameScratch.set(buf.subarray(starts[0], ends[0]));
+      // Copied by hand: a subarray per command showed in the profile.
+      for (let i = 0, j = starts[0]; i < nameLen; i++, j++) nameScratch[i] = buf[j];
       spec = lookupCommand(nameViews[nameLen]);
     }
     if (spec !== undefined && spec.route === Route.STATE && st.authed) {
@@ -456,8 +459,12 @@ export class RespServer {
     for (let i = 0; i < n; i++) {
       const s = starts[i], e = ends[i];
       p = writeHead(out, p, 0x40, e - s);
-      out.set(buf.subarray(s, e), p);
-      p += e - s;
+      if (e - s <= SMALL_COPY) {
+        for (let j = s; j < e; j++) out[p++] = buf[j];
+      } else {
+        out.set(buf.subarray(s, e), p);
+        p += e - s;
+      }
     }
     b.len = p;
     b.count++;
