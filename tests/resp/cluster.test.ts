@@ -53,16 +53,22 @@ test("ioredis through the leader: every family, a pipeline of 1,000, replicated"
     r.disconnect();
   }
   const applied = leader.status().applied;
-  await waitFor("followers applied", () =>
-    nodes.every((n) => n.status().applied >= applied) ? true : undefined);
+  await waitFor(
+    "followers applied",
+    () => nodes.every((n) => n.status().applied >= applied) ? true : undefined,
+  );
 });
 
 test("node-redis and redis-cli through the leader", async () => {
-  const c = createClient({ socket: { host: HOST, port: leader.redisPort, reconnectStrategy: false } });
+  const c = createClient({
+    socket: { host: HOST, port: leader.redisPort, reconnectStrategy: false },
+  });
   c.on("error", () => {});
   await c.connect();
   try {
-    const all = await Promise.all(Array.from({ length: 1000 }, (_, i) => c.set(`c:nr${i}`, `${i}`)));
+    const all = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => c.set(`c:nr${i}`, `${i}`)),
+    );
     expect(all.every((x) => x === "OK")).toBe(true);
     expect(await c.get("c:nr999")).toBe("999");
   } finally {
@@ -90,7 +96,9 @@ test("a follower answers connection commands and refuses data commands naming th
   const c = await RawResp.connect(follower.redisPort);
   try {
     await c.write(resp("HELLO", "3"));
-    expect(await c.until((t) => t.includes("modules"))).toContain("$4\r\nrole\r\n$7\r\nreplica\r\n");
+    expect(await c.until((t) => t.includes("modules"))).toContain(
+      "$4\r\nrole\r\n$7\r\nreplica\r\n",
+    );
   } finally {
     c.close();
   }
