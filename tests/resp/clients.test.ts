@@ -96,6 +96,18 @@ describe("ioredis", () => {
     });
   });
 
+  test("binary-safe values, and a value of 512 KiB split over many reads", async () => {
+    await withIo(node.redisPort, async (r) => {
+      const bin = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      expect(await r.set(Buffer.from([0, 13, 10, 255]), bin)).toBe("OK");
+      expect(await r.getBuffer(Buffer.from([0, 13, 10, 255]))).toEqual(bin);
+      const big = Buffer.alloc(512 * 1024, "z");
+      expect(await r.set("io:big", big)).toBe("OK");
+      expect((await r.getBuffer("io:big"))!.equals(big)).toBe(true);
+      expect(await r.strlen("io:big")).toBe(big.length);
+    });
+  });
+
   test("a pipeline of 1,000 commands is answered in order (one batch)", async () => {
     await withIo(node.redisPort, async (r) => {
       const before = node.stats().batchesReceived;
