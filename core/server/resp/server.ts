@@ -108,6 +108,8 @@ interface RConn {
   /** QUIT or a protocol error: close once every reply is sent; ignore further input. */
   closing: boolean;
   timer: ReturnType<typeof setTimeout> | null;
+  /** A submission put off to the next timer turn (a read ended inside a command). */
+  defer: ReturnType<typeof setTimeout> | null;
   gone: boolean;
   lastCmd: string;
   seq: number;
@@ -291,11 +293,15 @@ export class RespServer {
     st.gone = true;
     if (st.timer !== null) clearTimeout(st.timer);
     st.timer = null;
+    if (st.defer !== null) clearTimeout(st.defer);
+    st.defer = null;
     st.parser.release();
-    st.waiting = [];
     st.open = null;
     this.#unauthenticated.delete(st);
     if (this.#conns.delete(st.conn)) this.#backend.counters.connections--;
+    // Commands read in full before the close still run (as in Redis, which runs what it has
+    // read); their replies have nowhere to go.
+    this.#pump(st);
   }
 
   #establish(st: RConn): void {
@@ -343,6 +349,7 @@ export class RespServer {
       asyncPending: 0,
       closing: false,
       timer: null,
+      defer: null,
       gone: false,
       lastCmd: "NULL",
       seq: 0,
@@ -360,20 +367,31 @@ export class RespServer {
         this.#backend.counters.bytesIn += chunk.length;
         st.lastActive = this.#now;
         const r = st.parser.feed(chunk, sink);
-        this.#after(st, r, sink);
+        this.#after(st, r);
       },
       onError: (c) => c.close(),
       onClose: () => this.#forget(st),
     };
   }
 
-  #after(st: RConn, r: Feed, _sink: unknown): void {
+  #after(st: RConn, r: Feed): void {
     if (r === Feed.ERROR) {
       this.#reply(st, (w) => w.error(`ERR ${st.parser.error}`));
       st.closing = true;
       st.parser.release();
     }
-    this.#pump(st);
+    if (r === Feed.OK && st.parser.partialSince > 0 && st.inflight === null) {
+      // The read ended inside a command: the client is most likely in the middle of sending a
+      // pipeline. Its rest (arriving in the next reads) joins this batch, instead of waiting for
+      // this batch's round trip; a client that really stops half-way waits one timer turn.
+      if (st.defer === null && st.waiting.length > 0) {
+        st.defer = setTimeout(() => {
+          st.defer = null;
+          this.#pump(st);
+          this.#flush(st);
+        }, 0);
+      }
+    } else this.#pump(st);
     this.#flush(st);
   }
 
@@ -476,7 +494,11 @@ export class RespServer {
 
   /** Submits the next waiting batch when none is in flight. */
   #pump(st: RConn): void {
-    if (st.inflight !== null || st.waiting.length === 0 || st.gone) return;
+    if (st.defer !== null) {
+      clearTimeout(st.defer);
+      st.defer = null;
+    }
+    if (st.inflight !== null || st.waiting.length === 0) return;
     const b = st.waiting.shift()!;
     if (st.open === b) st.open = null;
     st.inflight = b;
@@ -494,8 +516,7 @@ export class RespServer {
     this.#backend.submit({ clientId: st.clientId, batchId, commands, count }, (o) => {
       st.inflight = null;
       st.lastActive = this.#now;
-      if (st.gone) return;
-      this.#answer(b, o);
+      if (!st.gone) this.#answer(b, o);
       this.#pump(st);
       this.#flush(st);
     });
@@ -706,7 +727,7 @@ export class RespServer {
       const sink = (buf: Uint8Array, starts: Int32Array, ends: Int32Array, n: number) =>
         this.#command(st, buf, starts, ends, n);
       const r = st.closing ? Feed.OK : st.parser.resume(sink);
-      this.#after(st, r, sink);
+      this.#after(st, r);
     }, wait);
     return false;
   }
