@@ -89,3 +89,23 @@ test("BUSY when the pending table is full", async () => {
     for (const c of conns) c.close();
   }
 });
+
+test("a long-lived pipelining connection is not mistaken for one that reads nothing back", async () => {
+  // 4 × batch_max_bytes may wait behind the batch in flight; what was submitted no longer counts.
+  node = await startRespNode({ batch_max_bytes: 64 * 1024 });
+  const c = await RawResp.connect(node.redisPort);
+  try {
+    let want = 0;
+    for (let round = 0; round < 25; round++) {
+      const parts: number[] = [];
+      for (let i = 0; i < 1000; i++) parts.push(...resp("SET", `lp:${i}`, "v"));
+      await c.write(new Uint8Array(parts));
+      want += 1000 * 5;
+      await c.until((t) => t.length >= want, 10_000);
+    }
+    expect(c.closed).toBe(false);
+    expect(c.text()).toBe("+OK\r\n".repeat(25_000));
+  } finally {
+    c.close();
+  }
+});

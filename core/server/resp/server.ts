@@ -77,6 +77,8 @@ interface Builder {
   /** The protocol its replies are written in (a HELLO after it does not change them). */
   proto: number;
   item: Item;
+  /** What it counts in its connection's `waitingBytes`. */
+  accounted: number;
 }
 
 /** One reply slot in order: bytes once known. */
@@ -118,7 +120,6 @@ interface RConn {
 
 let nextClientId = 0;
 const processTag = Math.random().toString(36).slice(2, 10);
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** Scratch views of every length for looking a name up without allocating. */
@@ -463,6 +464,7 @@ export class RespServer {
         shapes: [],
         proto: st.proto,
         item,
+        accounted: 0,
       };
       st.waiting.push(b);
       st.open = b;
@@ -486,6 +488,7 @@ export class RespServer {
     }
     b.len = p;
     b.count++;
+    b.accounted += size;
     st.waitingBytes += size;
     b.shapes.push(
       spec.argShape === ArgShape.NONE ? spec.shape : argShape(spec, buf, starts, ends, n),
@@ -502,8 +505,7 @@ export class RespServer {
     const b = st.waiting.shift()!;
     if (st.open === b) st.open = null;
     st.inflight = b;
-    const size = b.len - HEAD;
-    st.waitingBytes = Math.max(0, st.waitingBytes - size);
+    st.waitingBytes -= b.accounted;
     // The array head goes right before the first command (minimal length, as CBOR prefers).
     const count = b.count;
     const headLen = count < 24 ? 1 : count < 256 ? 2 : count < 65536 ? 3 : 5;
@@ -1262,9 +1264,4 @@ function globToRegExp(glob: string): RegExp {
     else re += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
   return new RegExp(re + "$");
-}
-
-/** Exported for tests: UTF-8 bytes of a text. */
-export function textBytes(s: string): Uint8Array {
-  return enc.encode(s);
 }

@@ -40,8 +40,7 @@ export function formatDouble(x: number): string {
   if (x === Infinity) return "inf";
   if (x === -Infinity) return "-inf";
   if (Number.isNaN(x)) return "nan";
-  if (Number.isInteger(x) && Math.abs(x) < 1e17) return String(x);
-  return String(x).replace("e+", "e+");
+  return String(x);
 }
 
 /** One connection's reply buffer. */
