@@ -33,6 +33,13 @@ export interface Connection {
    * byte came; 0 otherwise. Lets the server time out half-sent frames. Optional (TCP has it).
    */
   readonly partialSince?: number;
+  /**
+   * Stops reading from the socket (the peer then sees TCP back-pressure) until
+   * {@link resumeReading}. Optional (TCP has it); bytes already read may still be delivered.
+   */
+  pauseReading?(): void;
+  /** Reads again after {@link pauseReading}. */
+  resumeReading?(): void;
 }
 
 /** Callbacks for one connection. */

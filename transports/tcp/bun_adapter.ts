@@ -19,6 +19,8 @@ interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
   setNoDelay?(on: boolean): void;
+  pause?(): void;
+  resume?(): void;
 }
 interface BunSocketHandler {
   open?(s: BunSocket): void;
@@ -74,6 +76,11 @@ class BunConnection extends FramedConnection {
   protected closeRaw(): void {
     this.#endRequested = true;
     if (this.#pendingBytes === 0) this.#socket.end();
+  }
+
+  protected setReading(on: boolean): void {
+    if (on) this.#socket.resume?.();
+    else this.#socket.pause?.();
   }
 
   onDrain(): void {

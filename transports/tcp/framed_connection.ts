@@ -88,6 +88,16 @@ export abstract class FramedConnection implements Connection {
   protected abstract pendingRaw(): number;
   /** Adapter: close the socket once pending raw bytes are written. */
   protected abstract closeRaw(): void;
+  /** Adapter: stop / restart reading from the socket (back-pressure for stream protocols). */
+  protected abstract setReading(on: boolean): void;
+
+  pauseReading(): void {
+    if (!this.#closed) this.setReading(false);
+  }
+
+  resumeReading(): void {
+    if (!this.#closed) this.setReading(true);
+  }
 
   /** Adapter: bytes arrived from the socket (may be reused by the runtime after return). */
   protected received(chunk: Uint8Array): void {

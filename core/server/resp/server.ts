@@ -65,6 +65,10 @@ const MAX_ARGS = 1024 * 1024;
 const MAX_INLINE = 64 * 1024;
 /** Arguments up to this long are copied byte by byte (cheaper than a subarray and a set). */
 const SMALL_COPY = 128;
+/** Reading pauses when more than this many × batch_max_bytes wait behind the batch in flight. */
+const WAIT_PAUSE = 2;
+/** ... and the connection is closed past this many (a transport that cannot pause). */
+const WAIT_ABORT = 8;
 /** Bytes reserved in front of a batch for its CBOR array head (filled in at submit). */
 const HEAD = 5;
 
@@ -110,6 +114,8 @@ interface RConn {
   /** QUIT or a protocol error: close once every reply is sent; ignore further input. */
   closing: boolean;
   timer: ReturnType<typeof setTimeout> | null;
+  /** Reading paused: too many bytes wait behind the batch in flight. */
+  paused: boolean;
   /** A submission put off to the next timer turn (a read ended inside a command). */
   defer: ReturnType<typeof setTimeout> | null;
   gone: boolean;
@@ -254,7 +260,8 @@ export class RespServer {
     const now = this.#now = Date.now();
     const o = this.#opts;
     for (const st of this.#conns.values()) {
-      const since = st.parser.partialSince;
+      // While reading is paused a half-read command waits for us, not for the client.
+      const since = st.paused ? 0 : st.parser.partialSince;
       if (since > 0 && now - since > o.frameTimeoutMs) {
         this.#abort(st, `ERR incomplete command: not completed within ${o.frameTimeoutMs} ms`);
       } else if (!st.established && now - st.since > o.authTimeoutMs) {
@@ -351,6 +358,7 @@ export class RespServer {
       closing: false,
       timer: null,
       defer: null,
+      paused: false,
       gone: false,
       lastCmd: "NULL",
       seq: 0,
@@ -447,13 +455,20 @@ export class RespServer {
     }
     let b = st.open;
     if (b === null || b.len + size > max + HEAD || b.count >= MAX_BATCH_COMMANDS) {
-      if (st.waitingBytes + size > 4 * max) {
-        // The client sends faster than the cluster answers and reads nothing back: bounded.
+      if (st.waitingBytes + size > WAIT_ABORT * max) {
+        // Reading is paused long before this (below); only a transport that cannot pause, or a
+        // single huge read, gets here: bounded all the same.
         this.#abort(
           st,
-          `ERR too many commands waiting for earlier replies (over ${4 * max} bytes)`,
+          `ERR too many commands waiting for earlier replies (over ${WAIT_ABORT * max} bytes)`,
         );
         return;
+      }
+      if (!st.paused && st.waitingBytes > WAIT_PAUSE * max && st.conn.pauseReading) {
+        // The client sends faster than the cluster answers (redis-cli --pipe): stop reading, so
+        // TCP holds it back, until the waiting batches are submitted.
+        st.paused = true;
+        st.conn.pauseReading();
       }
       const item: Item = { bytes: null };
       st.out.push(item);
@@ -506,6 +521,10 @@ export class RespServer {
     if (st.open === b) st.open = null;
     st.inflight = b;
     st.waitingBytes -= b.accounted;
+    if (st.paused && st.waitingBytes <= this.#opts.maxMessageBytes) {
+      st.paused = false;
+      st.conn.resumeReading?.();
+    }
     // The array head goes right before the first command (minimal length, as CBOR prefers).
     const count = b.count;
     const headLen = count < 24 ? 1 : count < 256 ? 2 : count < 65536 ? 3 : 5;
