@@ -109,3 +109,31 @@ test("a long-lived pipelining connection is not mistaken for one that reads noth
     c.close();
   }
 });
+
+test("a client that reads no replies is held back: unsent replies stay bounded", async () => {
+  node = await startRespNode({ batch_max_bytes: 64 * 1024 });
+  const setup = await RawResp.connect(node.redisPort);
+  const value = "b".repeat(60 * 1024);
+  await setup.write(resp("SET", "big", value));
+  await setup.until((t) => t === "+OK\r\n");
+  setup.close();
+  const c = await RawResp.connect(node.redisPort);
+  try {
+    c.socket.pause(); // reads nothing
+    const before = node.stats().commandsReceived;
+    for (let i = 0; i < 300; i++) {
+      await c.write(resp("GET", "big"));
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    // 300 × 60 KiB = 18 MiB of replies: far fewer commands ran than were sent.
+    const ran = node.stats().commandsReceived - before;
+    expect(ran).toBeLessThan(250);
+    c.socket.resume();
+    const reply = `$${value.length}\r\n${value}\r\n`;
+    await c.until((t) => t.length >= 300 * reply.length, 20_000);
+    expect(c.text()).toBe(reply.repeat(300));
+  } finally {
+    c.close();
+  }
+});

@@ -69,6 +69,10 @@ const SMALL_COPY = 128;
 const WAIT_PAUSE = 2;
 /** ... and the connection is closed past this many (a transport that cannot pause). */
 const WAIT_ABORT = 8;
+/** No batch is submitted while more than this many × batch_max_bytes of replies are unsent. */
+const OUT_HOLD = 2;
+/** How often a connection held back that way looks again. */
+const OUT_RETRY_MS = 10;
 /** Bytes reserved in front of a batch for its CBOR array head (filled in at submit). */
 const HEAD = 5;
 
@@ -517,6 +521,16 @@ export class RespServer {
       st.defer = null;
     }
     if (st.inflight !== null || st.waiting.length === 0) return;
+    if (!st.gone && st.conn.bufferedBytes() > OUT_HOLD * this.#opts.maxMessageBytes) {
+      // The client does not read its replies: the next batch waits until it does (and reading
+      // pauses once enough waits), so unread replies stay bounded. Checked again shortly.
+      st.defer = setTimeout(() => {
+        st.defer = null;
+        this.#pump(st);
+        this.#flush(st);
+      }, OUT_RETRY_MS);
+      return;
+    }
     const b = st.waiting.shift()!;
     if (st.open === b) st.open = null;
     st.inflight = b;
