@@ -2,7 +2,7 @@
  * `mod.ts cluster --nodes N`: starts N nodes on loopback as child processes of the same runtime
  * (ports 5210/5211, 5220/5221, ...; data in <data-dir>/node<i>), prints where each listens, and
  * stops them all on Ctrl-C. Node i serves metrics (if loaded) on --metrics-port + i - 1 (default
- * 9210, 9211, ...). Other flags (e.g. --plugins) are passed to every node. Unless a cluster secret
+ * 9210, 9211, ...); with --redis-port B, node i's RESP listener is on B + 10·(i−1). Other flags (e.g. --plugins) are passed to every node. Unless a cluster secret
  * is given (flag, environment or config file), a random one is generated for this run and handed
  * to the children in their environment (not on their command line).
  * @module
@@ -43,6 +43,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
   let base: number;
   let dataDir: string;
   let metricsBase: number;
+  let redisBase: number | null;
   let withMetrics: boolean;
   const childEnv: Record<string, string | undefined> = { ...process.env };
   try {
@@ -67,10 +68,16 @@ export async function runClusterCli(argv: string[]): Promise<number> {
     }
     dataDir = args.flags.data_dir ?? "./data";
     metricsBase = args.flags.metrics_port ? Number(args.flags.metrics_port) : 9210;
+    redisBase = args.flags.redis_port !== undefined ? Number(args.flags.redis_port) : null;
+    if (
+      redisBase !== null && (!Number.isInteger(redisBase) || redisBase < 1 || redisBase > 65000)
+    ) {
+      throw new UsageError(`--redis-port ${args.flags.redis_port}: expected 1..65000`);
+    }
     withMetrics = cl.plugins.some((p) => p.name === "metrics");
     passthrough = [];
     for (const [k, v] of Object.entries(args.flags)) {
-      if (k !== "port" && k !== "data_dir" && k !== "metrics_port") {
+      if (k !== "port" && k !== "data_dir" && k !== "metrics_port" && k !== "redis_port") {
         passthrough.push(flagName(k), v);
       }
     }
@@ -112,6 +119,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       "--data-dir",
       `${dataDir}/node${x.id}`,
       ...(withMetrics ? ["--metrics-port", String(metricsBase + x.id - 1)] : []),
+      ...(redisBase !== null ? ["--redis-port", String(redisBase + 10 * (x.id - 1))] : []),
       ...passthrough,
     ], { stdio: ["ignore", "inherit", "inherit"], env: childEnv });
     children.push(child);
@@ -123,7 +131,9 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       ),
     );
     process.stdout.write(
-      `node ${x.id}: clients ${host}:${x.port}  raft ${host}:${x.raftPort}  data ${dataDir}/node${x.id}` +
+      `node ${x.id}: clients ${host}:${x.port}  raft ${host}:${x.raftPort}` +
+        (redisBase !== null ? `  redis ${host}:${redisBase + 10 * (x.id - 1)}` : "") +
+        `  data ${dataDir}/node${x.id}` +
         (withMetrics ? `  metrics http://${host}:${metricsBase + x.id - 1}/dashboard` : "") + "\n",
     );
   }

@@ -33,6 +33,13 @@ export interface Connection {
    * byte came; 0 otherwise. Lets the server time out half-sent frames. Optional (TCP has it).
    */
   readonly partialSince?: number;
+  /**
+   * Stops reading from the socket (the peer then sees TCP back-pressure) until
+   * {@link resumeReading}. Optional (TCP has it); bytes already read may still be delivered.
+   */
+  pauseReading?(): void;
+  /** Reads again after {@link pauseReading}. */
+  resumeReading?(): void;
 }
 
 /** Callbacks for one connection. */
@@ -60,6 +67,12 @@ export interface TransportOptions {
   noDelay?: boolean;
   /** Socket buffer size hint (socket_buffer_bytes). */
   socketBufferBytes?: number;
+  /**
+   * Byte-stream mode (TCP only; for protocols that frame themselves, like RESP): no length
+   * prefix either way. `onMessage` gets each chunk as it arrives — valid only during the call
+   * (the runtime may reuse it: copy what is kept) — and `send` writes its bytes as they are.
+   */
+  stream?: boolean;
 }
 
 /** A listening endpoint. */

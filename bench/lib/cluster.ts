@@ -25,6 +25,8 @@ export interface ClusterOptions {
   password?: string;
   /** Extra flags for every node (e.g. `--batch-size 200`). */
   extraArgs: string[];
+  /** Extra flags for node `id` alone (e.g. its own `--redis-port`). */
+  nodeArgs?: (id: number) => string[];
   /** Longest wait for the cluster to accept writes. */
   readyTimeoutMs: number;
   /**
@@ -139,7 +141,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       flags.push("--metrics-port", String(await freePort()));
     }
     if (opts.password) flags.push("--password", opts.password);
-    const child = spawn(cmd, [...args, ...flags, ...opts.extraArgs], {
+    const own = opts.nodeArgs?.(n.id) ?? [];
+    const child = spawn(cmd, [...args, ...flags, ...opts.extraArgs, ...own], {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "pipe"],
       env,

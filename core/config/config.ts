@@ -34,6 +34,8 @@ export interface Config {
   port: number;
   /** Peer (raft) port (0 = ephemeral). Default 5211. */
   raft_port: number;
+  /** RESP (Redis protocol) port: -1 = no RESP listener, 0 = ephemeral. Default -1 (off). */
+  redis_port: number;
   /** Data directory (used by the wal plugin). Default `./data`. */
   data_dir: string;
   /**
@@ -212,6 +214,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "peer (raft) port (0 = ephemeral)",
     default: 5211,
     min: 0,
+    max: 65535,
+  },
+  {
+    key: "redis_port",
+    kind: "int",
+    help: "RESP (Redis protocol) port for Redis clients and tools (-1 = off, 0 = ephemeral)",
+    default: -1,
+    min: -1,
     max: 65535,
   },
   {
@@ -568,6 +578,9 @@ function validate(c: Config): void {
   }
   if (c.port !== 0 && c.port === c.raft_port) {
     throw new ConfigError(`port=${c.port}: must differ from raft_port`);
+  }
+  if (c.redis_port > 0 && (c.redis_port === c.port || c.redis_port === c.raft_port)) {
+    throw new ConfigError(`redis_port=${c.redis_port}: must differ from port and raft_port`);
   }
   if (c.heartbeat_ms >= c.election_timeout_ms) {
     throw new ConfigError(

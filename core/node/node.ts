@@ -27,7 +27,14 @@ import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "..
 import { pluginOptionValues } from "../plugin/plugin.ts";
 import { createRawNode } from "../raft/raw_node.ts";
 import type { ConfState, Message, NodeId, RaftStatus, RawNode } from "../raft/types.ts";
-import { ClientServer, type Outcome, type ServerBackend } from "../server/client_server.ts";
+import {
+  ClientServer,
+  type Outcome,
+  type ServerBackend,
+  type ServerOptions,
+} from "../server/client_server.ts";
+import { RespServer } from "../server/resp/server.ts";
+import { createTcpTransport } from "../../transports/tcp/mod.ts";
 import { createStateMachine } from "../state/state_machine.ts";
 import type { StateMachine } from "../state/types.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -111,6 +118,8 @@ export class Node implements TinyKVNode {
   #driver!: ReadyDriver;
   #transport!: Transport;
   #server!: ClientServer;
+  /** The RESP listener (redis_port), when enabled. */
+  #resp: RespServer | null = null;
   #peers!: PeerNetwork;
   #ticker: Cancel | null = null;
   #lastTickAt = 0;
@@ -226,6 +235,11 @@ export class Node implements TinyKVNode {
     return this.#server.port;
   }
 
+  /** The RESP listener's port (-1 when redis_port is off). */
+  get redisPort(): number {
+    return this.#resp?.port ?? -1;
+  }
+
   get raftPort(): number {
     return this.#peers.port;
   }
@@ -318,7 +332,7 @@ export class Node implements TinyKVNode {
       if (a && id !== this.id) this.#peers.setPeer(id, a.raft);
     }
     await listenOrExplain("peers", `${c.host}:${c.raft_port}`, () => this.#peers.listen());
-    this.#server = new ClientServer(this.#backend(), {
+    const serverOptions: ServerOptions = {
       host: c.host,
       port: c.port,
       password: c.password,
@@ -334,12 +348,23 @@ export class Node implements TinyKVNode {
       clock: this.#clock,
       scheduler: this.#scheduler,
       random: this.#random,
-    }, this.#log.child("server"));
+    };
+    this.#server = new ClientServer(this.#backend(), serverOptions, this.#log.child("server"));
     await listenOrExplain(
       "clients",
       `${c.host}:${c.port}`,
       () => this.#server.listen(this.#transport),
     );
+    if (c.redis_port >= 0) {
+      this.#resp = new RespServer(
+        { ...this.#backend(), role: () => this.#state.role },
+        { ...serverOptions, port: c.redis_port },
+        this.#log.child("resp"),
+      );
+      // RESP is a byte stream: always TCP (the same adapters), whatever carries the native port.
+      const tcp = this.#transport.name === "tcp" ? this.#transport : await createTcpTransport();
+      await listenOrExplain("redis", `${c.host}:${c.redis_port}`, () => this.#resp!.listen(tcp));
+    }
     this.#membership.setOwn({
       clientOverride: c.peer_clients[this.id],
       clientPort: this.#server.port,
@@ -368,6 +393,7 @@ export class Node implements TinyKVNode {
     await this.#hooks.start();
     this.#log.info(
       `node ${this.id} listening: clients ${c.host}:${this.#server.port}, raft ${c.host}:${this.#peers.port}` +
+        (this.#resp ? `, redis ${c.host}:${this.#resp.port}` : "") +
         ` (${c.transport}), members ${this.#membership.ids().join(",")}`,
     );
   }
@@ -525,6 +551,7 @@ export class Node implements TinyKVNode {
     if (s.stopping) return;
     s.stopping = true;
     await this.#server.stopAccepting();
+    await this.#resp?.stopAccepting();
     // Give in-flight batches the submit timeout to finish: resolved when the table drains.
     let cancel: Cancel = () => {};
     await Promise.race([
@@ -543,6 +570,7 @@ export class Node implements TinyKVNode {
     this.#admin.failAll("server shutting down");
     await sleep(this.#scheduler, STOP_FLUSH_MS);
     this.#server.closeAll();
+    this.#resp?.closeAll();
     this.#ticker?.();
     s.stopped = true;
     await this.#driver.stop();

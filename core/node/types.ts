@@ -60,6 +60,8 @@ export interface TinyKVNode {
   readonly clientPort: number;
   /** Bound raft port. */
   readonly raftPort: number;
+  /** The RESP (Redis protocol) port, or -1 when `redis_port` is off. */
+  readonly redisPort: number;
   /** Raft status (term, role, leader, commit, applied, ...). */
   status(): RaftStatus;
   /** Counters (bytes, batches, ...). */

@@ -90,6 +90,37 @@ export interface ServerOptions {
   random?: Random;
 }
 
+/** Server options with every bound resolved (clock, timers and randomness stay optional). */
+export type ResolvedServerOptions =
+  & Required<Omit<ServerOptions, "clock" | "scheduler" | "random">>
+  & Pick<ServerOptions, "clock" | "scheduler" | "random">;
+
+/** `opts` with the config defaults for the optional bounds (shared with the RESP listener). */
+export function withDefaults(opts: ServerOptions): ResolvedServerOptions {
+  const d = defaultConfig();
+  return {
+    maxUnauthenticated: d.max_unauthenticated_connections,
+    authTimeoutMs: d.auth_timeout_ms,
+    idleTimeoutMs: d.idle_timeout_ms,
+    frameTimeoutMs: d.frame_timeout_ms,
+    authFailureDelayMs: d.auth_failure_delay_ms,
+    ...opts,
+  };
+}
+
+/**
+ * How often connection timeouts are checked: a quarter of the shortest timeout, 20 ms..1 s (a
+ * timeout never fires early and at most two sweeps late).
+ */
+export function sweepInterval(o: ResolvedServerOptions): number {
+  const shortest = Math.min(
+    o.authTimeoutMs,
+    o.frameTimeoutMs,
+    o.idleTimeoutMs > 0 ? o.idleTimeoutMs : Infinity,
+  );
+  return Math.max(20, Math.min(1000, shortest / 4));
+}
+
 /** Messages queued on a connection while a failed AUTH's delay runs; more close it. */
 const MAX_HELD_MESSAGES = 16;
 /** Bytes of frames queued that way; more close the connection too. */
@@ -133,7 +164,7 @@ function asString(x: unknown): string | null {
 /** The client listener and per-connection protocol handling. */
 export class ClientServer {
   readonly #backend: ServerBackend;
-  readonly #opts: Required<Omit<ServerOptions, "clock" | "scheduler" | "random">>;
+  readonly #opts: ResolvedServerOptions;
   readonly #clock: Clock;
   readonly #scheduler: Scheduler;
   /** Tags this server's client ids (random per server, so ids differ across nodes). */
@@ -157,15 +188,7 @@ export class ClientServer {
     this.#scheduler = opts.scheduler ?? realScheduler;
     this.#tag = (opts.random ?? realRandom)().toString(36).slice(2, 10);
     this.#now = this.#clock.wallMs();
-    const d = defaultConfig();
-    this.#opts = {
-      maxUnauthenticated: d.max_unauthenticated_connections,
-      authTimeoutMs: d.auth_timeout_ms,
-      idleTimeoutMs: d.idle_timeout_ms,
-      frameTimeoutMs: d.frame_timeout_ms,
-      authFailureDelayMs: d.auth_failure_delay_ms,
-      ...opts,
-    };
+    this.#opts = withDefaults(opts);
     this.#log = log;
     this.#auth = new PasswordCheck(opts.password);
     this.#throttle = new AuthThrottle(this.#opts.authFailureDelayMs);
@@ -185,13 +208,7 @@ export class ClientServer {
       noDelay: this.#opts.noDelay,
       socketBufferBytes: this.#opts.socketBufferBytes,
     }, (conn) => this.#accept(conn));
-    const o = this.#opts;
-    const shortest = Math.min(
-      o.authTimeoutMs,
-      o.frameTimeoutMs,
-      o.idleTimeoutMs > 0 ? o.idleTimeoutMs : Infinity,
-    );
-    this.#sweepMs = Math.max(20, Math.min(1000, shortest / 4));
+    this.#sweepMs = sweepInterval(this.#opts);
     this.#sweep = this.#scheduler.interval(this.#sweepMs, () => this.#checkTimeouts());
   }
 

@@ -19,6 +19,8 @@ interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
   setNoDelay?(on: boolean): void;
+  pause?(): void;
+  resume?(): void;
 }
 interface BunSocketHandler {
   open?(s: BunSocket): void;
@@ -74,6 +76,11 @@ class BunConnection extends FramedConnection {
   protected closeRaw(): void {
     this.#endRequested = true;
     if (this.#pendingBytes === 0) this.#socket.end();
+  }
+
+  protected setReading(on: boolean): void {
+    if (on) this.#socket.resume?.();
+    else this.#socket.pause?.();
   }
 
   onDrain(): void {
@@ -147,7 +154,10 @@ export function createBunTcpTransport(): Transport {
         port: opts.port,
         socket: handlers(
           opts.maxMessageBytes,
-          (c) => c.attach(accept(c)),
+          (c) => {
+            c.setStream(opts.stream === true);
+            c.attach(accept(c));
+          },
           opts.noDelay !== false,
           FrameBudget.forListener(opts.maxMessageBytes),
         ),
@@ -164,6 +174,7 @@ export function createBunTcpTransport(): Transport {
     async connect(opts: TransportOptions, handler: ConnectionHandler): Promise<Connection> {
       let conn: BunConnection | undefined;
       const socket = handlers(opts.maxMessageBytes, (c) => {
+        c.setStream(opts.stream === true);
         c.attach(handler);
         conn = c;
       }, opts.noDelay !== false);

@@ -91,6 +91,21 @@ class DenoConnection extends FramedConnection {
     if (!this.#writing) this.#shutdown();
   }
 
+  /** While paused, the read loop waits here before its next read. */
+  #paused: Promise<void> | null = null;
+  #unpause: (() => void) | null = null;
+
+  protected setReading(on: boolean): void {
+    if (on) {
+      const go = this.#unpause;
+      this.#paused = null;
+      this.#unpause = null;
+      go?.();
+    } else if (this.#paused === null) {
+      this.#paused = new Promise((r) => this.#unpause = r);
+    }
+  }
+
   #shutdown(): void {
     try {
       this.#conn.close();
@@ -98,12 +113,15 @@ class DenoConnection extends FramedConnection {
       // already closed
     }
     this.closedBySocket();
+    this.setReading(true); // a paused read loop ends
   }
 
   async readLoop(): Promise<void> {
     let buf = new Uint8Array(SMALL_READ);
     try {
       while (!this.closed) {
+        if (this.#paused !== null) await this.#paused;
+        if (this.closed) break;
         const n = await this.#conn.read(buf);
         if (n === null) break;
         this.received(buf.subarray(0, n));
@@ -124,6 +142,7 @@ function setup(
 ): DenoConnection {
   if (opts.noDelay !== false) conn.setNoDelay(true);
   const c = new DenoConnection(conn, opts.maxMessageBytes, budget);
+  c.setStream(opts.stream === true);
   c.attach(handler(c));
   void c.readLoop();
   return c;

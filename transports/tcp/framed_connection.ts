@@ -18,6 +18,17 @@ function sumLengths(a: readonly Uint8Array[], from: number, to: number): number 
   return n;
 }
 
+function joinChunks(a: readonly Uint8Array[], from: number, to: number): Uint8Array {
+  if (to - from === 1) return a[from];
+  const out = new Uint8Array(sumLengths(a, from, to));
+  let p = 0;
+  for (let i = from; i < to; i++) {
+    out.set(a[i], p);
+    p += a[i].length;
+  }
+  return out;
+}
+
 function lengthPrefix(len: number): Uint8Array {
   return new Uint8Array([len >>> 24, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff]);
 }
@@ -40,11 +51,19 @@ export abstract class FramedConnection implements Connection {
   /** Set once the stream was refused: further input is ignored. */
   #refused = false;
 
+  /** Byte-stream mode (TransportOptions.stream): no framing in either direction. */
+  #stream = false;
+
   /** @param budget the listener's cap on bytes held in partial frames (none for outgoing) */
   constructor(remoteAddress: string, maxMessageBytes: number, budget: FrameBudget | null = null) {
     this.remoteAddress = remoteAddress;
     this.#maxMessageBytes = maxMessageBytes;
     this.#budget = budget;
+  }
+
+  /** Switches to byte-stream mode (before any bytes flow; see TransportOptions.stream). */
+  setStream(on: boolean): void {
+    this.#stream = on;
   }
 
   /** Attach the handler (done once, right after accept/connect). */
@@ -69,12 +88,26 @@ export abstract class FramedConnection implements Connection {
   protected abstract pendingRaw(): number;
   /** Adapter: close the socket once pending raw bytes are written. */
   protected abstract closeRaw(): void;
+  /** Adapter: stop / restart reading from the socket (back-pressure for stream protocols). */
+  protected abstract setReading(on: boolean): void;
+
+  pauseReading(): void {
+    if (!this.#closed) this.setReading(false);
+  }
+
+  resumeReading(): void {
+    if (!this.#closed) this.setReading(true);
+  }
 
   /** Adapter: bytes arrived from the socket (may be reused by the runtime after return). */
   protected received(chunk: Uint8Array): void {
     if (this.#refused || this.#closed) return;
     const h = this.#handler;
     if (!h) return;
+    if (this.#stream) {
+      h.onMessage(this, chunk);
+      return;
+    }
     const decoder = this.#decoder ??= new FrameDecoder(this.#maxMessageBytes, this.#budget);
     const err = decoder.push(chunk, (frame) => {
       this.#partialSince = 0;
@@ -119,6 +152,19 @@ export abstract class FramedConnection implements Connection {
       const queue = this.#queue;
       this.#queue = [];
       this.#queueBytes = 0;
+      if (this.#stream) {
+        // Unframed: small pieces are joined into one write, large ones written as they are.
+        let from = 0;
+        for (let i = 0; i < queue.length; i++) {
+          if (queue[i].length < LARGE_MESSAGE_BYTES) continue;
+          if (i > from) this.writeRaw(joinChunks(queue, from, i));
+          this.writeRaw(queue[i]);
+          from = i + 1;
+        }
+        if (from < queue.length) this.writeRaw(joinChunks(queue, from, queue.length));
+        if (this.#closeAfterFlush) this.closeRaw();
+        return;
+      }
       // Small messages are joined into one write; a large one is written as its own 4-byte
       // prefix and its own bytes, never copied (a 60 MB append costs no memcpy here).
       let from = 0;

@@ -34,6 +34,11 @@ class NodeConnection extends FramedConnection {
     this.#socket.end();
   }
 
+  protected setReading(on: boolean): void {
+    if (on) this.#socket.resume();
+    else this.#socket.pause();
+  }
+
   wire(): void {
     this.#socket.on("data", (d: Uint8Array) => this.received(d));
     this.#socket.on("close", () => this.closedBySocket());
@@ -49,6 +54,7 @@ function setup(
 ): NodeConnection {
   socket.setNoDelay(opts.noDelay !== false);
   const c = new NodeConnection(socket, opts.maxMessageBytes, budget);
+  c.setStream(opts.stream === true);
   c.attach(handler(c));
   c.wire();
   return c;
