@@ -4,7 +4,7 @@
  * An emptied list is deleted, as in Redis.
  * @module
  */
-import { bytesToKey, eqWord, keyToBytes, own, parseIntArg } from "./bytes.ts";
+import { bytesToKey, eqWord, keyToBytes, own, parseInt64, parseIntArg } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { Deque } from "./deque.ts";
 import { KeyEntry, Kind } from "./keyspace.ts";
@@ -290,6 +290,8 @@ function linsert(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
   ok(out, -1);
 }
 
+const INT64_MIN = -(2n ** 63n);
+
 /** LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]. */
 function lpos(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   let rank = 1;
@@ -304,7 +306,11 @@ function lpos(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
     const v = parseIntArg(argv[i + 1]);
     if (eqWord(a, "rank")) {
       if (v === null) return notInteger(out);
-      if (v === 0 || v < -Number.MAX_SAFE_INTEGER) {
+      if (parseInt64(argv[i + 1]) === INT64_MIN) {
+        fail(out, Code.NOT_INTEGER, "value is out of range");
+        return;
+      }
+      if (v === 0) {
         fail(
           out,
           Code.SYNTAX,
