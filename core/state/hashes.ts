@@ -6,12 +6,10 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
+import { addFloat, addInt64, nthOf } from "./access.ts";
 import {
-  asciiBytes,
   bytesToKey,
   eqWord,
-  formatFloat,
-  inInt64,
   intToBytes,
   keyToBytes,
   NOT_AN_INTEGER,
@@ -224,18 +222,8 @@ function hincrby(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
       cur = p;
     }
   }
-  let res: number | bigint;
-  if (typeof cur === "number" && typeof d === "number" && Number.isSafeInteger(cur + d)) {
-    res = cur + d;
-  } else {
-    const big = BigInt(cur) + BigInt(d);
-    if (!inInt64(big)) {
-      fail(out, Code.NOT_INTEGER, "increment or decrement would overflow");
-      return;
-    }
-    const safe = big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER);
-    res = safe ? Number(big) : big;
-  }
+  const res = addInt64(cur, d, out);
+  if (res === null) return;
   const e = writeHash(db, k, ctx, out, true)!;
   (e.value as Hash).set(f, intToBytes(res));
   e.modRev = ctx.index;
@@ -267,12 +255,8 @@ function hincrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSi
       cur = p;
     }
   }
-  const r = cur + d;
-  if (!Number.isFinite(r)) {
-    fail(out, Code.NOT_INTEGER, "increment would produce NaN or Infinity");
-    return;
-  }
-  const bytes = asciiBytes(formatFloat(r));
+  const bytes = addFloat(cur, d, out);
+  if (bytes === null) return;
   const e = writeHash(db, k, ctx, out, true)!;
   (e.value as Hash).set(f, bytes);
   e.modRev = ctx.index;
@@ -310,13 +294,12 @@ function hrandfield(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink
     else nil(out);
     return;
   }
-  const fields = [...h.keys()];
   if (!hasCount) {
-    ok(out, keyToBytes(fields[db.rng(ctx).below(fields.length)]));
+    ok(out, keyToBytes(nthOf(h.keys(), db.rng(ctx).below(h.size))));
     return;
   }
   const picked = randomPick(
-    fields,
+    [...h.keys()],
     count,
     db.rng(ctx),
     out,

@@ -4,6 +4,7 @@
  * An emptied list is deleted, as in Redis.
  * @module
  */
+import { writeOf } from "./access.ts";
 import { bytesToKey, eqWord, keyToBytes, own, parseInt64, parseIntArg } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { Deque } from "./deque.ts";
@@ -146,20 +147,9 @@ function pushx(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink, fro
   push(db, argv, ctx, out, front);
 }
 
-/** The list at `key` for writing: the entry, null when absent, false after WRONGTYPE. */
-function writeList(
-  db: Keyspace,
-  k: string,
-  ctx: ApplyContext,
-  out: ResultSink,
-): KeyEntry | null | false {
-  const e = db.write(k, ctx.nowMs);
-  if (e === undefined) return null;
-  if (e.kind !== Kind.LIST) {
-    wrongType(out);
-    return false;
-  }
-  return e;
+/** The list at `k` for writing (see `writeOf`). */
+function writeList(db: Keyspace, k: string, ctx: ApplyContext, out: ResultSink) {
+  return writeOf(db, k, Kind.LIST, ctx.nowMs, out);
 }
 
 function lset(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {

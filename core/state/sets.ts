@@ -6,6 +6,7 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
+import { nthOf } from "./access.ts";
 import { bytesToKey, eqWord, keyToBytes, parseIntArg } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { cursorBytes, putNew, scanOpts } from "./keys.ts";
@@ -248,12 +249,6 @@ function smove(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
   ok(out, 1);
 }
 
-/** The member at position `i` of `s`'s iteration order. */
-function nth(s: Set<string>, i: number): string {
-  for (const m of s) if (i-- === 0) return m;
-  throw new Error("set index out of range");
-}
-
 /** `k` distinct members picked at random (partial Fisher-Yates; `k` < size). */
 function pickDistinct(s: Set<string>, k: number, rng: Rng): string[] {
   const a = [...s];
@@ -310,7 +305,7 @@ function spop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
     return;
   }
   if (count < 0) {
-    const m = nth(s, db.rng(ctx).below(s.size));
+    const m = nthOf(s, db.rng(ctx).below(s.size));
     s.delete(m);
     if (s.size === 0) db.remove(k, e);
     else e.modRev = ctx.index;
@@ -346,7 +341,7 @@ function srandmember(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSin
   }
   const s = e.value as Set<string>;
   if (!hasCount) {
-    ok(out, keyToBytes(nth(s, db.rng(ctx).below(s.size))));
+    ok(out, keyToBytes(nthOf(s, db.rng(ctx).below(s.size))));
     return;
   }
   const r = randomPick([...s], count, db.rng(ctx), out);

@@ -12,12 +12,11 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
+import { addFloat, addInt64 } from "./access.ts";
 import {
   alloc,
-  asciiBytes,
   bytesToKey,
   eqWord,
-  formatFloat,
   inInt64,
   intToBytes,
   NOT_AN_INTEGER,
@@ -241,22 +240,8 @@ function incrBy(
     }
     cur = p;
   }
-  let res: number | bigint;
-  if (typeof cur === "number" && typeof delta === "number") {
-    res = cur + delta;
-    if (!Number.isSafeInteger(res)) res = BigInt(cur) + BigInt(delta);
-  } else {
-    res = BigInt(cur) + BigInt(delta);
-  }
-  if (typeof res === "bigint") {
-    if (!inInt64(res)) {
-      fail(out, Code.NOT_INTEGER, "increment or decrement would overflow");
-      return;
-    }
-    if (res >= BigInt(Number.MIN_SAFE_INTEGER) && res <= BigInt(Number.MAX_SAFE_INTEGER)) {
-      res = Number(res);
-    }
-  }
+  const res = addInt64(cur, delta, out);
+  if (res === null) return;
   const bytes = intToBytes(res);
   if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, bytes, ctx.index));
   else {
@@ -417,12 +402,8 @@ function incrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSin
     notFloat(out);
     return;
   }
-  const r = cur + d;
-  if (!Number.isFinite(r)) {
-    fail(out, Code.NOT_INTEGER, "increment would produce NaN or Infinity");
-    return;
-  }
-  const bytes = asciiBytes(formatFloat(r));
+  const bytes = addFloat(cur, d, out);
+  if (bytes === null) return;
   if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, bytes, ctx.index));
   else {
     e.value = bytes;

@@ -10,6 +10,7 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
+import { writeOf } from "./access.ts";
 import {
   asciiBytes,
   bytesToKey,
@@ -175,20 +176,9 @@ function readZset(
   return e.value as SortedSet;
 }
 
-/** The sorted set at `key` for writing: the entry, null when absent, false after WRONGTYPE. */
-function writeZset(
-  db: Keyspace,
-  k: string,
-  ctx: ApplyContext,
-  out: ResultSink,
-): KeyEntry | null | false {
-  const e = db.write(k, ctx.nowMs);
-  if (e === undefined) return null;
-  if (e.kind !== Kind.ZSET) {
-    wrongType(out);
-    return false;
-  }
-  return e;
+/** The sorted set at `k` for writing (see `writeOf`). */
+function writeZset(db: Keyspace, k: string, ctx: ApplyContext, out: ResultSink) {
+  return writeOf(db, k, Kind.ZSET, ctx.nowMs, out);
 }
 
 /** Flat [member, score, ...] (or members only) reply of `nodes`; null after TOO_LARGE. */
