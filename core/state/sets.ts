@@ -223,12 +223,16 @@ function smove(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
   const dk = bytesToKey(argv[2]);
   const se = db.write(sk, now);
   const de = db.write(dk, now);
-  if ((se !== undefined && se.kind !== Kind.SET) || (de !== undefined && de.kind !== Kind.SET)) {
+  if (se === undefined) {
+    ok(out, 0); // checked before the types, as in Redis
+    return;
+  }
+  if (se.kind !== Kind.SET || (de !== undefined && de.kind !== Kind.SET)) {
     wrongType(out);
     return;
   }
   const m = bytesToKey(argv[3]);
-  if (se === undefined || !(se.value as Set<string>).has(m)) {
+  if (!(se.value as Set<string>).has(m)) {
     ok(out, 0);
     return;
   }

@@ -231,6 +231,20 @@ function lexLteMax(m: string, max: LexBound): boolean {
   return max.inf > 0 || (max.inf === 0 && (max.ex ? m < max.v : m <= max.v));
 }
 
+/**
+ * Redis's zslIsInLexRange: false when the range is empty or lies wholly before the first or
+ * after the last member (for unequal scores this is what decides, as in Redis).
+ */
+function lexMayHit(z: SortedSet, min: LexBound, max: LexBound): boolean {
+  if (min.inf > 0 || max.inf < 0) return false;
+  if (min.inf === 0 && max.inf === 0) {
+    if (min.v > max.v || (min.v === max.v && (min.ex || max.ex))) return false;
+  }
+  const f = z.first();
+  if (f === null) return false;
+  return lexGteMin(z.last()!.member, min) && lexLteMax(f.member, max);
+}
+
 function scoreGteMin(s: number, min: Bound): boolean {
   return min.ex ? s > min.v : s >= min.v;
 }
@@ -331,9 +345,16 @@ function collect(z: SortedSet, r: Range): ZNode[] {
   let offset = r.offset;
   let count = r.count;
   if (offset < 0 || count === 0) return res;
+  if (r.by === BY_LEX && !lexMayHit(z, r.lmin, r.lmax)) return res;
+  // From the first node in range, walk while the far bound holds (as Redis does: for lex ranges
+  // over unequal scores the near bound is not checked again).
   const inRange = r.by === BY_SCORE
-    ? (n: ZNode) => scoreGteMin(n.score, r.smin) && scoreLteMax(n.score, r.smax)
-    : (n: ZNode) => lexGteMin(n.member, r.lmin) && lexLteMax(n.member, r.lmax);
+    ? (r.rev
+      ? (n: ZNode) => scoreGteMin(n.score, r.smin)
+      : (n: ZNode) => scoreLteMax(n.score, r.smax))
+    : (r.rev
+      ? (n: ZNode) => lexGteMin(n.member, r.lmin)
+      : (n: ZNode) => lexLteMax(n.member, r.lmax));
   let n: ZNode | null;
   if (!r.rev) {
     n = r.by === BY_SCORE
@@ -496,12 +517,29 @@ function zcount(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink, by
     ok(out, 0);
     return;
   }
-  const first = by === BY_SCORE
-    ? z.firstFrom(r.smin.v, r.smin.ex)
-    : z.firstLex(r.lmin.v, r.lmin.ex, r.lmin.inf);
-  const last = by === BY_SCORE
-    ? z.lastUpTo(r.smax.v, r.smax.ex)
-    : z.lastLex(r.lmax.v, r.lmax.ex, r.lmax.inf);
+  if (by === BY_LEX) {
+    if (!lexMayHit(z, r.lmin, r.lmax)) {
+      ok(out, 0);
+      return;
+    }
+    // Lex over unequal scores is a walk (see SortedSet.firstLex); count it the same way.
+    const first = z.firstLex(r.lmin.v, r.lmin.ex, r.lmin.inf);
+    const last = z.lastLex(r.lmax.v, r.lmax.ex, r.lmax.inf);
+    if (
+      first === null || last === null || first.score !== last.score ||
+      z.first()!.score !== z.last()!.score
+    ) {
+      let n = 0;
+      for (let x = first; x !== null && lexLteMax(x.member, r.lmax); x = x.next[0]) n++;
+      ok(out, n);
+      return;
+    }
+    const c = z.rank(last.member) - z.rank(first.member) + 1;
+    ok(out, c > 0 ? c : 0);
+    return;
+  }
+  const first = z.firstFrom(r.smin.v, r.smin.ex);
+  const last = z.lastUpTo(r.smax.v, r.smax.ex);
   if (first === null || last === null) {
     ok(out, 0);
     return;
