@@ -196,7 +196,8 @@ export function printable(b: Uint8Array, max = 64): string {
  * except in the last digits of inexact sums (0.1 + 0.2 gives 0.30000000000000004 here).
  */
 export function formatFloat(v: number): string {
-  if (Number.isInteger(v)) return Math.abs(v) < 1e21 ? String(v) : BigInt(v).toString();
+  // Integral doubles past 2^53 print exactly (String(2 ** 63) would be "9223372036854776000").
+  if (Number.isInteger(v)) return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
   const s = String(v);
   if (s.indexOf("e") < 0) return s;
   let f = v.toFixed(17);

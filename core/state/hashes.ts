@@ -6,7 +6,7 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
-import { addFloat, addInt64, nthOf } from "./access.ts";
+import { addFloat, addInt64, nthOf, randomCount } from "./access.ts";
 import {
   bytesToKey,
   eqWord,
@@ -16,7 +16,6 @@ import {
   own,
   parseFloatArg,
   parseInt64,
-  parseIntArg,
 } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { cursorBytes, scanOpts } from "./keys.ts";
@@ -236,6 +235,10 @@ function hincrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSi
     notFloat(out);
     return;
   }
+  if (!Number.isFinite(d)) {
+    fail(out, Code.NOT_INTEGER, "value is NaN or Infinity");
+    return;
+  }
   const k = bytesToKey(argv[1]);
   const f = bytesToKey(argv[2]);
   const e0 = db.read(k, ctx.nowMs);
@@ -279,12 +282,8 @@ function hrandfield(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink
   let count = 0;
   const hasCount = argv.length >= 3;
   if (hasCount) {
-    const c = parseIntArg(argv[2]);
-    if (c === null) return notInteger(out);
-    if (c < -Number.MAX_SAFE_INTEGER || (withValues && c < -Number.MAX_SAFE_INTEGER / 2)) {
-      fail(out, Code.NOT_INTEGER, "value is out of range");
-      return;
-    }
+    const c = randomCount(argv[2], out, withValues);
+    if (c === null) return;
     count = c;
   }
   const h = readHash(db, argv, ctx, out);

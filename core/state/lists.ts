@@ -4,8 +4,8 @@
  * An emptied list is deleted, as in Redis.
  * @module
  */
-import { writeOf } from "./access.ts";
-import { bytesToKey, eqWord, keyToBytes, own, parseInt64, parseIntArg } from "./bytes.ts";
+import { isInt64Min, popCount, writeOf } from "./access.ts";
+import { bytesToKey, eqWord, keyToBytes, own, parseIntArg } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { Deque } from "./deque.ts";
 import { KeyEntry, Kind } from "./keyspace.ts";
@@ -42,15 +42,8 @@ function push(
 function pop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink, front: boolean) {
   let count = -1;
   if (argv.length === 3) {
-    const c = parseIntArg(argv[2]);
-    if (c === null) {
-      notInteger(out);
-      return;
-    }
-    if (c < 0) {
-      fail(out, Code.NOT_INTEGER, "value is out of range, must be positive");
-      return;
-    }
+    const c = popCount(argv[2], out);
+    if (c === null) return;
     count = c;
   }
   const k = bytesToKey(argv[1]);
@@ -280,8 +273,6 @@ function linsert(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
   ok(out, -1);
 }
 
-const INT64_MIN = -(2n ** 63n);
-
 /** LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]. */
 function lpos(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   let rank = 1;
@@ -296,7 +287,7 @@ function lpos(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
     const v = parseIntArg(argv[i + 1]);
     if (eqWord(a, "rank")) {
       if (v === null) return notInteger(out);
-      if (parseInt64(argv[i + 1]) === INT64_MIN) {
+      if (isInt64Min(argv[i + 1])) {
         fail(out, Code.NOT_INTEGER, "value is out of range");
         return;
       }

@@ -6,7 +6,7 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
-import { nthOf } from "./access.ts";
+import { nthOf, popCount, randomCount } from "./access.ts";
 import { bytesToKey, eqWord, keyToBytes, parseIntArg } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { cursorBytes, putNew, scanOpts } from "./keys.ts";
@@ -19,7 +19,6 @@ import {
   MAX_REPLY_BYTES,
   nil,
   notInteger,
-  notPositive,
   ok,
   syntaxError,
   tooLarge,
@@ -266,23 +265,10 @@ function pickDistinct(s: Set<string>, k: number, rng: Rng): string[] {
   return a;
 }
 
-/** Parses an optional count argument at `argv[2]`: null after an error, -1 when absent. */
-function countArg(argv: Argv, out: ResultSink, allowNegative: boolean): number | null {
+/** The optional count at `argv[2]`: -1 when absent, null after an error. */
+function countArg(argv: Argv, out: ResultSink, random: boolean): number | null {
   if (argv.length < 3) return -1;
-  const c = parseIntArg(argv[2]);
-  if (c === null) {
-    notInteger(out);
-    return null;
-  }
-  if (c < 0 && !allowNegative) {
-    notPositive(out);
-    return null;
-  }
-  if (c < -Number.MAX_SAFE_INTEGER) {
-    fail(out, Code.NOT_INTEGER, "value is out of range");
-    return null;
-  }
-  return c;
+  return random ? randomCount(argv[2], out, false) : popCount(argv[2], out);
 }
 
 function spop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {

@@ -327,18 +327,16 @@ function getdel(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): v
 /** GETEX key [EX s | PX ms | EXAT ts | PXAT ms-ts | PERSIST]. */
 function getex(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   const now = ctx.nowMs;
-  let at = -1; // -1 = leave the TTL alone, 0 = PERSIST
+  let persist = false;
+  let exp = 0; // index of the EX/PX/EXAT/PXAT option, 0 = none
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
-    if (eqWord(a, "persist") && at === -1) at = 0;
+    if (eqWord(a, "persist") && !persist && exp === 0) persist = true;
     else if (
-      at === -1 && i + 1 < argv.length &&
+      !persist && exp === 0 && i + 1 < argv.length &&
       (eqWord(a, "ex") || eqWord(a, "px") || eqWord(a, "exat") || eqWord(a, "pxat"))
     ) {
-      const unit = a[0] === 101 || a[0] === 69 ? 1000 : 1;
-      const t = expireTime(out, argv[++i], unit, a.length === 4, now, "getex", false);
-      if (t === null) return;
-      at = t;
+      exp = i++;
     } else {
       syntaxError(out);
       return;
@@ -353,6 +351,15 @@ function getex(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
   if (e.kind !== Kind.STRING) {
     wrongType(out);
     return;
+  }
+  // The time is validated after the key is found, as in Redis.
+  let at = persist ? 0 : -1; // -1 = leave the TTL alone, 0 = PERSIST
+  if (exp !== 0) {
+    const a = argv[exp];
+    const unit = a[0] === 101 || a[0] === 69 ? 1000 : 1; // 'e' / 'E'
+    const t = expireTime(out, argv[exp + 1], unit, a.length === 4, now, "getex", false);
+    if (t === null) return;
+    at = t;
   }
   const v = e.value as Uint8Array;
   if (at > 0 && at <= now) db.remove(k, e);

@@ -10,7 +10,7 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
-import { writeOf } from "./access.ts";
+import { popCount, randomCount, writeOf } from "./access.ts";
 import {
   asciiBytes,
   bytesToKey,
@@ -31,7 +31,6 @@ import {
   nil,
   notFloat,
   notInteger,
-  notPositive,
   ok,
   syntaxError,
   tooLarge,
@@ -556,9 +555,8 @@ function zpop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink, max:
   }
   let count = 1;
   if (argv.length === 3) {
-    const c = parseIntArg(argv[2]);
-    if (c === null) return notInteger(out);
-    if (c < 0) return notPositive(out);
+    const c = popCount(argv[2], out);
+    if (c === null) return;
     count = c;
   }
   const k = bytesToKey(argv[1]);
@@ -650,6 +648,19 @@ function zsetop(
   const at = store ? 2 : 1;
   const n = numKeys(argv, at, out, 0, null, name);
   if (n === null) return;
+  // The inputs are type-checked before the options are parsed, as in Redis.
+  const inputs: ZInput[] = [];
+  for (let j = 0; j < n; j++) {
+    const k = bytesToKey(argv[at + 1 + j]);
+    const e = store ? db.write(k, ctx.nowMs) : db.read(k, ctx.nowMs);
+    if (e === undefined) inputs.push(null);
+    else if (e.kind === Kind.ZSET) inputs.push(e.value as SortedSet);
+    else if (e.kind === Kind.SET) inputs.push(e.value as Set<string>);
+    else {
+      wrongType(out);
+      return;
+    }
+  }
   const weights: number[] = new Array(n).fill(1);
   let agg = AGG_SUM;
   let withScores = false;
@@ -677,18 +688,6 @@ function zsetop(
     } else if (!store && eqWord(a, "withscores")) withScores = true;
     else {
       syntaxError(out);
-      return;
-    }
-  }
-  const inputs: ZInput[] = [];
-  for (let j = 0; j < n; j++) {
-    const k = bytesToKey(argv[at + 1 + j]);
-    const e = store ? db.write(k, ctx.nowMs) : db.read(k, ctx.nowMs);
-    if (e === undefined) inputs.push(null);
-    else if (e.kind === Kind.ZSET) inputs.push(e.value as SortedSet);
-    else if (e.kind === Kind.SET) inputs.push(e.value as Set<string>);
-    else {
-      wrongType(out);
       return;
     }
   }
@@ -764,12 +763,8 @@ function zrandmember(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSin
   const hasCount = argv.length >= 3;
   let count = 0;
   if (hasCount) {
-    const c = parseIntArg(argv[2]);
-    if (c === null) return notInteger(out);
-    if (c < -Number.MAX_SAFE_INTEGER || (withScores && c < -Number.MAX_SAFE_INTEGER / 2)) {
-      fail(out, Code.NOT_INTEGER, "value is out of range");
-      return;
-    }
+    const c = randomCount(argv[2], out, withScores);
+    if (c === null) return;
     count = c;
   }
   const z = readZset(db, argv[1], ctx, out);

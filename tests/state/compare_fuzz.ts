@@ -1,7 +1,9 @@
 /**
  * Test-only tool (not part of the suite): random command sequences through TinyKV's state
  * machine and a real `redis-server` (free loopback port, killed at the end), printing the first
- * differing replies. Only deterministic commands; unordered replies are compared sorted.
+ * differing replies. Only deterministic commands; unordered replies are compared sorted. Left
+ * out on purpose: OBJECT ENCODING (not tracked per write path), ZRANK WITHSCORE (Redis 7.2; the
+ * installed server is 7.0) and floats near 1e308 (Redis computes in long double).
  *
  *   bun tests/state/compare_fuzz.ts [commands=20000] [seed=1]
  */
@@ -30,7 +32,7 @@ function gen(): string[] {
     () => ["SETNX", key(), "v"],
     () => ["GETSET", key(), int(0, 9)],
     () => ["GETDEL", key()],
-    () => ["INCRBYFLOAT", key(), pick(["1", "0.5", "-2", "x", "1e2"])],
+    () => ["INCRBYFLOAT", key(), pick(["1", "0.5", "-2", "x", "2.5"])],
     () => ["DECRBY", key(), int(-5, 5)],
     () => ["APPEND", key(), "ab"],
     () => ["GETRANGE", key(), idx(), idx()],
@@ -121,6 +123,101 @@ function gen(): string[] {
     () => ["EXPIRE", key(), int(10, 100), ...pick([[], ["NX"], ["XX"], ["GT"], ["LT"]])],
     () => ["TTL", key()],
     () => ["PERSIST", key()],
+    // Options, odd numbers and errors.
+    () => [
+      "SET",
+      key(),
+      "v",
+      ...pick([
+        ["NX"],
+        ["XX"],
+        ["GET"],
+        ["NX", "GET"],
+        ["XX", "GET"],
+        ["EX", "100"],
+        ["KEEPTTL"],
+        ["EX", "0"],
+        ["PX", "x"],
+        ["NX", "XX"],
+      ]),
+    ],
+    () => ["GETEX", key(), ...pick([[], ["PERSIST"], ["EX", "100"], ["PX", "-1"], ["FOO"]])],
+    () => ["EXPIRETIME", key()],
+    () => ["INCRBY", key(), pick(["1", "x", "9223372036854775807", "-9223372036854775808"])],
+    () => [
+      "LPOS",
+      key(),
+      mem(),
+      ...pick([[], ["MAXLEN", "2"], ["RANK", "0"], ["COUNT", "-1"], ["RANK", "-2", "MAXLEN", "3"]]),
+    ],
+    () => ["LINDEX", key(), idx()],
+    () => ["LRANGE", key(), idx(), idx()],
+    () => ["RPOPLPUSH", key(), key()],
+    () => ["RPUSHX", key(), mem()],
+    () => ["LMPOP", pick(["0", "1", "3", "x"]), key(), pick(["LEFT", "UP"])],
+    () => ["SINTERCARD", pick(["1", "2", "0", "x"]), key(), key(), "LIMIT", pick(["0", "1", "-1"])],
+    () => ["SUNIONSTORE", key(), key(), key()],
+    () => ["SISMEMBER", key(), mem()],
+    () => ["SCARD", key()],
+    () => ["SPOP", key(), "0"],
+    () => ["HMSET", key(), mem(), "1", mem(), "2"],
+    () => ["HINCRBY", key(), mem(), pick(["x", "9223372036854775807"])],
+    () => ["HINCRBYFLOAT", key(), mem(), pick(["x", "inf", "-inf"])],
+    () => ["HEXISTS", key(), mem()],
+    () => ["HLEN", key()],
+    () => [
+      "ZADD",
+      key(),
+      ...pick([["NX", "XX"], ["GT", "LT"], ["INCR", "GT"], ["INCR", "LT", "CH"], ["XX", "CH"], [
+        "NX",
+        "INCR",
+      ]]),
+      score(),
+      mem(),
+    ],
+    () => ["ZINCRBY", key(), score(), mem()],
+    () => ["ZSCORE", key(), mem()],
+    () => ["ZCARD", key()],
+    () => [
+      "ZRANGE",
+      key(),
+      idx(),
+      idx(),
+      ...pick([["REV"], ["WITHSCORES"], ["LIMIT", "0", "1"], ["BYSCORE", "BYLEX"]]),
+    ],
+    () => ["ZRANGE", key(), lb(), lb(), "BYLEX", "REV", "LIMIT", int(0, 2), int(-1, 2)],
+    () => ["ZRANGESTORE", key(), key(), lb(), lb(), "BYLEX"],
+    () => ["ZRANGESTORE", key(), key(), idx(), idx(), "REV"],
+    () => [
+      "ZINTER",
+      "2",
+      key(),
+      key(),
+      "WEIGHTS",
+      pick(["2", "0", "-1", "inf"]),
+      "1",
+      "AGGREGATE",
+      pick(["SUM", "MIN", "MAX"]),
+      "WITHSCORES",
+    ],
+    () => ["ZUNION", pick(["1", "2", "3"]), key(), key(), "WITHSCORES"],
+    () => ["ZDIFF", pick(["1", "2"]), key(), key()],
+    () => ["ZREMRANGEBYRANK", key(), "0", "0"],
+    () => ["ZPOPMIN", key(), pick(["-1", "x", "10"])],
+    () => ["GETRANGE", key(), pick(["0", "-1", "100", "-100"]), pick(["0", "-1", "100", "-100"])],
+    () => ["STRLEN", key()],
+    () => [
+      "LCS",
+      key(),
+      key(),
+      ...pick([["LEN"], ["IDX"], ["IDX", "WITHMATCHLEN"], ["IDX", "MINMATCHLEN", "2"]]),
+    ],
+    () => ["MGET", key(), key()],
+    () => ["TOUCH", key(), key()],
+    () => ["UNLINK", key()],
+    () => ["EXPIRE", key(), pick(["-1", "x", "0"])],
+    () => ["PEXPIRE", key(), int(10000, 100000), pick(["GT", "LT", "NX", "XX"])],
+    () => ["PTTL", key()],
   ];
   return pick(g)();
 }

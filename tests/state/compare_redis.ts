@@ -33,6 +33,7 @@ try {
       h.ctx.nowMs = Date.now();
       const r = h.run(...args);
       const mine = normalise(r.code, r.value, r.error, sorted);
+      if (process.env.TRACE) console.log(args.join(" "));
       const theirs = await redis.send(args);
       total++;
       const b = JSON.stringify(normalise(Code.OK, theirs, null, sorted));

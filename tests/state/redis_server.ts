@@ -86,6 +86,11 @@ export async function startRedis(): Promise<{ redis: Resp; stop: () => void }> {
   }
   if (sock === null) throw new Error("redis-server did not start");
   const redis = new Resp(sock);
+  // Never leave the server behind (a timeout or ^C of this tool).
+  const kill = () => srv.kill("SIGKILL");
+  process.once("exit", kill);
+  process.once("SIGINT", () => process.exit(130));
+  process.once("SIGTERM", () => process.exit(143));
   return {
     redis,
     stop: () => {
