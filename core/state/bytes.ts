@@ -188,3 +188,26 @@ export function printable(b: Uint8Array, max = 64): string {
   }
   return b.length > max ? s + "..." : s;
 }
+
+/**
+ * Formats a float the way Redis replies INCRBYFLOAT/HINCRBYFLOAT results (its "human" form: plain
+ * decimal, never an exponent, at most 17 fraction digits, trailing zeros dropped). Redis computes
+ * in `long double`; we compute in double and print the shortest exact decimal, so results agree
+ * except in the last digits of inexact sums (0.1 + 0.2 gives 0.30000000000000004 here).
+ */
+export function formatFloat(v: number): string {
+  // Integral doubles past 2^53 print exactly (String(2 ** 63) would be "9223372036854776000").
+  if (Number.isInteger(v)) return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
+  const s = String(v);
+  if (s.indexOf("e") < 0) return s;
+  let f = v.toFixed(17);
+  if (f.indexOf(".") >= 0) f = f.replace(/0+$/, "").replace(/\.$/, "");
+  return f === "-0" ? "0" : f;
+}
+
+/** ASCII bytes of a string made of char codes < 256. */
+export function asciiBytes(s: string): Uint8Array {
+  const out = alloc(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}

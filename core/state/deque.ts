@@ -77,4 +77,34 @@ export class Deque {
   at(i: number): Uint8Array {
     return this.#buf[(this.#head + i) & (this.#buf.length - 1)] as Uint8Array;
   }
+
+  /** Replaces element `i` (must be in range). */
+  set(i: number, v: Uint8Array): void {
+    this.#buf[(this.#head + i) & (this.#buf.length - 1)] = v;
+  }
+
+  /** The elements, head first. */
+  toArray(): Uint8Array[] {
+    const a: Uint8Array[] = new Array(this.#len);
+    for (let i = 0; i < this.#len; i++) a[i] = this.at(i);
+    return a;
+  }
+
+  /** Replaces every element with `items` (head first). */
+  replace(items: readonly Uint8Array[]): void {
+    let cap = MIN_CAP;
+    while (cap < items.length) cap *= 2;
+    const buf: (Uint8Array | undefined)[] = new Array(cap);
+    for (let i = 0; i < items.length; i++) buf[i] = items[i];
+    this.#buf = buf;
+    this.#head = 0;
+    this.#len = items.length;
+  }
+
+  /** A copy (the byte strings are shared: they are never mutated in place). */
+  clone(): Deque {
+    const d = new Deque();
+    d.replace(this.toArray());
+    return d;
+  }
 }

@@ -10,7 +10,9 @@
  * @module
  */
 import type { Deque } from "./deque.ts";
+import { Rng, seedOf } from "./random.ts";
 import type { SortedSet } from "./sorted_set.ts";
+import type { ApplyContext } from "./types.ts";
 
 /** Data type tags (also the snapshot's type bytes: never renumber). */
 export const Kind = { STRING: 0, LIST: 1, SET: 2, HASH: 3, ZSET: 4 } as const;
@@ -56,6 +58,7 @@ export interface KeyStore {
   clear(): void;
   readonly size: number;
   entries(): IterableIterator<[string, KeyEntry]>;
+  keys(): IterableIterator<string>;
 }
 
 /** How many expired keys each write command may reclaim actively (besides the key it touches). */
@@ -133,6 +136,22 @@ export class Keyspace {
   #lastGen = 0;
   /** Called with an entry that is about to change or go before the snapshot encoded it. */
   #preserve: ((key: string, e: KeyEntry) => void) | null = null;
+  /** The log index of the last random draw, and how many draws were made at it. */
+  #rngIndex = -1;
+  #rngPos = 0;
+
+  /**
+   * A generator for a command that picks at random: seeded from the entry's index and leader
+   * time and the command's position among the random commands applied at that index, so every
+   * replica draws the same numbers (see `random.ts`).
+   */
+  rng(ctx: ApplyContext): Rng {
+    if (ctx.index !== this.#rngIndex) {
+      this.#rngIndex = ctx.index;
+      this.#rngPos = 0;
+    }
+    return new Rng(seedOf(ctx.index, ctx.nowMs, this.#rngPos++));
+  }
 
   /**
    * Starts an incremental snapshot of the current state: from now on, an entry that is about to

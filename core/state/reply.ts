@@ -5,6 +5,7 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
+import { MAX_BATCH_REPLY_BYTES } from "../../protocol/messages.ts";
 import type { ResultSink, Value } from "./types.ts";
 
 /** Redis's WRONGTYPE message. */
@@ -66,4 +67,28 @@ export function syntaxError(out: ResultSink, message: string = MSG_SYNTAX): void
 /** Appends the wrong-arity error for command `name` (lower case). */
 export function wrongArity(out: ResultSink, name: string): void {
   fail(out, Code.SYNTAX, `wrong number of arguments for '${name}' command`);
+}
+
+/**
+ * Most bytes of values one command's reply may hold: a command whose reply would pass it stops
+ * building it and answers TOO_LARGE (the batch-wide limit would refuse it anyway, after the
+ * whole reply was built).
+ */
+export const MAX_REPLY_BYTES = MAX_BATCH_REPLY_BYTES;
+
+/** Appends the reply-too-large error (see {@link MAX_REPLY_BYTES}). */
+export function tooLarge(out: ResultSink): void {
+  fail(
+    out,
+    Code.TOO_LARGE,
+    `reply too large: more than ${MAX_REPLY_BYTES} bytes (ask for fewer items)`,
+  );
+}
+
+/** Redis's out-of-range message for counts that must not be negative. */
+export const MSG_NOT_POSITIVE = "value is out of range, must be positive";
+
+/** Appends the must-be-positive error. */
+export function notPositive(out: ResultSink): void {
+  fail(out, Code.NOT_INTEGER, MSG_NOT_POSITIVE);
 }

@@ -194,6 +194,81 @@ export class SortedSet {
     return x === this.#head ? null : x;
   }
 
+  /** 0-based rank of `member` (ascending), or -1 when absent. */
+  rank(member: string): number {
+    const score = this.scores.get(member);
+    if (score === undefined) return -1;
+    let rank = 0;
+    let x = this.#head;
+    for (let i = this.#level - 1; i >= 0; i--) {
+      let n = x.next[i];
+      while (n !== null && (before(n, score, member) || n.member === member)) {
+        rank += x.span[i];
+        x = n;
+        if (x.member === member && x.score === score) return rank - 1;
+        n = x.next[i];
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * First node whose member is ≥ (or > when `exclusive`) `min`, -1/+1 `inf` for -/+ (lex order).
+   * Lex ranges mean something only when every score is equal (Redis's rule); then this is a
+   * skip-list seek. Otherwise it is the first such node in (score, member) order, found by a
+   * linear walk as Redis's small sorted sets do: never a function of the skip list's shape, so
+   * replicas (whose shapes differ) agree.
+   */
+  firstLex(min: string, exclusive: boolean, inf: number): ZNode | null {
+    if (inf < 0) return this.#head.next[0];
+    if (inf > 0) return null;
+    if (!this.#oneScore()) {
+      let n = this.#head.next[0];
+      while (n !== null && (exclusive ? n.member <= min : n.member < min)) n = n.next[0];
+      return n;
+    }
+    let x = this.#head;
+    for (let i = this.#level - 1; i >= 0; i--) {
+      let n = x.next[i];
+      while (n !== null && (exclusive ? n.member <= min : n.member < min)) {
+        x = n;
+        n = x.next[i];
+      }
+    }
+    return x.next[0];
+  }
+
+  /** True when every member has the same score (lex order is then the skip list's order). */
+  #oneScore(): boolean {
+    const f = this.#head.next[0];
+    return f === null || f.score === this.last()!.score;
+  }
+
+  /** Last node whose member is ≤ (or < when `exclusive`) `max` (lex order), see firstLex. */
+  lastLex(max: string, exclusive: boolean, inf: number): ZNode | null {
+    if (inf < 0) return null;
+    if (inf > 0) return this.last();
+    if (!this.#oneScore()) {
+      let n = this.last();
+      while (n !== null && (exclusive ? n.member >= max : n.member > max)) n = n.prev;
+      return n;
+    }
+    let x = this.#head;
+    for (let i = this.#level - 1; i >= 0; i--) {
+      let n = x.next[i];
+      while (n !== null && (exclusive ? n.member < max : n.member <= max)) {
+        x = n;
+        n = x.next[i];
+      }
+    }
+    return x === this.#head ? null : x;
+  }
+
+  /** Last node in order (null when empty). */
+  last(): ZNode | null {
+    return this.#length === 0 ? null : this.byRank(this.#length - 1);
+  }
+
   /** First node in order (null when empty). */
   first(): ZNode | null {
     return this.#head.next[0];

@@ -1,6 +1,10 @@
 /**
  * String commands: SET (EX/PX/EXAT/PXAT/NX/XX/KEEPTTL/GET), GET, MGET, MSET, APPEND, STRLEN,
- * INCR/INCRBY/DECR/DECRBY.
+ * INCR/INCRBY/DECR/DECRBY, SETNX, SETEX, PSETEX, GETSET, GETDEL, GETEX, MSETNX, INCRBYFLOAT,
+ * GETRANGE (and its old name SUBSTR), SETRANGE, LCS.
+ *
+ * A string holds at most {@link MAX_STRING_BYTES} bytes (APPEND, SETRANGE): a longer one could not
+ * be read back (a reply holds at most `MAX_BATCH_REPLY_BYTES`).
  *
  * Integers: stored as their exact decimal bytes within int64 (like Redis). INCR-family replies are
  * JS numbers while |result| ≤ 2^53-1; beyond that the exact decimal is returned as a string
@@ -8,22 +12,39 @@
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
+import { addFloat, addInt64 } from "./access.ts";
 import {
+  alloc,
   bytesToKey,
   eqWord,
   inInt64,
   intToBytes,
   NOT_AN_INTEGER,
   own,
+  parseFloatArg,
   parseInt64,
   parseIntArg,
 } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
-import { fail, nil, notInteger, ok, okOrNil, syntaxError, wrongArity, wrongType } from "./reply.ts";
+import {
+  fail,
+  nil,
+  notFloat,
+  notInteger,
+  ok,
+  okOrNil,
+  syntaxError,
+  wrongArity,
+  wrongType,
+} from "./reply.ts";
 import type { ApplyContext, Argv, ResultSink, Value } from "./types.ts";
 
 const OK = "OK";
+
+/** Most bytes a string value may grow to through APPEND or SETRANGE (Redis: proto-max-bulk-len). */
+export const MAX_STRING_BYTES = 16 * 1024 * 1024;
+const MSG_TOO_BIG = "string exceeds maximum allowed size (proto-max-bulk-len)";
 
 /**
  * Converts a relative or absolute expire argument to an absolute ms time; writes the error and
@@ -177,6 +198,10 @@ function append(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): v
   }
   const a = e.value as Uint8Array;
   const b = argv[2];
+  if (a.length + b.length > MAX_STRING_BYTES) {
+    fail(out, Code.SYNTAX, MSG_TOO_BIG);
+    return;
+  }
   const v = new Uint8Array(a.length + b.length);
   v.set(a);
   v.set(b, a.length);
@@ -215,22 +240,8 @@ function incrBy(
     }
     cur = p;
   }
-  let res: number | bigint;
-  if (typeof cur === "number" && typeof delta === "number") {
-    res = cur + delta;
-    if (!Number.isSafeInteger(res)) res = BigInt(cur) + BigInt(delta);
-  } else {
-    res = BigInt(cur) + BigInt(delta);
-  }
-  if (typeof res === "bigint") {
-    if (!inInt64(res)) {
-      fail(out, Code.NOT_INTEGER, "increment or decrement would overflow");
-      return;
-    }
-    if (res >= BigInt(Number.MIN_SAFE_INTEGER) && res <= BigInt(Number.MAX_SAFE_INTEGER)) {
-      res = Number(res);
-    }
-  }
+  const res = addInt64(cur, delta, out);
+  if (res === null) return;
   const bytes = intToBytes(res);
   if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, bytes, ctx.index));
   else {
@@ -254,6 +265,335 @@ function incrByArg(out: ResultSink, arg: Uint8Array, negate: boolean): number | 
     return null;
   }
   return n;
+}
+
+function setnx(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  const k = bytesToKey(argv[1]);
+  const e = db.write(k, ctx.nowMs);
+  if (e !== undefined) {
+    ok(out, 0);
+    return;
+  }
+  store(db, k, e, argv[2], 0, ctx.index);
+  ok(out, 1);
+}
+
+/** SETEX key seconds value, PSETEX key ms value. */
+function setex(
+  db: Keyspace,
+  argv: Argv,
+  ctx: ApplyContext,
+  out: ResultSink,
+  unit: number,
+  name: string,
+): void {
+  const at = expireTime(out, argv[2], unit, false, ctx.nowMs, name, false);
+  if (at === null) return;
+  const k = bytesToKey(argv[1]);
+  store(db, k, db.write(k, ctx.nowMs), argv[3], at, ctx.index);
+  ok(out, OK);
+}
+
+function getset(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  const k = bytesToKey(argv[1]);
+  const e = db.write(k, ctx.nowMs);
+  let old: Value = null;
+  if (e !== undefined) {
+    if (e.kind !== Kind.STRING) {
+      wrongType(out);
+      return;
+    }
+    old = e.value as Uint8Array;
+  }
+  store(db, k, e, argv[2], 0, ctx.index);
+  okOrNil(out, old);
+}
+
+function getdel(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  const k = bytesToKey(argv[1]);
+  const e = db.write(k, ctx.nowMs);
+  if (e === undefined) {
+    nil(out);
+    return;
+  }
+  if (e.kind !== Kind.STRING) {
+    wrongType(out);
+    return;
+  }
+  db.remove(k, e);
+  ok(out, e.value as Uint8Array);
+}
+
+/** GETEX key [EX s | PX ms | EXAT ts | PXAT ms-ts | PERSIST]. */
+function getex(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  const now = ctx.nowMs;
+  let persist = false;
+  let exp = 0; // index of the EX/PX/EXAT/PXAT option, 0 = none
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    if (eqWord(a, "persist") && !persist && exp === 0) persist = true;
+    else if (
+      !persist && exp === 0 && i + 1 < argv.length &&
+      (eqWord(a, "ex") || eqWord(a, "px") || eqWord(a, "exat") || eqWord(a, "pxat"))
+    ) {
+      exp = i++;
+    } else {
+      syntaxError(out);
+      return;
+    }
+  }
+  const k = bytesToKey(argv[1]);
+  const e = db.write(k, now);
+  if (e === undefined) {
+    nil(out);
+    return;
+  }
+  if (e.kind !== Kind.STRING) {
+    wrongType(out);
+    return;
+  }
+  // The time is validated after the key is found, as in Redis.
+  let at = persist ? 0 : -1; // -1 = leave the TTL alone, 0 = PERSIST
+  if (exp !== 0) {
+    const a = argv[exp];
+    const unit = a[0] === 101 || a[0] === 69 ? 1000 : 1; // 'e' / 'E'
+    const t = expireTime(out, argv[exp + 1], unit, a.length === 4, now, "getex", false);
+    if (t === null) return;
+    at = t;
+  }
+  const v = e.value as Uint8Array;
+  if (at > 0 && at <= now) db.remove(k, e);
+  else if (at !== -1 && at !== e.expireAt) {
+    db.setExpire(k, e, at);
+    e.modRev = ctx.index;
+  }
+  ok(out, v);
+}
+
+function msetnx(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  if ((argv.length & 1) === 0) {
+    wrongArity(out, "msetnx");
+    return;
+  }
+  for (let i = 1; i < argv.length; i += 2) {
+    if (db.write(bytesToKey(argv[i]), ctx.nowMs) !== undefined) {
+      ok(out, 0);
+      return;
+    }
+  }
+  for (let i = 1; i < argv.length; i += 2) {
+    const k = bytesToKey(argv[i]);
+    store(db, k, db.write(k, ctx.nowMs), argv[i + 1], 0, ctx.index);
+  }
+  ok(out, 1);
+}
+
+function incrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  const k = bytesToKey(argv[1]);
+  const e = db.write(k, ctx.nowMs);
+  let cur = 0;
+  if (e !== undefined) {
+    if (e.kind !== Kind.STRING) {
+      wrongType(out);
+      return;
+    }
+    const c = parseFloatArg(e.value as Uint8Array);
+    if (c === null) {
+      notFloat(out);
+      return;
+    }
+    cur = c;
+  }
+  const d = parseFloatArg(argv[2]);
+  if (d === null) {
+    notFloat(out);
+    return;
+  }
+  const bytes = addFloat(cur, d, out);
+  if (bytes === null) return;
+  if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, bytes, ctx.index));
+  else {
+    e.value = bytes;
+    e.modRev = ctx.index;
+  }
+  ok(out, bytes);
+}
+
+function getrange(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  let start = parseIntArg(argv[2]);
+  let end = parseIntArg(argv[3]);
+  if (start === null || end === null) {
+    notInteger(out);
+    return;
+  }
+  const e = db.read(bytesToKey(argv[1]), ctx.nowMs);
+  if (e === undefined) {
+    ok(out, EMPTY);
+    return;
+  }
+  if (e.kind !== Kind.STRING) {
+    wrongType(out);
+    return;
+  }
+  const v = e.value as Uint8Array;
+  const len = v.length;
+  if (start < 0 && end < 0 && start > end) {
+    ok(out, EMPTY);
+    return;
+  }
+  if (start < 0) start = len + start;
+  if (end < 0) end = len + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= len) end = len - 1;
+  if (start > end || len === 0) ok(out, EMPTY);
+  else ok(out, v.subarray(start, end + 1));
+}
+
+const EMPTY = new Uint8Array(0);
+
+function setrange(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  const offset = parseIntArg(argv[2]);
+  if (offset === null) {
+    notInteger(out);
+    return;
+  }
+  if (offset < 0) {
+    fail(out, Code.SYNTAX, "offset is out of range");
+    return;
+  }
+  const k = bytesToKey(argv[1]);
+  const e = db.write(k, ctx.nowMs);
+  const part = argv[3];
+  if (e !== undefined && e.kind !== Kind.STRING) {
+    wrongType(out);
+    return;
+  }
+  const cur = e === undefined ? EMPTY : e.value as Uint8Array;
+  if (part.length === 0) {
+    ok(out, cur.length); // nothing to write: an absent key stays absent
+    return;
+  }
+  if (offset + part.length > MAX_STRING_BYTES) {
+    fail(out, Code.SYNTAX, MSG_TOO_BIG);
+    return;
+  }
+  const len = Math.max(cur.length, offset + part.length);
+  // Always a fresh copy: the old bytes may be held by a reply (or a snapshot in progress).
+  const v = len > 128 ? new Uint8Array(len) : alloc(len);
+  v.set(cur);
+  v.set(part, offset);
+  if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, v, ctx.index));
+  else {
+    e.value = v;
+    e.modRev = ctx.index;
+  }
+  ok(out, len);
+}
+
+/** Most cells of LCS's table ((len a + 1) × (len b + 1) 32-bit counters, i.e. 64 MiB). */
+export const MAX_LCS_CELLS = 16 * 1024 * 1024;
+
+/** LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] (Redis 7's algorithm and replies). */
+function lcs(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
+  let getLen = false, getIdx = false, withMatchLen = false;
+  let minMatchLen = 0;
+  for (let i = 3; i < argv.length; i++) {
+    const a = argv[i];
+    if (eqWord(a, "idx")) getIdx = true;
+    else if (eqWord(a, "len")) getLen = true;
+    else if (eqWord(a, "withmatchlen")) withMatchLen = true;
+    else if (eqWord(a, "minmatchlen") && i + 1 < argv.length) {
+      const m = parseIntArg(argv[++i]);
+      if (m === null) {
+        notInteger(out);
+        return;
+      }
+      minMatchLen = m < 0 ? 0 : m;
+    } else {
+      syntaxError(out);
+      return;
+    }
+  }
+  const ea = db.read(bytesToKey(argv[1]), ctx.nowMs);
+  const eb = db.read(bytesToKey(argv[2]), ctx.nowMs);
+  if (
+    (ea !== undefined && ea.kind !== Kind.STRING) || (eb !== undefined && eb.kind !== Kind.STRING)
+  ) {
+    fail(out, Code.WRONG_TYPE, "The specified keys must contain string values");
+    return;
+  }
+  if (getIdx && getLen) {
+    syntaxError(out, "If you want both the length and indexes, please just use IDX.");
+    return;
+  }
+  const a = ea === undefined ? EMPTY : ea.value as Uint8Array;
+  const b = eb === undefined ? EMPTY : eb.value as Uint8Array;
+  const alen = a.length;
+  const blen = b.length;
+  if ((alen + 1) * (blen + 1) > MAX_LCS_CELLS) {
+    fail(
+      out,
+      Code.TOO_LARGE,
+      `LCS of strings this long needs more than ${MAX_LCS_CELLS} table cells ((len1+1)*(len2+1))`,
+    );
+    return;
+  }
+  const w = blen + 1;
+  const dp = new Uint32Array((alen + 1) * w);
+  for (let i = 1; i <= alen; i++) {
+    const ai = a[i - 1];
+    for (let j = 1; j <= blen; j++) {
+      if (ai === b[j - 1]) dp[i * w + j] = dp[(i - 1) * w + j - 1] + 1;
+      else {
+        const l1 = dp[(i - 1) * w + j];
+        const l2 = dp[i * w + j - 1];
+        dp[i * w + j] = l1 > l2 ? l1 : l2;
+      }
+    }
+  }
+  let idx = dp[alen * w + blen];
+  const total = idx;
+  if (getLen) {
+    ok(out, total);
+    return;
+  }
+  const result = getIdx ? EMPTY : new Uint8Array(total);
+  const matches: Value[] = [];
+  let i = alen, j = blen;
+  let aStart = alen, aEnd = 0, bStart = 0, bEnd = 0;
+  while (i > 0 && j > 0) {
+    let emit = false;
+    if (a[i - 1] === b[j - 1]) {
+      if (!getIdx) result[idx - 1] = a[i - 1];
+      if (aStart === alen) {
+        aStart = aEnd = i - 1;
+        bStart = bEnd = j - 1;
+      } else if (aStart === i && bStart === j) {
+        aStart--;
+        bStart--;
+      } else emit = true;
+      if (aStart === 0 || bStart === 0) emit = true;
+      idx--;
+      i--;
+      j--;
+    } else {
+      if (dp[(i - 1) * w + j] > dp[i * w + j - 1]) i--;
+      else j--;
+      if (aStart !== alen) emit = true;
+    }
+    if (emit) {
+      const len = aEnd - aStart + 1;
+      if (getIdx && (minMatchLen === 0 || len >= minMatchLen)) {
+        const m: Value[] = [[aStart, aEnd], [bStart, bEnd]];
+        if (withMatchLen) m.push(len);
+        matches.push(m);
+      }
+      aStart = alen;
+    }
+  }
+  if (getIdx) ok(out, ["matches", matches, "len", total]);
+  else ok(out, result);
 }
 
 /** String commands. */
@@ -284,4 +624,16 @@ export const STRING_COMMANDS: readonly CommandSpec[] = [
       if (d !== null) incrBy(db, a, c, o, d);
     },
   },
+  { name: "setnx", arity: 3, write: true, run: setnx },
+  { name: "setex", arity: 4, write: true, run: (db, a, c, o) => setex(db, a, c, o, 1000, "setex") },
+  { name: "psetex", arity: 4, write: true, run: (db, a, c, o) => setex(db, a, c, o, 1, "psetex") },
+  { name: "getset", arity: 3, write: true, run: getset },
+  { name: "getdel", arity: 2, write: true, run: getdel },
+  { name: "getex", arity: -2, write: true, run: getex },
+  { name: "msetnx", arity: -3, write: true, run: msetnx },
+  { name: "incrbyfloat", arity: 3, write: true, run: incrbyfloat },
+  { name: "getrange", arity: 4, write: false, run: getrange },
+  { name: "substr", arity: 4, write: false, run: getrange },
+  { name: "setrange", arity: 4, write: true, run: setrange },
+  { name: "lcs", arity: -3, write: false, run: lcs },
 ];

@@ -1,6 +1,9 @@
 /** Test harness for the state machine: run commands with a controllable ctx, decode replies. */
 import { expect } from "bun:test";
 import { Code } from "../../protocol/codes.ts";
+import type { Deque } from "../../core/state/deque.ts";
+import { type Keyspace, Kind } from "../../core/state/keyspace.ts";
+import type { SortedSet } from "../../core/state/sorted_set.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import type { ApplyContext, StateMachine, Value } from "../../core/state/types.ts";
 
@@ -16,7 +19,11 @@ export interface Reply {
 
 /** Converts replies: Uint8Array → string (one char per byte), arrays recursively. */
 export function show(v: Value): unknown {
-  if (v instanceof Uint8Array) return String.fromCharCode(...v);
+  if (v instanceof Uint8Array) {
+    let s = "";
+    for (let i = 0; i < v.length; i += 4096) s += String.fromCharCode(...v.subarray(i, i + 4096));
+    return s;
+  }
   if (Array.isArray(v)) return v.map(show);
   return v;
 }
@@ -96,3 +103,38 @@ export function prng(seed: number): () => number {
 
 /** The WRONGTYPE message. */
 export const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+const dec = new TextDecoder();
+
+/** An order-independent dump of a keyspace (key → kind, expiry, revisions, value). */
+export function canonical(db: Keyspace): string[] {
+  const out: string[] = [];
+  for (const [k, e] of db.store.entries()) {
+    let v: unknown;
+    switch (e.kind) {
+      case Kind.STRING:
+        v = dec.decode(e.value as Uint8Array);
+        break;
+      case Kind.LIST: {
+        const d = e.value as Deque;
+        v = Array.from({ length: d.length }, (_, i) => dec.decode(d.at(i)));
+        break;
+      }
+      case Kind.SET:
+        v = [...(e.value as Set<string>)];
+        break;
+      case Kind.HASH:
+        v = [...(e.value as Map<string, Uint8Array>)].map(([f, x]) => [f, dec.decode(x)]);
+        break;
+      case Kind.ZSET: {
+        const z = e.value as SortedSet;
+        const items: unknown[] = [];
+        for (let n = z.first(); n !== null; n = n.next[0]) items.push([n.member, n.score]);
+        v = items;
+        break;
+      }
+    }
+    out.push(JSON.stringify([k, e.kind, e.expireAt, e.createRev, e.modRev, v]));
+  }
+  return out.sort();
+}

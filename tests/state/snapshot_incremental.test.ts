@@ -4,46 +4,8 @@
  * re-created keys and sweeps in between — and the live state is not disturbed.
  */
 import { expect, test } from "bun:test";
-import type { Deque } from "../../core/state/deque.ts";
-import { type Keyspace, Kind } from "../../core/state/keyspace.ts";
 import { decodeSnapshot } from "../../core/state/snapshot.ts";
-import type { SortedSet } from "../../core/state/sorted_set.ts";
-import { type Arg, Harness, prng } from "./harness.ts";
-
-const dec = new TextDecoder();
-
-/** An order-independent dump of a keyspace (key → kind, expiry, revisions, value). */
-function canonical(db: Keyspace): string[] {
-  const out: string[] = [];
-  for (const [k, e] of db.store.entries()) {
-    let v: unknown;
-    switch (e.kind) {
-      case Kind.STRING:
-        v = dec.decode(e.value as Uint8Array);
-        break;
-      case Kind.LIST: {
-        const d = e.value as Deque;
-        v = Array.from({ length: d.length }, (_, i) => dec.decode(d.at(i)));
-        break;
-      }
-      case Kind.SET:
-        v = [...(e.value as Set<string>)];
-        break;
-      case Kind.HASH:
-        v = [...(e.value as Map<string, Uint8Array>)].map(([f, x]) => [f, dec.decode(x)]);
-        break;
-      case Kind.ZSET: {
-        const z = e.value as SortedSet;
-        const items: unknown[] = [];
-        for (let n = z.first(); n !== null; n = n.next[0]) items.push([n.member, n.score]);
-        v = items;
-        break;
-      }
-    }
-    out.push(JSON.stringify([k, e.kind, e.expireAt, e.createRev, e.modRev, v]));
-  }
-  return out.sort();
-}
+import { type Arg, canonical, Harness, prng } from "./harness.ts";
 
 function populate(h: Harness, n: number): void {
   for (let i = 0; i < n; i++) {
