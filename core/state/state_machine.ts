@@ -38,6 +38,9 @@ TABLE.register([
   ...TXN_COMMANDS,
 ]);
 
+/** Every command the state machine implements (name, arity, write flag). */
+export const STATE_SPECS: readonly CommandSpec[] = TABLE.all();
+
 /** Lower-case names of every command the state machine implements, sorted. */
 export const STATE_COMMANDS: readonly string[] = TABLE.all().map((s: CommandSpec) => s.name)
   .sort();

@@ -7,14 +7,7 @@
  * @module
  */
 import { type CommandSpec, CommandTable } from "../../state/command_table.ts";
-import { HASH_COMMANDS } from "../../state/hashes.ts";
-import { KEY_COMMANDS } from "../../state/keys.ts";
-import { LIST_COMMANDS } from "../../state/lists.ts";
-import { SERVER_STATE_COMMANDS } from "../../state/server_family.ts";
-import { SET_COMMANDS } from "../../state/sets.ts";
-import { STATE_COMMANDS } from "../../state/state_machine.ts";
-import { STRING_COMMANDS } from "../../state/strings.ts";
-import { ZSET_COMMANDS } from "../../state/zsets.ts";
+import { STATE_COMMANDS, STATE_SPECS } from "../../state/state_machine.ts";
 import { Shape } from "./writer.ts";
 
 /** How the front-end treats a command. */
@@ -165,15 +158,6 @@ export const UNSERVED_NAMES = [
  * Arity and write flag of the state commands, for COMMAND. (The state machine exports only the
  * names; these are the same family lists it registers.)
  */
-const STATE_SPECS: readonly CommandSpec[] = [
-  ...STRING_COMMANDS,
-  ...KEY_COMMANDS,
-  ...LIST_COMMANDS,
-  ...SET_COMMANDS,
-  ...HASH_COMMANDS,
-  ...ZSET_COMMANDS,
-  ...SERVER_STATE_COMMANDS,
-];
 
 function keyPositions(name: string, arity: number): [number, number, number] {
   if (KEYLESS.has(name) || arity === 1) return [0, 0, 0];
@@ -215,7 +199,7 @@ function build(): { table: CommandTable; all: RespCommand[] } {
   for (const [name, arity] of Object.entries(LOCAL_ARITY)) {
     add(entry(name, arity, false, Route.LOCAL));
   }
-  const specs = new Map(STATE_SPECS.map((s) => [s.name, s]));
+  const specs = new Map(STATE_SPECS.map((s: CommandSpec) => [s.name, s]));
   for (const name of STATE_COMMANDS) {
     const s = specs.get(name);
     add(entry(name, s?.arity ?? -1, s?.write ?? true, Route.STATE));
