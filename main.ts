@@ -12,6 +12,10 @@ export async function main(argv: string[]): Promise<number> {
     const { runClientCli } = await import("./cli/client.ts");
     return await runClientCli(argv.slice(1));
   }
+  if (argv[0] === "snapshot") {
+    const { runSnapshotCli } = await import("./cli/snapshot.ts");
+    return await runSnapshotCli(argv.slice(1));
+  }
   if (argv[0] === "cluster") {
     const { runClusterCli } = await import("./cli/cluster.ts");
     return await runClusterCli(argv.slice(1));

@@ -498,7 +498,8 @@ function describe(source: string, key: string, value: unknown): string {
   return `${source} ${key}=${JSON.stringify(value)}`;
 }
 
-function parsePeers(text: string, where: string): Record<number, string> {
+/** Parses `1=host:port,2=host:port` (the `peers` option); throws ConfigError naming `where`. */
+export function parsePeers(text: string, where: string): Record<number, string> {
   const out: Record<number, string> = {};
   if (text.trim() === "") return out;
   for (const part of text.split(",")) {

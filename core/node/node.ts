@@ -53,6 +53,7 @@ import {
   sleep,
 } from "../env/time.ts";
 import { type FileSystem, nodeFileSystem } from "../env/fs.ts";
+import { Backups } from "./backup.ts";
 import { Forwarding } from "./forwarding.ts";
 import { Membership } from "./membership.ts";
 import { ReadyDriver } from "./ready.ts";
@@ -191,6 +192,11 @@ export class Node implements TinyKVNode {
       raft: () => this.#raft,
       storage: () => this.#storage,
       stats: () => this.stats(),
+      backups: new Backups({
+        clock: this.#clock,
+        random: this.#random,
+        capture: () => this.#snapshots.capture(this.#storage, this.#raft.status().conf),
+      }),
     });
     this.#logApplier = new Applier(this.#sm, this.#hooks, inLogServerCommand, (m) => log.error(m));
     this.#reads = new Reads({

@@ -20,8 +20,12 @@ import { eqWord } from "../state/bytes.ts";
 import type { Argv, StateMachine } from "../state/types.ts";
 import type { Storage } from "../storage/storage.ts";
 import { ADMIN_COMMANDS, type AdminCommands } from "./admin.ts";
+import type { Backups } from "./backup.ts";
 import type { Membership } from "./membership.ts";
 import type { NodeState } from "./types.ts";
+
+/** Backup commands (core/node/backup.ts): sent on their own only. */
+export const BACKUP_COMMANDS: ReadonlySet<string> = new Set(["SNAPSHOT_SAVE", "SNAPSHOT_CHUNK"]);
 
 /** Server commands answered from this node's own state. */
 export const LOCAL_COMMANDS: ReadonlySet<string> = new Set(["INFO", "GET_LEADER", "MEMBERS"]);
@@ -47,7 +51,7 @@ export function inLogServerCommand(argv: Argv): CommandResult | null {
       error: `${name} must be sent on its own or with reads only`,
     };
   }
-  if (ADMIN_COMMANDS.has(name)) {
+  if (ADMIN_COMMANDS.has(name) || BACKUP_COMMANDS.has(name)) {
     return {
       code: Code.SYNTAX,
       value: null,
@@ -69,6 +73,7 @@ export interface ServerCommandsDeps {
   raft(): RawNode;
   storage(): Storage;
   stats(): Readonly<NodeStats>;
+  backups: Backups;
 }
 
 /** INFO, GET_LEADER, MEMBERS and the dispatch of lone server commands. */
@@ -159,9 +164,11 @@ export class ServerCommands {
         return Promise.resolve({ code: Code.INTERNAL, value: null, error: (err as Error).message });
       }
     }
-    if (!ADMIN_COMMANDS.has(name)) return null;
     const dec = new TextDecoder();
     const args = argv.slice(1).map((a) => dec.decode(a));
+    if (name === "SNAPSHOT_SAVE") return this.#d.backups.save();
+    if (name === "SNAPSHOT_CHUNK") return Promise.resolve(this.#d.backups.chunk(args));
+    if (!ADMIN_COMMANDS.has(name)) return null;
     return this.#d.admin.run(name, args).then(
       (r) => r,
       (err) => ({ code: Code.INTERNAL, value: null, error: (err as Error).message }),

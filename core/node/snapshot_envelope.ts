@@ -58,6 +58,22 @@ export async function encodeNodeSnapshotInSteps(
   return job.finish();
 }
 
+/**
+ * The same snapshot with its members' addresses replaced (a backup restored into a new cluster:
+ * the old cluster's addresses must not override the new members' configuration).
+ */
+export function withMembers(
+  data: Uint8Array,
+  members: NodeSnapshot["members"],
+): Uint8Array {
+  const s = decodeNodeSnapshot(data);
+  const head = envelope({ plugins: s.plugins, members });
+  const out = new Uint8Array(head.length + s.state.length);
+  out.set(head, 0);
+  out.set(s.state, head.length);
+  return out;
+}
+
 /** Decodes a node snapshot; throws with a clear message when it is not one. */
 export function decodeNodeSnapshot(data: Uint8Array): NodeSnapshot {
   const bad = (why: string) => new Error(`snapshot payload is not a TinyKV node snapshot: ${why}`);

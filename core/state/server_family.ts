@@ -16,6 +16,8 @@ export const SERVER_COMMANDS: ReadonlySet<string> = new Set([
   "ADD_NODE",
   "REMOVE_NODE",
   "TRANSFER_LEADER",
+  "SNAPSHOT_SAVE",
+  "SNAPSHOT_CHUNK",
 ]);
 
 const SERVER_WORDS = [...SERVER_COMMANDS].map((n) => n.toLowerCase());

@@ -46,6 +46,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   "cli": [
     "core/env",
     "client",
+    "plugins",
     "core/config",
     "core/node",
     "core/peers",
