@@ -1,10 +1,11 @@
 // Packaging: `bun build --compile mod.ts` makes a single binary that works on its own. Built into
 // a temp dir, it is run from that dir (not from the repository), loads built-in plugins (wal,
 // metrics: plugins/builtin.ts imports them statically, so the bundle carries them) and answers
-// PING/SET/GET through the client library; then it is killed.
+// PING/SET/GET through the client library; then it is killed. `deno publish --dry-run` passes (it
+// needs no network), and the package metadata names files that exist.
 import { afterAll, expect, test } from "bun:test";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -70,3 +71,28 @@ test("bun build --compile mod.ts: the binary starts with built-in plugins and se
     child.kill("SIGKILL");
   }
 }, 60_000);
+
+test("deno publish --dry-run passes (JSR: name, version, exports; no network needed)", () => {
+  const r = spawnSync(join(ROOT, "node_modules", ".bin", "deno"), [
+    "publish",
+    "--dry-run",
+    "--allow-dirty",
+  ], { cwd: ROOT, encoding: "utf8", timeout: 90_000, env: { ...process.env, NO_COLOR: "1" } });
+  expect(r.stdout + r.stderr).toContain("Dry run complete");
+  expect(r.status).toBe(0);
+}, 100_000);
+
+test("package.json exports and bin name files that exist; LICENSE and CHANGELOG exist", () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+  const deno = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8"));
+  const targets = [
+    ...Object.values(pkg.exports as Record<string, string>),
+    ...Object.values(pkg.bin as Record<string, string>),
+    ...Object.values(deno.exports as Record<string, string>),
+  ];
+  for (const t of targets) expect(existsSync(join(ROOT, t))).toBe(true);
+  expect(deno.version).toBe(pkg.version);
+  expect(readFileSync(join(ROOT, pkg.bin.tinykv), "utf8")).toMatch(/^#!\/usr\/bin\/env bun\n/);
+  expect(readFileSync(join(ROOT, "LICENSE"), "utf8")).toMatch(/MIT License[\s\S]*TinyKV authors/);
+  expect(existsSync(join(ROOT, "CHANGELOG.md"))).toBe(true);
+});
