@@ -566,7 +566,11 @@ export class Node implements TinyKVNode {
 
 /** Starts a node with `config` and the given (already loaded) plugins and environment. */
 export async function startNode(config: Config, options: StartOptions = {}): Promise<TinyKVNode> {
-  const log = options.logger ?? createLogger(config.log_level);
+  const log = options.logger ??
+    createLogger(config.log_level, "", undefined, {
+      format: config.log_format,
+      nodeId: config.node_id,
+    });
   const node = new Node(config, options, log);
   await node.start();
   return node;
