@@ -1,3 +1,4 @@
+#!/usr/bin/env bun
 /**
  * TinyKV's command line: `client ...` (the CLI client), `cluster ...` (a local cluster), or a
  * node. `mod.ts` runs {@link main} when it is the program (`deno run -A mod.ts ...`,

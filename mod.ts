@@ -45,6 +45,7 @@ export type {
   Config,
   ConfigSources,
   FsyncPolicy,
+  LogFormat,
   LogLevel,
   OptionKind,
   OptionSpec,
@@ -55,7 +56,7 @@ export type { StartOptions, TinyKVNode } from "./core/node/types.ts";
 export type { Cancel, Clock, Random, Scheduler } from "./core/env/time.ts";
 export { type DirLock, type FileSystem, nodeFileSystem, type OpenMode } from "./core/env/fs.ts";
 export { loadPlugin, loadPlugins } from "./core/plugin/loader.ts";
-export type { Logger } from "./core/config/logger.ts";
+export type { Logger, LoggerOptions } from "./core/config/logger.ts";
 export type { Storage, StorageOptions } from "./core/storage/storage.ts";
 export type { ResultSink, Value } from "./core/state/types.ts";
 export type { BatchResults, CommandResult, WireValue } from "./protocol/messages.ts";

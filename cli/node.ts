@@ -11,12 +11,14 @@ import { parseArgs } from "node:util";
 import {
   type Config,
   ConfigError,
+  envName,
   flagName,
   OPTIONS,
   optionsHelp,
   type OptionSpec,
   parseOptionValue,
   resolveConfig,
+  unknownEnvVars,
   UnknownOptionError,
 } from "../core/config/config.ts";
 import { createLogger } from "../core/config/logger.ts";
@@ -58,9 +60,15 @@ export function usage(plugins: readonly Plugin[] = []): string {
   return `TinyKV ${VERSION} — a Raft-replicated key-value store with a pipelined batch write path
 
 Usage:
-  deno run -A mod.ts [options]            start a node (also: bun mod.ts [options])
-  deno run -A mod.ts cluster --nodes 3    start a local cluster on loopback (Ctrl-C stops all)
-  deno run -A mod.ts client [cmd ...]     CLI client (one-shot, or interactive without a command)
+  npx deno run -A mod.ts [options]           start a node (also: npx bun mod.ts [options])
+  npx deno run -A mod.ts cluster --nodes N   start and supervise an N-node local cluster on
+                                             loopback (--restart restarts dead nodes; Ctrl-C
+                                             stops all; cluster --help for its options)
+  npx deno run -A mod.ts client [cmd ...]    CLI client (one-shot, or interactive without a
+                                             command; client --help)
+  npx deno run -A mod.ts snapshot save|restore|inspect FILE
+                                             back up a running cluster, restore a backup into a
+                                             new cluster's data dirs (snapshot --help)
 
 Options (flags > TINYKV_* environment > --config file > defaults):
   --config FILE              JSON config file with the same keys (snake_case), e.g. {"batch_size": 200}
@@ -70,12 +78,26 @@ ${optionsHelp(sections)}
 `;
 }
 
-/** Lets boolean flags stand alone (`--lease-read`) as well as take a value (`--lease-read false`). */
-function normaliseBooleans(argv: string[], specs: readonly OptionSpec[]): string[] {
+/**
+ * Lets boolean flags stand alone (`--lease-read`) as well as take a value (`--lease-read false`),
+ * and a valued flag take a negative number after a space (`--batch-size -1`, which parseArgs would
+ * call ambiguous): it becomes `--batch-size=-1`, so the range check gives its error.
+ */
+function normaliseBooleans(
+  argv: string[],
+  specs: readonly OptionSpec[],
+  extraValued: readonly string[] = [],
+): string[] {
   const bools = new Set(specs.filter((o) => o.kind === "bool").map((o) => flagName(o.key)));
+  const valued = new Set(specs.filter((o) => o.kind !== "bool").map((o) => flagName(o.key)));
+  for (const f of ["--config", ...extraValued]) valued.add(f);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (valued.has(a) && /^-\d/.test(argv[i + 1] ?? "")) {
+      out.push(`${a}=${argv[++i]}`);
+      continue;
+    }
     out.push(a);
     if (bools.has(a)) {
       const next = argv[i + 1];
@@ -115,7 +137,11 @@ export function parseNodeArgs(
   let parsed;
   try {
     parsed = parseArgs({
-      args: normaliseBooleans(argv, specs),
+      args: normaliseBooleans(
+        argv,
+        specs,
+        Object.keys(extra).filter((k) => extra[k].type === "string").map((k) => `--${k}`),
+      ),
       options,
       strict: true,
       allowPositionals: true,
@@ -293,10 +319,62 @@ async function helpText(argv: string[], env: Record<string, string | undefined>,
   return usage(plugins);
 }
 
+/**
+ * One line for an error that stopped a node starting: file-system errors on the data dir say what
+ * is wrong with it (a file where a directory must be, not writable) instead of a raw errno.
+ */
+export function startFailure(err: unknown, config: Config): string {
+  const e = err as NodeJS.ErrnoException;
+  const msg = String(e?.message ?? err).split("\n")[0];
+  const path = typeof e?.path === "string" ? e.path : config.data_dir;
+  const dir = `data dir ${config.data_dir}`;
+  switch (e?.code) {
+    case "EEXIST":
+      return `${dir}: ${path} is a file, not a directory`;
+    case "ENOTDIR":
+      return `${dir}: part of ${path} is a file, not a directory`;
+    case "EACCES":
+    case "EPERM":
+      return `${dir}: ${path}: permission denied (it must be writable by this user)`;
+    case "EROFS":
+      return `${dir}: ${path} is on a read-only file system`;
+    case "ENOSPC":
+      return `${dir}: ${path}: no space left on the device`;
+  }
+  return msg;
+}
+
+/**
+ * One warning per `TINYKV_*` variable in `env` that nothing reads (a typo would otherwise be
+ * silently ignored): named, with the closest known name, or the plugin it needs.
+ */
+export async function envWarnings(
+  env: Record<string, string | undefined>,
+  pluginOptions: readonly OptionSpec[],
+): Promise<string[]> {
+  const builtin = new Map<string, string>(); // env name of a built-in plugin's option → plugin
+  for (const name of Object.keys(BUILTIN_PLUGINS)) {
+    try {
+      for (const o of pluginOptionSpecs(await loadPlugin(name, "."))) {
+        builtin.set(o.env ?? envName(o.key), name);
+      }
+    } catch {
+      // A built-in that cannot load declares nothing here; loading it reports why.
+    }
+  }
+  return unknownEnvVars(env, pluginOptions, [...builtin.keys()]).map(({ name, suggestion }) =>
+    builtin.has(name)
+      ? `environment ${name} is ignored: it needs --plugins ${builtin.get(name)}`
+      : `environment ${name} is not a TinyKV setting and is ignored` +
+        (suggestion ? ` (did you mean ${suggestion}?)` : "")
+  );
+}
+
 /** Runs the node CLI; resolves to the process exit code once the node has stopped. */
 export async function runNodeCli(argv: string[]): Promise<number> {
   let config: Config;
   let plugins: Plugin[];
+  let pluginOptions: OptionSpec[];
   try {
     const first = requested(argv, process.env);
     if (first.help) {
@@ -313,6 +391,7 @@ export async function runNodeCli(argv: string[]): Promise<number> {
     }
     config = await nodeConfig(cl, process.env);
     plugins = cl.plugins;
+    pluginOptions = cl.pluginOptions;
   } catch (err) {
     if (
       err instanceof UsageError || err instanceof ConfigError || err instanceof PluginLoadError
@@ -322,14 +401,18 @@ export async function runNodeCli(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config.log_level);
+  const log = createLogger(config.log_level, "", undefined, {
+    format: config.log_format,
+    nodeId: config.node_id,
+  });
+  for (const w of await envWarnings(process.env, pluginOptions)) log.warn(w);
   let node;
   try {
     const { startNode } = await import("../core/node/node.ts");
     node = await startNode(config, { plugins, logger: log });
   } catch (err) {
-    log.error(`cannot start: ${(err as Error).message}`);
-    return 1;
+    log.error(`cannot start: ${startFailure(err, config)}`);
+    return EXIT_USAGE;
   }
   return await new Promise<number>((resolve) => {
     let stopping = false;

@@ -10,6 +10,8 @@ import { clusterIdProblem, secretProblem } from "../peers/auth.ts";
 export type TransportName = "tcp" | "udp";
 /** Log verbosity. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+/** Log line format. */
+export type LogFormat = "text" | "json";
 /** WAL fsync policy. */
 export type FsyncPolicy = "always" | "batch" | "off";
 
@@ -49,6 +51,11 @@ export interface Config {
   password: string;
   /** Log verbosity. Default `info`. */
   log_level: LogLevel;
+  /**
+   * Log format: `text` (`TIME LEVEL node=N [component] message`) or `json` (one object per line:
+   * time, level, node, component, msg and structured fields). Default `text`.
+   */
+  log_format: LogFormat;
   /** Commands coalesced into one proposal before it is sent. Default 100. */
   batch_size: number;
   /** Longest a partial batch waits, in ms. Default 10. */
@@ -258,6 +265,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     choices: ["debug", "info", "warn", "error", "silent"],
   },
   {
+    key: "log_format",
+    kind: "enum",
+    help: "log format: text, or json (one object per line: time, level, node, component, msg, ...)",
+    default: "text",
+    choices: ["text", "json"],
+  },
+  {
     key: "batch_size",
     kind: "int",
     help: "commands coalesced into one proposal before it is sent",
@@ -455,7 +469,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** The defaults (DESIGN §3). */
+/** The defaults (each option's `default` in {@link OPTIONS}). */
 export function defaultConfig(): Config {
   const c: Record<string, unknown> = {};
   for (const o of OPTIONS) c[o.key] = structuredClone(o.default);
@@ -612,6 +626,56 @@ function validate(c: Config): void {
         "(e.g. openssl rand -base64 24)",
     );
   }
+}
+
+/** Edit distance (insertions, deletions, substitutions) between `a` and `b`. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The name in `known` closest to `name`, if close enough to be a likely typo. */
+export function closestName(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+/** Environment variables read besides the options' own (`TINYKV_CONFIG`: the config file). */
+export const OTHER_ENV: readonly string[] = ["TINYKV_CONFIG"];
+
+/**
+ * The `TINYKV_*` variables in `env` that no core option, no option in `pluginOptions` and nothing
+ * in {@link OTHER_ENV} reads (they would be silently ignored), sorted, each with the closest known
+ * name when there is a likely one (`TINYKV_BATCH_SIZ` → `TINYKV_BATCH_SIZE`). `alsoKnown` adds
+ * names to suggest from (e.g. the options of built-in plugins not loaded).
+ */
+export function unknownEnvVars(
+  env: Record<string, string | undefined>,
+  pluginOptions: readonly OptionSpec[] = [],
+  alsoKnown: readonly string[] = [],
+): { name: string; suggestion?: string }[] {
+  const known = new Set([...OPTIONS, ...pluginOptions].map(envOf));
+  for (const n of OTHER_ENV) known.add(n);
+  const candidates = new Set([...known, ...alsoKnown]);
+  return Object.keys(env)
+    .filter((n) => n.startsWith("TINYKV_") && env[n] !== undefined && !known.has(n))
+    .sort()
+    .map((name) => {
+      const suggestion = closestName(name, candidates);
+      return suggestion === undefined || suggestion === name ? { name } : { name, suggestion };
+    });
 }
 
 /** Where configuration comes from; all optional (tests pass their own). */

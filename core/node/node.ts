@@ -125,6 +125,10 @@ export class Node implements TinyKVNode {
   #ticker: Cancel | null = null;
   #lastTickAt = 0;
   #lastLagWarning = 0;
+  /** When a message from each peer last arrived (monotonic ms), for the quorum warning. */
+  #heardAt = new Map<NodeId, number>();
+  #noQuorumSince = 0;
+  #lastQuorumWarning = 0;
 
   constructor(config: Config, opts: StartOptions, log: Logger) {
     this.id = config.node_id;
@@ -473,6 +477,7 @@ export class Node implements TinyKVNode {
   #tick(): void {
     if (this.#state.stopped) return;
     this.#watchLag();
+    this.#watchQuorum();
     // The core's lease lapses on this clock, not on (possibly late) ticks.
     this.#raft.tick(this.#clock.monoMs());
     this.#write.sweep();
@@ -499,8 +504,44 @@ export class Node implements TinyKVNode {
     }
   }
 
+  /**
+   * Warns (after 5 s, then at most every 10 s) while this node has no leader, or leads without
+   * hearing from a quorum, naming the voters it has not heard from lately (2 election timeouts).
+   */
+  #watchQuorum(): void {
+    const now = this.#clock.monoMs();
+    const voters = this.#raft.status().conf.voters;
+    const recent = 2 * this.config.election_timeout_ms;
+    const silent = voters.filter((id) =>
+      id !== this.id && !(now - (this.#heardAt.get(id) ?? -Infinity) <= recent)
+    );
+    const quorum = Math.floor(voters.length / 2) + 1;
+    const s = this.#state;
+    const ok = voters.length === 0 ||
+      (s.leader !== 0 && (s.leader !== this.id || voters.length - silent.length >= quorum));
+    if (ok) {
+      this.#noQuorumSince = 0;
+      return;
+    }
+    if (this.#noQuorumSince === 0) this.#noQuorumSince = now;
+    const waited = now - this.#noQuorumSince;
+    const last = this.#lastQuorumWarning;
+    if (waited < 5_000 || (last !== 0 && now - last < 10_000)) return;
+    this.#lastQuorumWarning = now;
+    const who = silent.map((id) => `node ${id} (${this.#peers.peerAddress(id) ?? "no address"})`);
+    this.#log.warn(
+      `${s.leader === 0 ? "no leader" : "leading without a quorum"} for ${
+        Math.round(waited / 1000)
+      } s: a quorum is ${quorum} of voters ${voters.join(", ")}; ` +
+        (who.length > 0
+          ? `waiting for ${who.join(", ")}`
+          : "every voter answers; waiting for an election to succeed"),
+    );
+  }
+
   #step(m: Message): void {
     if (this.#state.stopped) return;
+    this.#heardAt.set(m.from, this.#clock.monoMs());
     this.#raft.step(m);
     this.#driver.schedule();
   }
@@ -590,7 +631,11 @@ export class Node implements TinyKVNode {
 
 /** Starts a node with `config` and the given (already loaded) plugins and environment. */
 export async function startNode(config: Config, options: StartOptions = {}): Promise<TinyKVNode> {
-  const log = options.logger ?? createLogger(config.log_level);
+  const log = options.logger ??
+    createLogger(config.log_level, "", undefined, {
+      format: config.log_format,
+      nodeId: config.node_id,
+    });
   const node = new Node(config, options, log);
   await node.start();
   return node;

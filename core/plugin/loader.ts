@@ -9,14 +9,13 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { optionPrefix, type Plugin, pluginOptionSpecs } from "./plugin.ts";
 import { RUNTIME } from "../../transports/runtime.ts";
+import { BUILTIN_MODULES } from "../../plugins/builtin.ts";
 
-/** Built-in plugins and their modules (relative to this file). */
-export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = {
-  wal: "../../plugins/wal/mod.ts",
-  metrics: "../../plugins/metrics/mod.ts",
-  idempotency: "../../plugins/idempotency/mod.ts",
-  coalesce: "../../plugins/coalesce/mod.ts",
-};
+/**
+ * Built-in plugins: name → module exports. Imported statically (plugins/builtin.ts), not by a
+ * computed URL, so a bundled single binary (`bun build --compile`) carries them.
+ */
+export const BUILTIN_PLUGINS: Readonly<Record<string, Record<string, unknown>>> = BUILTIN_MODULES;
 
 /** A plugin could not be loaded; the message names it. */
 export class PluginLoadError extends Error {
@@ -35,13 +34,6 @@ function isModuleSpecifier(s: string): boolean {
 function isPlugin(x: unknown): x is Plugin {
   return typeof x === "object" && x !== null && typeof (x as Plugin).name === "string" &&
     (x as Plugin).name !== "";
-}
-
-function notFound(err: unknown): boolean {
-  const msg = String((err as Error)?.message ?? err);
-  const code = (err as { code?: string })?.code;
-  return code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" ||
-    /not find|not found|No such file/i.test(msg);
 }
 
 /** Resolves a specifier to something `import()` accepts, relative to `cwd` for paths. */
@@ -74,18 +66,8 @@ async function fromModule(mod: Record<string, unknown>, label: string): Promise<
 
 /** Loads one plugin by built-in name or module specifier. */
 export async function loadPlugin(spec: string, cwd: string): Promise<Plugin> {
-  const builtin = BUILTIN_PLUGINS[spec];
-  if (builtin !== undefined) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = await import(new URL(builtin, import.meta.url).href);
-    } catch (err) {
-      if (notFound(err)) {
-        throw new PluginLoadError(`plugin "${spec}": not yet available in this version of TinyKV`);
-      }
-      throw new PluginLoadError(`plugin "${spec}": failed to load: ${(err as Error).message}`);
-    }
-    return await fromModule(mod, `"${spec}"`);
+  if (Object.hasOwn(BUILTIN_PLUGINS, spec)) {
+    return await fromModule(BUILTIN_PLUGINS[spec], `"${spec}"`);
   }
   if (!isModuleSpecifier(spec)) {
     throw new PluginLoadError(

@@ -78,6 +78,8 @@ const ALLOWED: Record<string, readonly string[]> = {
 const EXCEPTIONS: Record<string, string> = {
   // The idempotency cache keys batches exactly as the pending table does.
   "plugins/idempotency/mod.ts -> core/node/pending.ts": "batchKey",
+  // The built-in plugins, imported statically so a bundled binary carries them.
+  "core/plugin/loader.ts -> plugins/builtin.ts": "BUILTIN_MODULES",
 };
 
 function area(rel: string): string {
