@@ -1063,7 +1063,11 @@ function guardGlobals(w: World): Saved {
     setInterval: globalThis.setInterval,
   };
   const caught = (what: string) => {
-    const at = (new Error().stack ?? "").split("\n").slice(2, 5).map((l) => l.trim()).join(" < ");
+    const stack = new Error().stack ?? "";
+    // The simulation replaces the transport as a whole: a call from a real transport comes from
+    // something else in this process (e.g. a UDP cluster of another test file still flushing).
+    if (stack.includes("/transports/udp/") || stack.includes("/transports/tcp/")) return;
+    const at = stack.split("\n").slice(2, 5).map((l) => l.trim()).join(" < ");
     w.fail(`the node used the runtime's ${what} (not injected): ${at}`);
   };
   Date.now = () => (caught("Date.now"), saved.now());

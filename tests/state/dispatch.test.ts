@@ -36,7 +36,16 @@ describe("dispatch", () => {
       expect(isServerCommand(enc.encode(name.toLowerCase()))).toBe(true);
     }
     expect([...SERVER_COMMANDS].sort()).toEqual(
-      ["ADD_NODE", "GET_LEADER", "INFO", "MEMBERS", "REMOVE_NODE", "TRANSFER_LEADER"],
+      [
+        "ADD_NODE",
+        "GET_LEADER",
+        "INFO",
+        "MEMBERS",
+        "REMOVE_NODE",
+        "SNAPSHOT_CHUNK",
+        "SNAPSHOT_SAVE",
+        "TRANSFER_LEADER",
+      ],
     );
     expect(isServerCommand(enc.encode("GET"))).toBe(false);
     expect(isServerCommand(enc.encode("INFOS"))).toBe(false);
