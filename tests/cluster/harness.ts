@@ -103,6 +103,8 @@ export interface ClusterNode {
   runtime: RuntimeName;
   port: number;
   raftPort: number;
+  /** RESP port (`--redis-port`), or -1 when the cluster was started without `redis`. */
+  redisPort: number;
   dataDir: string;
   proc: NodeProcess | null;
   /** Logs of earlier incarnations of this node (for failure messages). */
@@ -116,6 +118,8 @@ export interface ClusterOptions {
   plugins?: string;
   /** More node flags. */
   args?: string[];
+  /** Give every node a RESP listener (`--redis-port`) on a reserved port of its own. */
+  redis?: boolean;
   /** Prefix of the temp dir name. */
   name?: string;
 }
@@ -139,12 +143,14 @@ export class ProcessCluster {
   static async start(opts: ClusterOptions): Promise<ProcessCluster> {
     const root = mkdtempSync(join(tmpdir(), `${opts.name ?? "tkv-cluster"}-`));
     for (let attempt = 1;; attempt++) {
-      const ports = await freePorts(2 * opts.runtimes.length);
+      const per = opts.redis ? 3 : 2;
+      const ports = await freePorts(per * opts.runtimes.length);
       const nodes: ClusterNode[] = opts.runtimes.map((runtime, i) => ({
         id: i + 1,
         runtime,
-        port: ports[2 * i],
-        raftPort: ports[2 * i + 1],
+        port: ports[per * i],
+        raftPort: ports[per * i + 1],
+        redisPort: opts.redis ? ports[per * i + 2] : -1,
         dataDir: join(root, `node${i + 1}`),
         proc: null,
         pastLogs: [],
@@ -205,6 +211,7 @@ export class ProcessCluster {
       "info",
     ];
     if (this.#opts.plugins) a.push("--plugins", this.#opts.plugins);
+    if (n.redisPort >= 0) a.push("--redis-port", String(n.redisPort));
     return [...a, ...(this.#opts.args ?? [])];
   }
 
