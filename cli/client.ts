@@ -10,6 +10,10 @@ import type { Readable, Writable } from "node:stream";
 import { TinyKVError } from "../protocol/codes.ts";
 import { connect } from "../client/client.ts";
 import { formatError, formatRaw, formatValue } from "./format.ts";
+import { complete, helpText } from "./help.ts";
+import { appendFileSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { LineSyntaxError, parseLine } from "./line_parser.ts";
 import type { Arg, Client, ConnectOptions } from "../client/types.ts";
 
@@ -99,6 +103,14 @@ function parseCliArgs(argv: string[]): CliArgs {
 /** Runs one command and writes its reply; resolves to true on success. */
 async function runOne(client: Client, args: Arg[], raw: boolean, out: Writable): Promise<boolean> {
   try {
+    const name = typeof args[0] === "string" ? args[0].toUpperCase() : "";
+    if (name === "INFO" && args.length > 1) {
+      // INFO section ...: the node answers INFO whole; the sections are picked here.
+      const text = await client.command("INFO");
+      const t = typeof text === "string" ? text : new TextDecoder().decode(text as Uint8Array);
+      out.write(infoSections(t, args.slice(1).map(String)) + "\n");
+      return true;
+    }
     const v = await client.command(...args);
     out.write((raw ? formatRaw(v) : formatValue(v)) + "\n");
     return true;
@@ -113,15 +125,59 @@ async function runOne(client: Client, args: Arg[], raw: boolean, out: Writable):
   }
 }
 
+/** Most lines kept in the history file (and loaded from it). */
+const HISTORY_LINES = 1000;
+
+/** `~/.tinykv_history` (TINYKV_HISTORY_FILE overrides; empty disables). */
+function historyFile(): string | null {
+  const f = process.env.TINYKV_HISTORY_FILE;
+  if (f !== undefined) return f === "" ? null : f;
+  return join(homedir(), ".tinykv_history");
+}
+
+function loadHistory(file: string | null): string[] {
+  if (file === null) return [];
+  try {
+    return readFileSync(file, "utf8").split("\n").filter(Boolean).slice(-HISTORY_LINES).reverse();
+  } catch {
+    return [];
+  }
+}
+
+/** INFO's sections (`# Name`) named in `wanted` (case-insensitive); all when none is. */
+export function infoSections(text: string, wanted: string[]): string {
+  if (wanted.length === 0) return text;
+  const want = new Set(wanted.map((w) => w.toLowerCase()));
+  const out: string[] = [];
+  let keep = false;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("# ")) keep = want.has(line.slice(2).trim().toLowerCase());
+    if (keep) out.push(line);
+  }
+  return out.join("\n");
+}
+
 /** The interactive loop: one command per line until quit/exit/EOF. */
 async function repl(client: Client, raw: boolean, io: CliIo): Promise<number> {
+  const file = io.isTTY ? historyFile() : null;
   const rl = createInterface({
     input: io.stdin,
     output: io.isTTY ? io.stdout : undefined,
     terminal: io.isTTY,
+    history: loadHistory(file),
+    historySize: HISTORY_LINES,
+    completer: complete,
   });
+  rl.on("line", (line) => {
+    if (file === null || line.trim() === "") return;
+    try {
+      appendFileSync(file, line.replace(/\n/g, " ") + "\n", { mode: 0o600 });
+    } catch { /* history is best effort */ }
+  });
+  let closed = false;
+  rl.on("close", () => (closed = true));
   const prompt = () => {
-    if (io.isTTY) {
+    if (io.isTTY && !closed) {
       rl.setPrompt(`tinykv ${client.endpoint}> `);
       rl.prompt();
     }
@@ -144,10 +200,8 @@ async function repl(client: Client, raw: boolean, io: CliIo): Promise<number> {
       }
       const first = typeof args[0] === "string" ? args[0].toLowerCase() : "";
       if (args.length === 1 && (first === "quit" || first === "exit")) break;
-      if (args.length === 1 && first === "help") {
-        io.stdout.write(
-          'Type a command and its arguments, e.g. SET k "a value"; quit or Ctrl-D leaves.\n',
-        );
+      if (first === "help" && args.length <= 2) {
+        io.stdout.write(helpText(args.length === 2 ? String(args[1]) : undefined) + "\n");
         prompt();
         continue;
       }

@@ -223,7 +223,7 @@ export class Membership {
     return encodeAddressEntry(this.#self, { raft: cur?.raft ?? this.#own!.raftFallback, client });
   }
 
-  /** MEMBERS rows: `[id, raft, client, voter|learner, leader|""]` for every member of `conf`. */
+  /** MEMBERS rows: `[id, raft, client, voter|learner, leader|follower]` for every member of `conf`. */
   rows(conf: ConfState, leader: NodeId): Value[] {
     const out: Value[] = [];
     const ids = [...new Set([...conf.voters, ...conf.learners])].sort((a, b) => a - b);
@@ -234,7 +234,7 @@ export class Membership {
         a?.raft ?? "",
         this.clientAddress(id) ?? "",
         conf.learners.includes(id) ? "learner" : "voter",
-        id === leader ? "leader" : "",
+        id === leader ? "leader" : "follower",
       ]);
     }
     return out;

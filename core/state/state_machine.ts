@@ -38,6 +38,18 @@ TABLE.register([
   ...TXN_COMMANDS,
 ]);
 
+/** The state machine's commands by family (for `help` in the CLI and COMMAND DOCS groups). */
+export const COMMAND_GROUPS: readonly { group: string; commands: readonly CommandSpec[] }[] = [
+  { group: "string", commands: STRING_COMMANDS },
+  { group: "keyspace", commands: KEY_COMMANDS },
+  { group: "list", commands: LIST_COMMANDS },
+  { group: "set", commands: SET_COMMANDS },
+  { group: "hash", commands: HASH_COMMANDS },
+  { group: "sorted-set", commands: ZSET_COMMANDS },
+  { group: "server", commands: SERVER_STATE_COMMANDS },
+  { group: "transactions", commands: TXN_COMMANDS },
+];
+
 /** Every command the state machine implements (name, arity, write flag). */
 export const STATE_SPECS: readonly CommandSpec[] = TABLE.all();
 

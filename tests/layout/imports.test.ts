@@ -47,6 +47,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "core/env",
     "client",
     "plugins",
+    "core/state",
     "core/config",
     "core/node",
     "core/peers",
