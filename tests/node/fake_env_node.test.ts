@@ -204,7 +204,7 @@ test("ADD_NODE is answered when its entry applies (no polling)", async () => {
   await e.s.until("MEMBERS", () => !!c.reply(m), 100);
   expect(c.reply(m)!.data).toEqual([[
     [1, `127.0.0.1:${node.raftPort}`, `127.0.0.1:${node.clientPort}`, "voter", "leader"],
-    [2, "127.0.0.1:40002", "127.0.0.1:40003", "learner", ""],
+    [2, "127.0.0.1:40002", "127.0.0.1:40003", "learner", "follower"],
   ]]);
   const stopped = node.stop();
   await e.s.run(100);
