@@ -353,3 +353,14 @@ describe("redis-cli", () => {
     expect((await redisCli(["-p", p, "GET", "pipe:149999"])).out).toBe("value-149999\n");
   });
 });
+
+test("WATCH of a 900 KB key works (no stack overflow building the watch table)", async () => {
+  const key = "w".repeat(900_000);
+  const c = await RawResp.connect(node.redisPort);
+  try {
+    await c.write(cat(resp("WATCH", key), resp("MULTI"), resp("SET", key, "1"), resp("EXEC")));
+    expect(await c.until((t) => t.includes("*1"))).toBe("+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+  } finally {
+    c.close();
+  }
+});

@@ -731,7 +731,7 @@ export class RespServer {
     } else {
       const m = st.watched ??= new Map();
       b.watch!.forEach((key, i) => {
-        const k = String.fromCharCode(...key);
+        const k = byteKey(key);
         // The first revision seen counts (a key watched twice keeps its first WATCH's).
         if (!m.has(k)) m.set(k, { key, rev: Number(revs[i]) });
       });
@@ -1406,6 +1406,16 @@ export class RespServer {
 }
 
 const enc = new TextEncoder();
+
+/** A byte string as a map key, one char per byte (in slices: a long key must not overflow the stack). */
+function byteKey(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) {
+    s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 8192)));
+  }
+  return s;
+}
+
 const WATCHREV = enc.encode("WATCHREV");
 const IFREV = enc.encode("IFREV");
 
