@@ -107,6 +107,8 @@ export interface CommandResult {
   value: WireValue;
   /** The error message, or null on success. */
   error: string | null;
+  /** With `NOT_LEADER`: the leader's client address (the client follows it). */
+  leader?: string;
 }
 
 /**

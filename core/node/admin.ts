@@ -65,11 +65,13 @@ export class AdminCommands {
       Promise.resolve({ code: Code.SYNTAX, value: null, error: msg });
     if (state.role !== "leader") {
       const leader = state.leader ? membership.clientAddress(state.leader) : undefined;
-      return Promise.resolve({
+      const r: CommandResult = {
         code: leader ? Code.NOT_LEADER : Code.UNAVAILABLE,
         value: leader ?? null,
         error: leader ? `not leader; leader is at ${leader}` : "no leader",
-      });
+      };
+      if (leader) r.leader = leader;
+      return Promise.resolve(r);
     }
     const id = Number(args[0]);
     if (!Number.isInteger(id) || id < 1 || id > 65535) {

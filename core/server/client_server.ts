@@ -611,6 +611,7 @@ export class ClientServer {
             codes: [r.code],
             data: [r.value],
             errors: [r.error],
+            ...(r.leader ? { leader: r.leader } : {}),
           });
         });
         return;
@@ -664,6 +665,7 @@ export class ClientServer {
           code: r.code,
           data: r.value,
           error: r.error,
+          ...(r.leader ? { leader: r.leader } : {}),
         });
       });
       return;

@@ -16,6 +16,9 @@ import { RawClient } from "../helpers/raw_client.ts";
 import { connect } from "../../client/client.ts";
 
 const nodes: TinyKVNode[] = [];
+/** Nodes a test stopped (the later tests use the others). */
+const stopped = new Set<TinyKVNode>();
+const live = () => nodes.filter((n) => !stopped.has(n));
 const clients: RawClient[] = [];
 
 afterAll(async () => {
@@ -160,6 +163,7 @@ test(
       }
     })();
     await waitFor("some increments", () => outcomes.length >= 10 ? true : undefined);
+    stopped.add(leader);
     await leader.stop();
     await stream;
     // Only OK, or an outcome-unknown TIMEOUT / a definite refusal while no leader was known.
@@ -182,7 +186,7 @@ test(
 test(
   "the client library with `forward: true` is served by a follower it alone can reach",
   async () => {
-    const all = nodes.length === 3 ? nodes : await cluster();
+    const all = live();
     const leader = await waitFor("a leader", () => all.find((n) => n.status().role === "leader"));
     const f = all.find((n) => n !== leader)!;
     const c = await connect({
@@ -199,6 +203,28 @@ test(
     } finally {
       await c.close();
     }
+  },
+  30_000,
+);
+
+test(
+  "an admin command sent to a follower follows the leader (the refusal carries its address)",
+  async () => {
+    const all = live();
+    const leader = await waitFor("a leader", () => all.find((n) => n.status().role === "leader"));
+    const f = await waitFor(
+      "a follower that knows the leader",
+      () => all.find((n) => n !== leader && n.status().leader === leader.id),
+    );
+    // Only the follower's address: the client must learn the leader's from the refusal.
+    const c = await connect({ port: f.clientPort, endpoints: [`127.0.0.1:${f.clientPort}`] });
+    try {
+      expect(await c.command("TRANSFER_LEADER", String(f.id))).toBe("OK");
+      expect(c.endpoint).toBe(`127.0.0.1:${leader.clientPort}`);
+    } finally {
+      await c.close();
+    }
+    await waitFor("the transfer", () => f.status().role === "leader" ? true : undefined);
   },
   30_000,
 );
