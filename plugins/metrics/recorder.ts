@@ -6,7 +6,8 @@
  * `/health` and the dashboard.
  * @module
  */
-import { Counter, Gauge, Histogram } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram } from "prom-client";
+import denoJson from "../../deno.json" with { type: "json" };
 import { Code, codeName } from "../../protocol/codes.ts";
 import type {
   BatchResult,
@@ -139,6 +140,24 @@ interface Sample {
   size: BucketCounts;
 }
 
+/** TinyKV's version (deno.json), the `version` label of `tinykv_build_info`. */
+export const TINYKV_VERSION: string = denoJson.version;
+
+/** The JavaScript runtime running this node and its version: `deno`, `bun` or `node`. */
+export function runtimeInfo(): { runtime: string; runtimeVersion: string } {
+  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
+  if (g.Deno) return { runtime: "deno", runtimeVersion: g.Deno.version.deno };
+  if (g.Bun) return { runtime: "bun", runtimeVersion: g.Bun.version };
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return { runtime: "node", runtimeVersion: p?.versions?.node ?? "unknown" };
+}
+
+/**
+ * Error types that are the server's fault (or its overload), as opposed to a client's bad
+ * request (UNKNOWN_COMMAND, SYNTAX, WRONG_TYPE, ...): what the `HighServerErrorRate` alert counts.
+ */
+export const SERVER_ERROR_TYPES: readonly string[] = ["INTERNAL", "TIMEOUT", "BUSY", "UNAVAILABLE"];
+
 /** Codes counted per type; larger numbers count as INTERNAL (as `codeName` maps them). */
 const CODE_SLOTS = 64;
 
@@ -240,6 +259,10 @@ export class MetricsRecorder {
       registers,
     });
     this.#registerScrapeMetrics(registers);
+    // process_* and nodejs_* families (CPU, RSS, heap, event loop lag, GC, ...), once per registry
+    if (!ctx.metrics.getSingleMetric("process_cpu_user_seconds_total")) {
+      collectDefaultMetrics({ register: ctx.metrics });
+    }
   }
 
   // ------------------------------------------------------------------ hooks (hot path)
@@ -552,24 +575,6 @@ export class MetricsRecorder {
     for (const name of Object.keys(Code)) {
       if (name !== "OK" && name !== "NOT_FOUND") errorsCounter.inc({ error_type: name }, 0);
     }
-    new Gauge({
-      name: "tinykv_error_rate",
-      help: `Errors / (commands + refused batches) over the last ${
-        this.#errorWindowMs / 1000
-      } s (0..1)`,
-      registers,
-      collect() {
-        this.set(rec.errorRate());
-      },
-    });
-    new Gauge({
-      name: "tinykv_throughput",
-      help: `Commands applied per second over the last ${this.#throughputWindowMs / 1000} s`,
-      registers,
-      collect() {
-        this.set(rec.throughput());
-      },
-    });
     new Counter({
       name: "tinykv_batch_timeouts_total",
       help: "Client batches answered TIMEOUT (not applied within raft_submit_timeout_ms)",
@@ -597,6 +602,58 @@ export class MetricsRecorder {
         rec.#reportedBytesOut = s.bytesOut;
       },
     }).inc({ direction: "in" }, 0);
+    /** A counter filled at scrape time from a node counter that only grows. */
+    const fromNodeCounter = (
+      name: string,
+      help: string,
+      label: string | undefined,
+      series: Record<string, (s: Readonly<NodeStats>) => number>,
+    ) => {
+      const reported: Record<string, number> = {};
+      const c = new Counter({
+        name,
+        help,
+        labelNames: label ? [label] : [],
+        registers,
+        collect() {
+          const s = stats();
+          for (const [v, pick] of Object.entries(series)) {
+            const now = pick(s);
+            const d = now - (reported[v] ?? 0);
+            if (d > 0) label ? this.inc({ [label]: v }, d) : this.inc(d);
+            reported[v] = Math.max(now, reported[v] ?? 0);
+          }
+        },
+      });
+      for (const v of Object.keys(series)) label ? c.inc({ [label]: v }, 0) : c.inc(0);
+    };
+    fromNodeCounter(
+      "tinykv_proposals_failed_total",
+      "Client batches that failed before being applied: refused as BUSY (reason busy) or not applied within raft_submit_timeout_ms (reason timeout)",
+      "reason",
+      { timeout: (s) => s.proposalTimeouts, busy: (s) => s.busyRejections },
+    );
+    fromNodeCounter(
+      "tinykv_raft_leader_changes_total",
+      "Times this node saw a new Raft leader",
+      undefined,
+      { "": (s) => s.leaderChanges ?? 0 },
+    );
+    new Gauge({
+      name: "tinykv_keys",
+      help: "Keys in this replica's state machine",
+      registers,
+      collect() {
+        this.set(stats().keys ?? 0);
+      },
+    });
+    const { runtime, runtimeVersion } = runtimeInfo();
+    new Gauge({
+      name: "tinykv_build_info",
+      help: "Always 1; labels: TinyKV version, JavaScript runtime and its version",
+      labelNames: ["version", "runtime", "runtime_version"],
+      registers,
+    }).set({ version: TINYKV_VERSION, runtime, runtime_version: runtimeVersion }, 1);
     new Gauge({
       name: "tinykv_connections",
       help: "Open client connections",
@@ -624,6 +681,11 @@ export class MetricsRecorder {
         },
       });
     raftGauge("tinykv_raft_term", "Current Raft term", (st) => st.term);
+    raftGauge(
+      "tinykv_raft_apply_lag_entries",
+      "Entries committed but not yet applied on this replica (commit index - applied index)",
+      (st) => Math.max(0, st.commit - st.applied),
+    );
     raftGauge("tinykv_raft_commit_index", "Highest log index known committed", (st) => st.commit);
     raftGauge(
       "tinykv_raft_applied_index",
