@@ -37,7 +37,7 @@ function histogram(ctx: PluginContext, name: string, help: string): Histogram {
 }
 
 /** `tinykv_wal_fsync_duration_seconds` and `tinykv_snapshot_save_duration_seconds`, fed by the WAL. */
-function observers(ctx: PluginContext): WalObservers {
+export function walObservers(ctx: PluginContext): WalObservers {
   const fsync = histogram(
     ctx,
     "tinykv_wal_fsync_duration_seconds",
@@ -93,7 +93,7 @@ const walPlugin = definePlugin({
       logger: ctx.logger,
       fs: ctx.fs,
       scheduler: ctx.scheduler,
-      observe: observers(ctx),
+      observe: walObservers(ctx),
     });
     const r = wal.recovery;
     ctx.logger.info(
