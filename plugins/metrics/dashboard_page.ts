@@ -1,8 +1,8 @@
 /**
  * The live dashboard served at `/dashboard`: one self-contained HTML page (inline CSS and JS, no
  * build step, nothing fetched from elsewhere) that polls `/api/stats` every second and renders
- * throughput (with an SVG sparkline), batch sizes, latency percentiles, Raft state, replication lag
- * and errors. Every value lives in an element with a stable id so tests can read it.
+ * throughput (with an SVG sparkline), batch sizes, latency percentiles, Raft state, replication lag,
+ * errors, keys and memory. Every value lives in an element with a stable id so tests can read it.
  * @module
  */
 
@@ -30,6 +30,10 @@ export const NUMERIC_FIELD_IDS: readonly string[] = [
   "connections",
   "pending",
   "timeouts",
+  "keys",
+  "apply-lag",
+  "rss",
+  "heap-used",
 ];
 
 const STYLE = `
@@ -128,6 +132,10 @@ function render(s) {
   set("pending", fmt(s.pendingBatches, 0));
   set("timeouts", fmt(s.batchTimeouts, 0));
   set("window", fmt(s.windowSeconds, 0));
+  set("keys", fmt(s.keys, 0));
+  set("apply-lag", fmt(s.applyLag, 0));
+  set("rss", fmt(s.memory.rssBytes / 1048576, 1));
+  set("heap-used", fmt(s.memory.heapUsedBytes / 1048576, 1));
   table("errors-by-type", s.errorsByType, "none");
   table("lag", s.replicationLag, h.role === "leader" ? "no followers" : "leader only");
   spark(s.throughputSeries);
@@ -195,6 +203,10 @@ ${NUM("errors-total", "total")}${NUM("error-rate", "rate (last 60 s)", "%")}</dl
 ${NUM("bytes-in-rate", "in")}${NUM("bytes-out-rate", "out")}
 ${NUM("connections", "connections")}${NUM("pending", "pending batches")}
 ${NUM("timeouts", "batch timeouts")}</dl></section>
+<section><h2>Keys and memory</h2><dl>
+${NUM("keys", "keys")}${NUM("apply-lag", "apply lag (commit \u2212 applied)", "entries")}
+${NUM("rss", "resident memory (RSS)", "MiB")}${NUM("heap-used", "JS heap used", "MiB")}
+</dl></section>
 </main>
 <script>${SCRIPT}</script>
 </body>

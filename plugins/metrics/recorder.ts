@@ -7,6 +7,7 @@
  * @module
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram } from "prom-client";
+import process from "node:process";
 import denoJson from "../../deno.json" with { type: "json" };
 import { Code, codeName } from "../../protocol/codes.ts";
 import type {
@@ -123,6 +124,12 @@ export interface DashboardStats {
   busyRejections: number;
   /** Leader only: follower id → entries behind the leader's last index. */
   replicationLag: Record<string, number>;
+  /** Keys in this replica's state machine. */
+  keys: number;
+  /** Committed but not yet applied entries (commit − applied). */
+  applyLag: number;
+  /** The process's memory (every node in the process shares it). */
+  memory: { rssBytes: number; heapUsedBytes: number };
 }
 
 /** Cumulative counters captured once per sample interval. */
@@ -172,6 +179,16 @@ const round = (x: number, digits = 3): number => {
 
 const ms = (seconds: number | null): number | null =>
   seconds === null ? null : round(seconds * 1000);
+
+/** RSS and JS heap in use (0 where the runtime cannot tell). */
+function memory(): { rssBytes: number; heapUsedBytes: number } {
+  try {
+    const m = process.memoryUsage();
+    return { rssBytes: m.rss, heapUsedBytes: m.heapUsed };
+  } catch {
+    return { rssBytes: 0, heapUsedBytes: 0 };
+  }
+}
 
 /** Reads a prom-client histogram's cumulative buckets (unlabelled histograms). */
 async function readBuckets(h: Histogram): Promise<BucketCounts> {
@@ -497,8 +514,9 @@ export class MetricsRecorder {
     const errorsByType = this.errorsByType();
     let errorsTotal = 0;
     for (const v of Object.values(errorsByType)) errorsTotal += v;
+    const health = this.health();
     return {
-      health: this.health(),
+      health,
       windowSeconds: round(dt / 1000, 1),
       throughput: round(this.throughput(), 1),
       throughputSeries: series,
@@ -523,6 +541,9 @@ export class MetricsRecorder {
       batchTimeouts: s.proposalTimeouts,
       busyRejections: s.busyRejections,
       replicationLag: this.replicationLag(),
+      keys: s.keys ?? 0,
+      applyLag: Math.max(0, (health.commit ?? 0) - (health.applied ?? 0)),
+      memory: memory(),
     };
   }
 

@@ -366,6 +366,11 @@ describe("SRE metrics (#12 item 3)", () => {
     expect(m.get("tinykv_raft_leader_changes_total")).toBe(3);
     expect(m.get("tinykv_keys")).toBe(42);
     expect(m.get("tinykv_raft_apply_lag_entries")).toBe(7);
+    const s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.keys).toBe(42);
+    expect(s.applyLag).toBe(7);
+    expect(s.memory.rssBytes).toBeGreaterThan(1 << 20);
+    expect(s.memory.heapUsedBytes).toBeGreaterThan(0);
     for (
       const family of [
         "process_cpu_user_seconds_total",
