@@ -92,6 +92,19 @@ export interface Percentiles {
   p99: number | null;
 }
 
+/** One cluster member as this node sees it (`/api/stats` `members`). */
+export interface MemberView {
+  id: number;
+  /** `leader`, `follower`, `learner`, or this node's own role (`candidate`, ...). */
+  role: string;
+  /** True for the node serving this page. */
+  self: boolean;
+  /** Leader only: `probe`, `replicate` or `snapshot` (Raft's progress state); null elsewhere. */
+  state: string | null;
+  /** Leader only: entries behind the leader's last index; null elsewhere. */
+  lag: number | null;
+}
+
 /** `/api/stats` body: what the dashboard shows. Windowed values cover `windowSeconds`. */
 export interface DashboardStats {
   health: HealthReport;
@@ -124,6 +137,8 @@ export interface DashboardStats {
   busyRejections: number;
   /** Leader only: follower id → entries behind the leader's last index. */
   replicationLag: Record<string, number>;
+  /** Every member this node knows of (the leader adds each one's replication state and lag). */
+  members: MemberView[];
   /** Keys in this replica's state machine. */
   keys: number;
   /** Committed but not yet applied entries (commit − applied). */
@@ -483,6 +498,35 @@ export class MetricsRecorder {
     return out;
   }
 
+  /** The members in the Raft configuration, voters first, with the leader's view of each. */
+  members(): MemberView[] {
+    const st = this.#raft();
+    if (!st) return [];
+    const out: MemberView[] = [];
+    const learners = new Set(st.conf.learners);
+    for (const id of [...st.conf.voters, ...st.conf.learners]) {
+      const p = st.role === "leader" ? st.progress?.[id] : undefined;
+      out.push({
+        id,
+        role: id === st.id
+          ? st.role
+          : id === st.leader
+          ? "leader"
+          : learners.has(id)
+          ? "learner"
+          : "follower",
+        self: id === st.id,
+        state: id === st.id && st.role === "leader" ? "leader" : p?.state ?? null,
+        lag: p && id !== st.id
+          ? Math.max(0, st.lastIndex - p.match)
+          : st.role === "leader" && id === st.id
+          ? 0
+          : null,
+      });
+    }
+    return out;
+  }
+
   /** The dashboard's JSON (`/api/stats`). */
   async dashboardStats(): Promise<DashboardStats> {
     const [latency, commit, size] = await Promise.all([
@@ -541,6 +585,7 @@ export class MetricsRecorder {
       batchTimeouts: s.proposalTimeouts,
       busyRejections: s.busyRejections,
       replicationLag: this.replicationLag(),
+      members: this.members(),
       keys: s.keys ?? 0,
       applyLag: Math.max(0, (health.commit ?? 0) - (health.applied ?? 0)),
       memory: memory(),

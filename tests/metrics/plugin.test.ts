@@ -383,6 +383,29 @@ describe("SRE metrics (#12 item 3)", () => {
     expect((await scrape(url)).get("tinykv_raft_leader_changes_total")).toBe(4);
   });
 
+  test("/api/stats lists every member: the leader's view has state and lag, a follower's role only", async () => {
+    const { url, raft } = await started();
+    Object.assign(raft, { lastIndex: 50, conf: { voters: [1, 2, 3], learners: [4] } });
+    raft.progress![2] = { match: 45, next: 46, state: "replicate" };
+    raft.progress![3] = { match: 10, next: 11, state: "snapshot" };
+    raft.progress![4] = { match: 50, next: 51, state: "probe" };
+    let s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.members).toEqual([
+      { id: 1, role: "leader", self: true, state: "leader", lag: 0 },
+      { id: 2, role: "follower", self: false, state: "replicate", lag: 5 },
+      { id: 3, role: "follower", self: false, state: "snapshot", lag: 40 },
+      { id: 4, role: "learner", self: false, state: "probe", lag: 0 },
+    ]);
+    Object.assign(raft, { id: 2, role: "follower", leader: 3, progress: undefined });
+    s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.members.map((m) => [m.id, m.role, m.self, m.state, m.lag])).toEqual([
+      [1, "follower", false, null, null],
+      [2, "follower", true, null, null],
+      [3, "leader", false, null, null],
+      [4, "learner", false, null, null],
+    ]);
+  });
+
   test("a constant batch size reports its value as p50 and p99 (no interpolation to 75)", async () => {
     const { p, ctx, url, clock } = await started();
     for (let i = 0; i < 20; i++) {
