@@ -6,7 +6,7 @@
  * `/health` and the dashboard.
  * @module
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import process from "node:process";
 import denoJson from "../../deno.json" with { type: "json" };
 import { Code, codeName } from "../../protocol/codes.ts";
@@ -195,6 +195,17 @@ const round = (x: number, digits = 3): number => {
 const ms = (seconds: number | null): number | null =>
   seconds === null ? null : round(seconds * 1000);
 
+let processRegistry: Registry | undefined;
+
+/** prom-client's default metrics, collected once per process. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 /** RSS and JS heap in use (0 where the runtime cannot tell). */
 function memory(): { rssBytes: number; heapUsedBytes: number } {
   try {
@@ -291,9 +302,13 @@ export class MetricsRecorder {
       registers,
     });
     this.#registerScrapeMetrics(registers);
-    // process_* and nodejs_* families (CPU, RSS, heap, event loop lag, GC, ...), once per registry
-    if (!ctx.metrics.getSingleMetric("process_cpu_user_seconds_total")) {
-      collectDefaultMetrics({ register: ctx.metrics });
+    // process_* and nodejs_* families (CPU, RSS, heap, event loop lag, GC, ...): one set per
+    // process (each set starts a GC observer and an event-loop monitor), shared by every node's
+    // registry
+    const shared = processMetrics();
+    for (const { name } of shared.getMetricsAsArray()) {
+      const metric = shared.getSingleMetric(name);
+      if (metric && !ctx.metrics.getSingleMetric(name)) ctx.metrics.registerMetric(metric);
     }
   }
 

@@ -406,6 +406,18 @@ describe("SRE metrics (#12 item 3)", () => {
     ]);
   });
 
+  test("nodes in one process share one set of default metrics (one GC observer, one loop monitor)", () => {
+    const a = metricsContext();
+    const b = metricsContext();
+    createMetricsPlugin({ sampleIntervalMs: 0 }).setup(a.ctx);
+    createMetricsPlugin({ sampleIntervalMs: 0 }).setup(b.ctx);
+    for (const name of ["process_cpu_user_seconds_total", "nodejs_gc_duration_seconds"]) {
+      const ma = a.ctx.metrics.getSingleMetric(name);
+      expect(ma).toBeDefined();
+      expect(b.ctx.metrics.getSingleMetric(name)).toBe(ma!);
+    }
+  });
+
   test("a constant batch size reports its value as p50 and p99 (no interpolation to 75)", async () => {
     const { p, ctx, url, clock } = await started();
     for (let i = 0; i < 20; i++) {
