@@ -100,6 +100,8 @@ export class Node implements TinyKVNode {
     pendingBatches: 0,
     busyRejections: 0,
     proposalTimeouts: 0,
+    leaderChanges: 0,
+    keys: 0,
   };
   readonly #registry = new Registry();
   readonly #sm: StateMachine = createStateMachine();
@@ -260,6 +262,7 @@ export class Node implements TinyKVNode {
 
   stats(): Readonly<NodeStats> {
     this.#stats.pendingBatches = this.#write.pending.size;
+    this.#stats.keys = this.#sm.size();
     return this.#stats;
   }
 
@@ -553,6 +556,7 @@ export class Node implements TinyKVNode {
     s.role = role;
     if (leaderChanged) {
       s.leader = leader;
+      if (leader !== 0) this.#stats.leaderChanges = (this.#stats.leaderChanges ?? 0) + 1;
       this.#log.info(
         leader === 0
           ? "no leader"

@@ -129,6 +129,10 @@ export interface NodeStats {
   busyRejections: number;
   /** Proposals that failed with TIMEOUT. */
   proposalTimeouts: number;
+  /** Times this node saw a new leader (a change to leader 0, "no leader", is not counted). */
+  leaderChanges?: number;
+  /** Keys in the state machine (set when `stats()` is read). */
+  keys?: number;
 }
 
 /** Read-only view of the node for plugins. */

@@ -1,8 +1,8 @@
 /**
  * The live dashboard served at `/dashboard`: one self-contained HTML page (inline CSS and JS, no
  * build step, nothing fetched from elsewhere) that polls `/api/stats` every second and renders
- * throughput (with an SVG sparkline), batch sizes, latency percentiles, Raft state, replication lag
- * and errors. Every value lives in an element with a stable id so tests can read it.
+ * throughput (with an SVG sparkline), batch sizes, latency percentiles, Raft state, replication lag,
+ * errors, keys and memory. Every value lives in an element with a stable id so tests can read it.
  * @module
  */
 
@@ -30,6 +30,10 @@ export const NUMERIC_FIELD_IDS: readonly string[] = [
   "connections",
   "pending",
   "timeouts",
+  "keys",
+  "apply-lag",
+  "rss",
+  "heap-used",
 ];
 
 const STYLE = `
@@ -55,6 +59,9 @@ dt { color:var(--mute); }
 dd { margin:0; text-align:right; font-variant-numeric:tabular-nums; }
 svg { width:100%; height:60px; display:block; margin-top:.4rem; }
 #spark { fill:none; stroke:var(--accent); stroke-width:1.5; }
+table { width:100%; border-collapse:collapse; font-variant-numeric:tabular-nums; }
+th { color:var(--mute); font-weight:normal; text-align:left; }
+td, th { padding:.1rem .3rem; } tr.self td { font-weight:600; }
 #role.leader { color:var(--ok); } #role.candidate, #role.unknown { color:var(--bad); }
 `;
 
@@ -97,6 +104,19 @@ function table(id, obj, empty) {
     el.append(dt, dd);
   }
 }
+function members(list) {
+  const body = $("members");
+  body.replaceChildren();
+  for (const m of list) {
+    const tr = document.createElement("tr");
+    if (m.self) tr.className = "self";
+    for (const v of [String(m.id) + (m.self ? " (this node)" : ""), m.role, m.state || dash,
+      m.lag === null ? dash : fmt(m.lag, 0)]) {
+      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    }
+    body.append(tr);
+  }
+}
 let updates = 0;
 function render(s) {
   const h = s.health;
@@ -128,7 +148,12 @@ function render(s) {
   set("pending", fmt(s.pendingBatches, 0));
   set("timeouts", fmt(s.batchTimeouts, 0));
   set("window", fmt(s.windowSeconds, 0));
+  set("keys", fmt(s.keys, 0));
+  set("apply-lag", fmt(s.applyLag, 0));
+  set("rss", fmt(s.memory.rssBytes / 1048576, 1));
+  set("heap-used", fmt(s.memory.heapUsedBytes / 1048576, 1));
   table("errors-by-type", s.errorsByType, "none");
+  members(s.members);
   table("lag", s.replicationLag, h.role === "leader" ? "no followers" : "leader only");
   spark(s.throughputSeries);
   updates++;
@@ -187,6 +212,8 @@ ${NUM("commit-p50", "p50", "ms")}${NUM("commit-p99", "p99", "ms")}</dl></section
 <dt>leader address</dt><dd id="leader-address">\u2013</dd>
 ${NUM("commit", "commit index")}${NUM("applied", "applied index")}
 <dt>durable</dt><dd id="durable">\u2013</dd></dl></section>
+<section><h2>Members</h2><table><thead><tr><th>node</th><th>role</th><th>replication</th>
+<th>lag</th></tr></thead><tbody id="members"></tbody></table></section>
 <section><h2>Replication lag (entries)</h2><dl id="lag"></dl></section>
 <section><h2>Errors</h2><dl>
 ${NUM("errors-total", "total")}${NUM("error-rate", "rate (last 60 s)", "%")}</dl>
@@ -195,6 +222,10 @@ ${NUM("errors-total", "total")}${NUM("error-rate", "rate (last 60 s)", "%")}</dl
 ${NUM("bytes-in-rate", "in")}${NUM("bytes-out-rate", "out")}
 ${NUM("connections", "connections")}${NUM("pending", "pending batches")}
 ${NUM("timeouts", "batch timeouts")}</dl></section>
+<section><h2>Keys and memory</h2><dl>
+${NUM("keys", "keys")}${NUM("apply-lag", "apply lag (commit \u2212 applied)", "entries")}
+${NUM("rss", "resident memory (RSS)", "MiB")}${NUM("heap-used", "JS heap used", "MiB")}
+</dl></section>
 </main>
 <script>${SCRIPT}</script>
 </body>

@@ -194,6 +194,12 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
 }
 
 export { MetricsRecorder };
-export type { DashboardStats, HealthReport, Percentiles, RecorderOptions } from "./recorder.ts";
+export type {
+  DashboardStats,
+  HealthReport,
+  MemberView,
+  Percentiles,
+  RecorderOptions,
+} from "./recorder.ts";
 
 export default createMetricsPlugin;

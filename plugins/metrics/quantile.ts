@@ -1,6 +1,8 @@
 /**
  * Quantiles from cumulative histogram buckets, the way Prometheus' `histogram_quantile` computes
- * them: find the bucket holding the rank and interpolate linearly inside it.
+ * them: find the bucket holding the rank and interpolate linearly inside it — except when every
+ * observation lies in that one bucket: then the mean (`sum / count`) is the better estimate, and
+ * the exact value of a constant distribution (all batches of 100 give p50 100, not 75).
  * @module
  */
 
@@ -41,6 +43,9 @@ export function quantile(b: BucketCounts, q: number): number | null {
       const below = i === 0 ? 0 : b.counts[i - 1];
       const inBucket = c - below;
       if (inBucket <= 0) return b.bounds[i];
+      if (inBucket === total) {
+        return Math.min(b.bounds[i], Math.max(lower, b.sum / total));
+      }
       return lower + (b.bounds[i] - lower) * ((rank - below) / inBucket);
     }
   }

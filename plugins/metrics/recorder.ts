@@ -6,7 +6,9 @@
  * `/health` and the dashboard.
  * @module
  */
-import { Counter, Gauge, Histogram } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import process from "node:process";
+import denoJson from "../../deno.json" with { type: "json" };
 import { Code, codeName } from "../../protocol/codes.ts";
 import type {
   BatchResult,
@@ -90,6 +92,19 @@ export interface Percentiles {
   p99: number | null;
 }
 
+/** One cluster member as this node sees it (`/api/stats` `members`). */
+export interface MemberView {
+  id: number;
+  /** `leader`, `follower`, `learner`, or this node's own role (`candidate`, ...). */
+  role: string;
+  /** True for the node serving this page. */
+  self: boolean;
+  /** Leader only: `probe`, `replicate` or `snapshot` (Raft's progress state); null elsewhere. */
+  state: string | null;
+  /** Leader only: entries behind the leader's last index; null elsewhere. */
+  lag: number | null;
+}
+
 /** `/api/stats` body: what the dashboard shows. Windowed values cover `windowSeconds`. */
 export interface DashboardStats {
   health: HealthReport;
@@ -122,6 +137,14 @@ export interface DashboardStats {
   busyRejections: number;
   /** Leader only: follower id → entries behind the leader's last index. */
   replicationLag: Record<string, number>;
+  /** Every member this node knows of (the leader adds each one's replication state and lag). */
+  members: MemberView[];
+  /** Keys in this replica's state machine. */
+  keys: number;
+  /** Committed but not yet applied entries (commit − applied). */
+  applyLag: number;
+  /** The process's memory (every node in the process shares it). */
+  memory: { rssBytes: number; heapUsedBytes: number };
 }
 
 /** Cumulative counters captured once per sample interval. */
@@ -139,6 +162,24 @@ interface Sample {
   size: BucketCounts;
 }
 
+/** TinyKV's version (deno.json), the `version` label of `tinykv_build_info`. */
+export const TINYKV_VERSION: string = denoJson.version;
+
+/** The JavaScript runtime running this node and its version: `deno`, `bun` or `node`. */
+export function runtimeInfo(): { runtime: string; runtimeVersion: string } {
+  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
+  if (g.Deno) return { runtime: "deno", runtimeVersion: g.Deno.version.deno };
+  if (g.Bun) return { runtime: "bun", runtimeVersion: g.Bun.version };
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return { runtime: "node", runtimeVersion: p?.versions?.node ?? "unknown" };
+}
+
+/**
+ * Error types that are the server's fault (or its overload), as opposed to a client's bad
+ * request (UNKNOWN_COMMAND, SYNTAX, WRONG_TYPE, ...): what the `HighServerErrorRate` alert counts.
+ */
+export const SERVER_ERROR_TYPES: readonly string[] = ["INTERNAL", "TIMEOUT", "BUSY", "UNAVAILABLE"];
+
 /** Codes counted per type; larger numbers count as INTERNAL (as `codeName` maps them). */
 const CODE_SLOTS = 64;
 
@@ -153,6 +194,27 @@ const round = (x: number, digits = 3): number => {
 
 const ms = (seconds: number | null): number | null =>
   seconds === null ? null : round(seconds * 1000);
+
+let processRegistry: Registry | undefined;
+
+/** prom-client's default metrics, collected once per process. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/** RSS and JS heap in use (0 where the runtime cannot tell). */
+function memory(): { rssBytes: number; heapUsedBytes: number } {
+  try {
+    const m = process.memoryUsage();
+    return { rssBytes: m.rss, heapUsedBytes: m.heapUsed };
+  } catch {
+    return { rssBytes: 0, heapUsedBytes: 0 };
+  }
+}
 
 /** Reads a prom-client histogram's cumulative buckets (unlabelled histograms). */
 async function readBuckets(h: Histogram): Promise<BucketCounts> {
@@ -240,6 +302,14 @@ export class MetricsRecorder {
       registers,
     });
     this.#registerScrapeMetrics(registers);
+    // process_* and nodejs_* families (CPU, RSS, heap, event loop lag, GC, ...): one set per
+    // process (each set starts a GC observer and an event-loop monitor), shared by every node's
+    // registry
+    const shared = processMetrics();
+    for (const { name } of shared.getMetricsAsArray()) {
+      const metric = shared.getSingleMetric(name);
+      if (metric && !ctx.metrics.getSingleMetric(name)) ctx.metrics.registerMetric(metric);
+    }
   }
 
   // ------------------------------------------------------------------ hooks (hot path)
@@ -443,6 +513,35 @@ export class MetricsRecorder {
     return out;
   }
 
+  /** The members in the Raft configuration, voters first, with the leader's view of each. */
+  members(): MemberView[] {
+    const st = this.#raft();
+    if (!st) return [];
+    const out: MemberView[] = [];
+    const learners = new Set(st.conf.learners);
+    for (const id of [...st.conf.voters, ...st.conf.learners]) {
+      const p = st.role === "leader" ? st.progress?.[id] : undefined;
+      out.push({
+        id,
+        role: id === st.id
+          ? st.role
+          : id === st.leader
+          ? "leader"
+          : learners.has(id)
+          ? "learner"
+          : "follower",
+        self: id === st.id,
+        state: id === st.id && st.role === "leader" ? "leader" : p?.state ?? null,
+        lag: p && id !== st.id
+          ? Math.max(0, st.lastIndex - p.match)
+          : st.role === "leader" && id === st.id
+          ? 0
+          : null,
+      });
+    }
+    return out;
+  }
+
   /** The dashboard's JSON (`/api/stats`). */
   async dashboardStats(): Promise<DashboardStats> {
     const [latency, commit, size] = await Promise.all([
@@ -474,8 +573,9 @@ export class MetricsRecorder {
     const errorsByType = this.errorsByType();
     let errorsTotal = 0;
     for (const v of Object.values(errorsByType)) errorsTotal += v;
+    const health = this.health();
     return {
-      health: this.health(),
+      health,
       windowSeconds: round(dt / 1000, 1),
       throughput: round(this.throughput(), 1),
       throughputSeries: series,
@@ -500,6 +600,10 @@ export class MetricsRecorder {
       batchTimeouts: s.proposalTimeouts,
       busyRejections: s.busyRejections,
       replicationLag: this.replicationLag(),
+      members: this.members(),
+      keys: s.keys ?? 0,
+      applyLag: Math.max(0, (health.commit ?? 0) - (health.applied ?? 0)),
+      memory: memory(),
     };
   }
 
@@ -552,24 +656,6 @@ export class MetricsRecorder {
     for (const name of Object.keys(Code)) {
       if (name !== "OK" && name !== "NOT_FOUND") errorsCounter.inc({ error_type: name }, 0);
     }
-    new Gauge({
-      name: "tinykv_error_rate",
-      help: `Errors / (commands + refused batches) over the last ${
-        this.#errorWindowMs / 1000
-      } s (0..1)`,
-      registers,
-      collect() {
-        this.set(rec.errorRate());
-      },
-    });
-    new Gauge({
-      name: "tinykv_throughput",
-      help: `Commands applied per second over the last ${this.#throughputWindowMs / 1000} s`,
-      registers,
-      collect() {
-        this.set(rec.throughput());
-      },
-    });
     new Counter({
       name: "tinykv_batch_timeouts_total",
       help: "Client batches answered TIMEOUT (not applied within raft_submit_timeout_ms)",
@@ -597,6 +683,58 @@ export class MetricsRecorder {
         rec.#reportedBytesOut = s.bytesOut;
       },
     }).inc({ direction: "in" }, 0);
+    /** A counter filled at scrape time from a node counter that only grows. */
+    const fromNodeCounter = (
+      name: string,
+      help: string,
+      label: string | undefined,
+      series: Record<string, (s: Readonly<NodeStats>) => number>,
+    ) => {
+      const reported: Record<string, number> = {};
+      const c = new Counter({
+        name,
+        help,
+        labelNames: label ? [label] : [],
+        registers,
+        collect() {
+          const s = stats();
+          for (const [v, pick] of Object.entries(series)) {
+            const now = pick(s);
+            const d = now - (reported[v] ?? 0);
+            if (d > 0) label ? this.inc({ [label]: v }, d) : this.inc(d);
+            reported[v] = Math.max(now, reported[v] ?? 0);
+          }
+        },
+      });
+      for (const v of Object.keys(series)) label ? c.inc({ [label]: v }, 0) : c.inc(0);
+    };
+    fromNodeCounter(
+      "tinykv_proposals_failed_total",
+      "Client batches that failed before being applied: refused as BUSY (reason busy) or not applied within raft_submit_timeout_ms (reason timeout)",
+      "reason",
+      { timeout: (s) => s.proposalTimeouts, busy: (s) => s.busyRejections },
+    );
+    fromNodeCounter(
+      "tinykv_raft_leader_changes_total",
+      "Times this node saw a new Raft leader",
+      undefined,
+      { "": (s) => s.leaderChanges ?? 0 },
+    );
+    new Gauge({
+      name: "tinykv_keys",
+      help: "Keys in this replica's state machine",
+      registers,
+      collect() {
+        this.set(stats().keys ?? 0);
+      },
+    });
+    const { runtime, runtimeVersion } = runtimeInfo();
+    new Gauge({
+      name: "tinykv_build_info",
+      help: "Always 1; labels: TinyKV version, JavaScript runtime and its version",
+      labelNames: ["version", "runtime", "runtime_version"],
+      registers,
+    }).set({ version: TINYKV_VERSION, runtime, runtime_version: runtimeVersion }, 1);
     new Gauge({
       name: "tinykv_connections",
       help: "Open client connections",
@@ -624,6 +762,11 @@ export class MetricsRecorder {
         },
       });
     raftGauge("tinykv_raft_term", "Current Raft term", (st) => st.term);
+    raftGauge(
+      "tinykv_raft_apply_lag_entries",
+      "Entries committed but not yet applied on this replica (commit index - applied index)",
+      (st) => Math.max(0, st.commit - st.applied),
+    );
     raftGauge("tinykv_raft_commit_index", "Highest log index known committed", (st) => st.commit);
     raftGauge(
       "tinykv_raft_applied_index",

@@ -5,8 +5,55 @@
  * `wal_segment_bytes` (declared below).
  * @module
  */
-import { definePlugin } from "../../core/plugin/plugin.ts";
-import { openWal } from "./wal.ts";
+import { Histogram } from "prom-client";
+import { definePlugin, type PluginContext } from "../../core/plugin/plugin.ts";
+import { openWal, type WalObservers } from "./wal.ts";
+
+/** Buckets (seconds) of the WAL's fsync and snapshot histograms. */
+const DURATION_BUCKETS = [
+  0.0001,
+  0.0005,
+  0.001,
+  0.002,
+  0.004,
+  0.008,
+  0.016,
+  0.032,
+  0.064,
+  0.128,
+  0.256,
+  0.512,
+  1.024,
+  2.048,
+  4.096,
+  8.192,
+];
+
+/** A histogram in the node's registry (reused when the storage is opened again on the same node). */
+function histogram(ctx: PluginContext, name: string, help: string): Histogram {
+  const old = ctx.metrics.getSingleMetric(name);
+  if (old) return old as Histogram;
+  return new Histogram({ name, help, buckets: DURATION_BUCKETS, registers: [ctx.metrics] });
+}
+
+/** `tinykv_wal_fsync_duration_seconds` and `tinykv_snapshot_save_duration_seconds`, fed by the WAL. */
+export function walObservers(ctx: PluginContext): WalObservers {
+  const fsync = histogram(
+    ctx,
+    "tinykv_wal_fsync_duration_seconds",
+    "WAL group commit: fdatasync of the open segment(s), seconds",
+  );
+  const snapshot = histogram(
+    ctx,
+    "tinykv_snapshot_save_duration_seconds",
+    "Saving a locally taken snapshot (write, fsync, rename, compact), seconds",
+  );
+  return {
+    nowMs: () => ctx.clock.monoMs(),
+    fsyncSeconds: (s) => fsync.observe(s),
+    snapshotSeconds: (s) => snapshot.observe(s),
+  };
+}
 
 export {
   openWal,
@@ -46,6 +93,7 @@ const walPlugin = definePlugin({
       logger: ctx.logger,
       fs: ctx.fs,
       scheduler: ctx.scheduler,
+      observe: walObservers(ctx),
     });
     const r = wal.recovery;
     ctx.logger.info(

@@ -41,6 +41,17 @@ export interface WalOptions {
   fs?: FileSystem;
   /** Timers, for policy `batch` (default: the runtime's). */
   scheduler?: Scheduler;
+  /** Timing observers (the wal plugin feeds its histograms); need `nowMs`. */
+  observe?: WalObservers;
+}
+
+/** Durations the WAL reports, in seconds, measured with `nowMs` (a monotonic clock in ms). */
+export interface WalObservers {
+  nowMs: () => number;
+  /** One group commit: fdatasync of the open segment(s) (and the directory when it changed). */
+  fsyncSeconds?: (seconds: number) => void;
+  /** One locally taken snapshot saved: file written, fsynced and renamed, log compacted. */
+  snapshotSeconds?: (seconds: number) => void;
 }
 
 /** The logging the WAL needs (a core Logger fits). */
@@ -115,6 +126,7 @@ export class WalStorage implements Storage {
   #synced = 0;
   #syncing = false;
   #fsyncs = 0;
+  readonly #observe: WalObservers | undefined;
   #waiters: Waiter[] = [];
   #retiring: number[] = [];
   #dirDirty = false;
@@ -129,6 +141,7 @@ export class WalStorage implements Storage {
   constructor(dir: string, options: WalOptions = {}) {
     this.dir = resolve(dir);
     this.fsyncPolicy = options.fsync ?? "always";
+    this.#observe = options.observe;
     if (!["always", "batch", "off"].includes(this.fsyncPolicy)) {
       throw new Error(`wal: fsync policy must be always, batch or off (got ${this.fsyncPolicy})`);
     }
@@ -300,12 +313,15 @@ export class WalStorage implements Storage {
       if (this.#log.term(index) !== term) {
         throw new Error(`wal: snapshot term ${term} does not match the log at ${index}`);
       }
+      const obs = this.#observe;
+      const t0 = obs?.snapshotSeconds ? obs.nowMs() : 0;
       const name = await writeSnapshotFile(this.#fs, this.dir, snap, this.durable);
       this.#checkWritable();
       this.#snap = snap;
       const c = Math.min(index - Math.max(0, keepEntries), this.#log.lastIndex());
       if (c > this.#log.baseIndex) this.#log.compact(c);
       await this.#removeCovered(name);
+      if (obs?.snapshotSeconds) obs.snapshotSeconds(Math.max(0, obs.nowMs() - t0) / 1000);
     });
   }
 
@@ -464,9 +480,12 @@ export class WalStorage implements Storage {
     const fds = [...retiring, this.#fd];
     this.#fsyncs++;
     const fs = this.#fs;
+    const obs = this.#observe;
+    const t0 = obs?.fsyncSeconds ? obs.nowMs() : 0;
     Promise.all(fds.map((fd) => fs.fsync(fd)))
       .then(() => (dirDirty ? fs.syncDir(this.dir) : undefined))
       .then(() => {
+        if (obs?.fsyncSeconds) obs.fsyncSeconds(Math.max(0, obs.nowMs() - t0) / 1000);
         for (const fd of retiring) fs.close(fd);
         this.#synced = gen;
         this.#syncing = false;

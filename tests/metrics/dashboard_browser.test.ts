@@ -43,7 +43,7 @@ async function simulatedSecond(): Promise<void> {
 beforeAll(async () => {
   findChromium(); // fail early with the install hint
   Object.assign(m.raft, { term: 4 });
-  Object.assign(m.stats, { connections: 10, pendingBatches: 3, proposalTimeouts: 1 });
+  Object.assign(m.stats, { connections: 10, pendingBatches: 3, proposalTimeouts: 1, keys: 1234 });
   await plugin.setup!(m.ctx);
   await plugin.start!(m.ctx);
   for (let i = 0; i < 5; i++) await simulatedSecond();
@@ -80,6 +80,14 @@ test("the dashboard renders live numbers in every field", async () => {
   expect(renderedNumber(textById(html, "lat-p99"))).toBeLessThanOrEqual(5);
   expect(renderedNumber(textById(html, "commands-total"))).toBeGreaterThanOrEqual(before);
   expect(renderedNumber(textById(html, "connections"))).toBe(10);
+  // the members table (#12 item 3): this node leads; follower 2 is one entry behind
+  expect(html).toMatch(/<tr class="self"><td>1 \(this node\)<\/td><td>leader<\/td>/);
+  expect(html).toMatch(/<tr><td>2<\/td><td>follower<\/td><td>replicate<\/td><td>\d+<\/td><\/tr>/);
+  // keys and memory (#12 item 3)
+  expect(renderedNumber(textById(html, "keys"))).toBe(1234);
+  expect(renderedNumber(textById(html, "apply-lag"))).toBe(0);
+  expect(renderedNumber(textById(html, "rss"))).toBeGreaterThan(1);
+  expect(renderedNumber(textById(html, "heap-used"))).toBeGreaterThan(0);
   // sparkline drawn, replication lag table filled, error types listed
   const points = /id="spark" points="([^"]*)"/.exec(html)?.[1] ?? "";
   expect(points.split(" ").length).toBeGreaterThanOrEqual(5);

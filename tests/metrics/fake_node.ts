@@ -34,6 +34,8 @@ export function metricsContext(overrides: Partial<Config> = {}): MetricsTestCont
     pendingBatches: 0,
     busyRejections: 0,
     proposalTimeouts: 0,
+    leaderChanges: 0,
+    keys: 0,
   };
   const raft: RaftStatus = {
     id: 1,

@@ -90,8 +90,15 @@ describe("metrics plugin over HTTP", () => {
     expect(m.get('tinykv_raft_replication_lag_entries{follower="2"}')).toBe(5);
     expect(m.get('tinykv_raft_replication_lag_entries{follower="3"}')).toBe(0);
     expect(m.has('tinykv_raft_replication_lag_entries{follower="1"}')).toBe(false);
-    // 3 command errors + 3 refused batches over 14 commands + 3 refused batches
-    expect(m.get("tinykv_error_rate")).toBeCloseTo(6 / 17, 9);
+    expect(m.get('tinykv_proposals_failed_total{reason="timeout"}')).toBe(2);
+    expect(m.get('tinykv_proposals_failed_total{reason="busy"}')).toBe(1);
+    expect(m.get("tinykv_raft_apply_lag_entries")).toBe(1);
+    // the node-computed rates are gone: rate() over the counters replaces them
+    expect(m.has("tinykv_error_rate")).toBe(false);
+    expect(m.has("tinykv_throughput")).toBe(false);
+    // 3 command errors + 3 refused batches over 14 commands + 3 refused batches (dashboard JSON)
+    const s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.errorRate).toBeCloseTo(6 / 17, 6);
     expect(p.recorder!.tracked).toEqual({ arrivals: 0, proposals: 0 });
   });
 
@@ -104,7 +111,9 @@ describe("metrics plugin over HTTP", () => {
     expect(b.get("tinykv_commands_total")).toBe(3);
     expect(b.get('tinykv_errors_total{error_type="NOT_INTEGER"}')).toBe(1);
     expect(b.get('tinykv_network_bytes_total{direction="in"}')).toBe(100);
-    expect(a).toEqual(b);
+    // the tinykv_ series are the same on a second scrape (process_* and nodejs_* move on their own)
+    const ours = (m: Map<string, number>) => [...m].filter(([k]) => k.startsWith("tinykv_"));
+    expect(ours(a)).toEqual(ours(b));
     p.onApply!(entryOf([batch(2)]), resultsOf([0, Code.NOT_INTEGER]), ctx);
     stats.bytesIn = 250;
     const c = await scrape(url);
@@ -244,20 +253,19 @@ describe("windows and bounds", () => {
       clock.t += 1000;
       await p.sample();
     }
-    let m = await scrape(url);
-    expect(m.get("tinykv_throughput")).toBeCloseTo(100, 6);
-    expect(m.get("tinykv_error_rate")).toBeCloseTo(0.01, 9);
+    let s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.throughput).toBeCloseTo(100, 6);
+    expect(s.errorRate).toBeCloseTo(0.01, 6);
     // idle for 70 s: both windows empty
     for (let s = 0; s < 70; s++) {
       clock.t += 1000;
       await p.sample();
     }
-    m = await scrape(url);
-    expect(m.get("tinykv_throughput")).toBe(0);
-    expect(m.get("tinykv_error_rate")).toBe(0);
+    const m = await scrape(url);
     expect(m.get("tinykv_commands_total")).toBe(1000);
-    const s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
     expect(s.throughput).toBe(0);
+    expect(s.errorRate).toBe(0);
     expect(s.throughputSeries.length).toBeGreaterThanOrEqual(60);
     expect(s.throughputSeries.every((x) => x === 0)).toBe(true);
   });
@@ -342,4 +350,85 @@ test("through the core's hook bus it runs first and passes every batch on", asyn
   expect(seen.length).toBe(2);
   const hist = await metrics.recorder!.batchSize.get();
   expect(hist.values.find((v) => v.metricName === "tinykv_batch_size_count")?.value).toBe(2);
+});
+
+describe("SRE metrics (#12 item 3)", () => {
+  test("build info, default runtime metrics, leader changes, keys and apply lag", async () => {
+    const { url, stats, raft } = await started();
+    Object.assign(stats, { leaderChanges: 3, keys: 42 });
+    Object.assign(raft, { commit: 100, applied: 93 });
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const m = await scrape(url);
+    const build = [...m.keys()].find((k) => k.startsWith("tinykv_build_info{"));
+    expect(build).toMatch(/version="\d+\.\d+\.\d+"/);
+    expect(build).toMatch(/runtime="(bun|deno|node)"/);
+    expect(m.get(build!)).toBe(1);
+    expect(m.get("tinykv_raft_leader_changes_total")).toBe(3);
+    expect(m.get("tinykv_keys")).toBe(42);
+    expect(m.get("tinykv_raft_apply_lag_entries")).toBe(7);
+    const s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.keys).toBe(42);
+    expect(s.applyLag).toBe(7);
+    expect(s.memory.rssBytes).toBeGreaterThan(1 << 20);
+    expect(s.memory.heapUsedBytes).toBeGreaterThan(0);
+    for (
+      const family of [
+        "process_cpu_user_seconds_total",
+        "process_resident_memory_bytes",
+        "nodejs_heap_size_used_bytes",
+        "nodejs_eventloop_lag_seconds",
+      ]
+    ) expect(text).toContain(`# TYPE ${family} `);
+    stats.leaderChanges = 4;
+    expect((await scrape(url)).get("tinykv_raft_leader_changes_total")).toBe(4);
+  });
+
+  test("/api/stats lists every member: the leader's view has state and lag, a follower's role only", async () => {
+    const { url, raft } = await started();
+    Object.assign(raft, { lastIndex: 50, conf: { voters: [1, 2, 3], learners: [4] } });
+    raft.progress![2] = { match: 45, next: 46, state: "replicate" };
+    raft.progress![3] = { match: 10, next: 11, state: "snapshot" };
+    raft.progress![4] = { match: 50, next: 51, state: "probe" };
+    let s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.members).toEqual([
+      { id: 1, role: "leader", self: true, state: "leader", lag: 0 },
+      { id: 2, role: "follower", self: false, state: "replicate", lag: 5 },
+      { id: 3, role: "follower", self: false, state: "snapshot", lag: 40 },
+      { id: 4, role: "learner", self: false, state: "probe", lag: 0 },
+    ]);
+    Object.assign(raft, { id: 2, role: "follower", leader: 3, progress: undefined });
+    s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.members.map((m) => [m.id, m.role, m.self, m.state, m.lag])).toEqual([
+      [1, "follower", false, null, null],
+      [2, "follower", true, null, null],
+      [3, "leader", false, null, null],
+      [4, "learner", false, null, null],
+    ]);
+  });
+
+  test("nodes in one process share one set of default metrics (one GC observer, one loop monitor)", () => {
+    const a = metricsContext();
+    const b = metricsContext();
+    createMetricsPlugin({ sampleIntervalMs: 0 }).setup(a.ctx);
+    createMetricsPlugin({ sampleIntervalMs: 0 }).setup(b.ctx);
+    for (const name of ["process_cpu_user_seconds_total", "nodejs_gc_duration_seconds"]) {
+      const ma = a.ctx.metrics.getSingleMetric(name);
+      expect(ma).toBeDefined();
+      expect(b.ctx.metrics.getSingleMetric(name)).toBe(ma!);
+    }
+  });
+
+  test("a constant batch size reports its value as p50 and p99 (no interpolation to 75)", async () => {
+    const { p, ctx, url, clock } = await started();
+    for (let i = 0; i < 20; i++) {
+      const b = batch(100);
+      p.onBatch!(b, ctx);
+      clock.t += 1;
+      p.onApply!(entryOf([b]), resultsOf(new Array(100).fill(0)), ctx);
+    }
+    const s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    expect(s.batchSize).toEqual({ p50: 100, p99: 100 });
+    // every batch took 1 ms: p50 is 1 ms, not interpolated inside the (0.5, 1] ms bucket
+    expect(s.batchLatencyMs.p50).toBe(1);
+  });
 });

@@ -60,7 +60,10 @@ test("/metrics has the plan's metrics with live values", async () => {
   expect(m.get('tinykv_network_bytes_total{direction="in"}')).toBeGreaterThan(1000);
   expect(m.get('tinykv_network_bytes_total{direction="out"}')).toBeGreaterThan(1000);
   expect(m.get('tinykv_errors_total{error_type="WRONG_TYPE"}')).toBeGreaterThan(10);
-  expect(m.get("tinykv_error_rate")).toBeGreaterThan(0);
+  expect(m.has("tinykv_error_rate")).toBe(false); // rate(tinykv_errors_total) instead
+  expect(m.get("tinykv_keys")).toBeGreaterThanOrEqual(99);
+  expect(m.get("tinykv_raft_leader_changes_total")).toBe(1);
+  expect(m.get("process_resident_memory_bytes")).toBeGreaterThan(0);
   expect(m.get("tinykv_raft_term")).toBeGreaterThanOrEqual(1);
   expect(m.get("tinykv_raft_is_leader")).toBe(1);
   expect(m.get("tinykv_raft_applied_index")).toBeGreaterThan(10);
