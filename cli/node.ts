@@ -5,6 +5,7 @@
  * on SIGINT/SIGTERM. Usage errors print one line and exit with code 2.
  * @module
  */
+import { VERSION } from "../core/config/version.ts";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -47,8 +48,6 @@ export class UnknownFlagError extends UsageError {
     this.flag = flag;
   }
 }
-
-const VERSION = "0.1.0";
 
 /** The `--help` text: core options, then the options of each plugin in `plugins`. */
 export function usage(plugins: readonly Plugin[] = []): string {

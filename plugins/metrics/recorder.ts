@@ -8,7 +8,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import process from "node:process";
-import denoJson from "../../deno.json" with { type: "json" };
+import { VERSION } from "../../core/config/version.ts";
 import { Code, codeName } from "../../protocol/codes.ts";
 import type {
   BatchResult,
@@ -162,8 +162,8 @@ interface Sample {
   size: BucketCounts;
 }
 
-/** TinyKV's version (deno.json), the `version` label of `tinykv_build_info`. */
-export const TINYKV_VERSION: string = denoJson.version;
+/** TinyKV's version, the `version` label of `tinykv_build_info`. */
+export const TINYKV_VERSION: string = VERSION;
 
 /** The JavaScript runtime running this node and its version: `deno`, `bun` or `node`. */
 export function runtimeInfo(): { runtime: string; runtimeVersion: string } {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../mod.ts";
+import { VERSION } from "../../core/config/version.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
@@ -92,6 +93,7 @@ test("package.json exports and bin name files that exist; LICENSE and CHANGELOG 
   ];
   for (const t of targets) expect(existsSync(join(ROOT, t))).toBe(true);
   expect(deno.version).toBe(pkg.version);
+  expect(VERSION).toBe(pkg.version); // core/config/version.ts (--version, tinykv_build_info)
   expect(readFileSync(join(ROOT, pkg.bin.tinykv), "utf8")).toMatch(/^#!\/usr\/bin\/env bun\n/);
   expect(readFileSync(join(ROOT, "LICENSE"), "utf8")).toMatch(/MIT License[\s\S]*TinyKV authors/);
   expect(existsSync(join(ROOT, "CHANGELOG.md"))).toBe(true);
