@@ -12,7 +12,6 @@
 import { decodeCbor } from "../../protocol/cbor.ts";
 import { toArgv } from "../server/argv.ts";
 import { isGuard } from "../state/txn.ts";
-import { walkCommands } from "./argv_walk.ts";
 import { Code } from "../../protocol/codes.ts";
 import { type CommandResult, MAX_BATCH_REPLY_BYTES, valueBytes } from "../../protocol/messages.ts";
 import type { HookBus } from "../plugin/hooks.ts";
@@ -89,22 +88,18 @@ export class Applier {
       this.#report(`batch ${batch.batchId} at entry ${ctx.index}: ${problem}; not applied`);
       return malformed(`malformed batch: ${problem}; not applied`);
     }
-    // Straight from the bytes when the batch has the usual shape; else the general decoder.
-    const walked = walkCommands(batch.commands);
-    let cmds: unknown = walked;
-    if (walked === null) {
-      try {
-        cmds = decodeCbor(batch.commands);
-      } catch {
-        cmds = null;
-      }
+    let cmds: unknown;
+    try {
+      cmds = decodeCbor(batch.commands);
+    } catch {
+      cmds = null;
     }
     if (!Array.isArray(cmds)) return malformed("malformed commands: not a CBOR array");
     const out: BatchResult = { codes: [], data: [], errors: [] };
     const sm = this.#sm;
     let replyBytes = 0;
     for (let i = 0; i < cmds.length; i++) {
-      const argv = walked !== null ? walked[i] : toArgv(cmds[i]);
+      const argv = toArgv(cmds[i]);
       if (typeof argv === "string") {
         out.codes.push(Code.SYNTAX);
         out.data.push(null);
