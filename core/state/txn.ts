@@ -6,16 +6,38 @@
  *   `ABORTED`. As the first command of a batch it is a guard: the node's applier runs the rest of
  *   the batch only if it answered OK (core/node/applier.ts), on every replica alike, so the whole
  *   batch — one log entry — applies or none of it does.
+ * - `GETREV key` answers a string key's value with its create and mod revisions; `REVISION` the
+ *   store's revision (the last applied index where it is asked: through ReadIndex, linearizable).
  * Revisions are log indexes, the same on every replica and carried in snapshots.
  * @module
  */
 import { Code } from "../../protocol/codes.ts";
 import { bytesToKey, parseIntArg } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
-import { fail, ok, syntaxError } from "./reply.ts";
+import { Kind } from "./keyspace.ts";
+import { fail, nil, ok, syntaxError, wrongType } from "./reply.ts";
 
-/** WATCHREV and IFREV. */
+/** WATCHREV, IFREV, GETREV and REVISION. */
 export const TXN_COMMANDS: readonly CommandSpec[] = [
+  {
+    // GETREV key: [value, create revision, mod revision] of a string key; nil when absent.
+    name: "getrev",
+    arity: 2,
+    write: false,
+    run: (db, argv, ctx, out) => {
+      const e = db.read(bytesToKey(argv[1]), ctx.nowMs);
+      if (e === undefined) return nil(out);
+      if (e.kind !== Kind.STRING) return wrongType(out);
+      ok(out, [e.value as Uint8Array, e.createRev, e.modRev]);
+    },
+  },
+  {
+    // REVISION: the store's revision — the index of the last entry applied where it is asked.
+    name: "revision",
+    arity: 1,
+    write: false,
+    run: (_db, _argv, ctx, out) => ok(out, ctx.index),
+  },
   {
     name: "watchrev",
     arity: -2,

@@ -53,4 +53,19 @@ test("IFREV guards the rest of its batch", async () => {
   // IFREV anywhere but first is only a check.
   const later = await c.batch([["SET", "m", "1"], ["IFREV", "k", "1"], ["SET", "m", "2"]], "t9");
   expect(later.codes).toEqual([Code.OK, Code.ABORTED, Code.OK]);
+
+  // GETREV / REVISION: revisions are readable with the value.
+  await c.batch([["SET", "gr", "a"]], "g1");
+  const g1 = await c.batch([["GETREV", "gr"], ["REVISION"]], "g2");
+  const [v1, create1, mod1] = (g1.data as unknown[][])[0] as [Uint8Array, number, number];
+  expect(text(v1)).toBe("a");
+  expect(create1).toBe(mod1);
+  expect((g1.data as number[])[1]).toBeGreaterThanOrEqual(mod1);
+  await c.batch([["SET", "gr", "b"]], "g3");
+  const g2 = await c.batch([["GETREV", "gr"], ["GETREV", "nope"], ["GETREV", "n"]], "g4");
+  const [v2, create2, mod2] = (g2.data as unknown[][])[0] as [Uint8Array, number, number];
+  expect(text(v2)).toBe("b");
+  expect(create2).toBe(create1);
+  expect(mod2).toBeGreaterThan(mod1);
+  expect((g2.codes as number[]).slice(1)).toEqual([Code.NOT_FOUND, Code.OK]);
 });

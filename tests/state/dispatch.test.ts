@@ -61,8 +61,10 @@ describe("dispatch", () => {
   test("wrong arity of every command names the command", () => {
     const h = new Harness();
     for (const name of STATE_COMMANDS) {
-      if (["ping", "dbsize", "randomkey", "flushdb", "flushall"].includes(name)) continue;
-      // No command takes zero arguments apart from PING/DBSIZE/RANDOMKEY/FLUSHDB/FLUSHALL.
+      if (["ping", "dbsize", "randomkey", "flushdb", "flushall", "revision"].includes(name)) {
+        continue;
+      }
+      // No command takes zero arguments apart from PING/DBSIZE/RANDOMKEY/FLUSHDB/FLUSHALL/REVISION.
       expect(h.err(Code.SYNTAX, name.toUpperCase())).toBe(
         `wrong number of arguments for '${name}' command`,
       );
@@ -119,7 +121,8 @@ describe("dispatch", () => {
       ...("GETRANGE SUBSTR LCS KEYS SCAN TOUCH EXPIRETIME PEXPIRETIME RANDOMKEY OBJECT LPOS " +
         "SINTER SUNION SDIFF SINTERCARD SRANDMEMBER SMISMEMBER SSCAN HMGET HSTRLEN HRANDFIELD " +
         "HSCAN ZRANK ZREVRANK ZREVRANGE ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX ZCOUNT " +
-        "ZLEXCOUNT ZMSCORE ZUNION ZINTER ZDIFF ZRANDMEMBER ZSCAN WATCHREV IFREV").split(" "),
+        "ZLEXCOUNT ZMSCORE ZUNION ZINTER ZDIFF ZRANDMEMBER ZSCAN WATCHREV IFREV GETREV REVISION")
+        .split(" "),
     ];
     const rw = [
       "SET",
