@@ -364,3 +364,16 @@ test("WATCH of a 900 KB key works (no stack overflow building the watch table)",
     c.close();
   }
 });
+
+test("a missing key is a null array where Redis answers one (LPOP/RPOP with a count, LMPOP)", async () => {
+  const req = cat(
+    resp("LPOP", "na:none", "2"),
+    resp("RPOP", "na:none", "2"),
+    resp("LMPOP", "1", "na:none", "LEFT"),
+    resp("LPOP", "na:none"),
+    resp("RPUSH", "na:l", "a"),
+    resp("LPOP", "na:l", "5"),
+  );
+  const want = "*-1\r\n*-1\r\n*-1\r\n$-1\r\n:1\r\n*1\r\n$1\r\na\r\n";
+  expect(await exchange(req, want)).toBe(want);
+});

@@ -28,6 +28,8 @@ export const enum ArgShape {
   WITHSCORES = 1,
   ZADD_INCR = 2,
   POP_COUNT = 3,
+  /** LPOP/RPOP: with a count the reply is an array (and a missing key a null array). */
+  LIST_POP_COUNT = 4,
 }
 
 /** One command as the front-end sees it. */
@@ -45,6 +47,7 @@ const noop = () => {};
 
 /** Reply shapes of state commands whose native value is not shaped by default. */
 const SHAPES: Record<string, Shape> = {
+  lmpop: Shape.NIL_ARRAY,
   zscore: Shape.DOUBLE,
   zincrby: Shape.DOUBLE,
   incrbyfloat: Shape.BULK,
@@ -66,6 +69,8 @@ const SHAPES: Record<string, Shape> = {
 };
 
 const ARG_SHAPES: Record<string, ArgShape> = {
+  lpop: ArgShape.LIST_POP_COUNT,
+  rpop: ArgShape.LIST_POP_COUNT,
   zrange: ArgShape.WITHSCORES,
   zrangebyscore: ArgShape.WITHSCORES,
   zrevrange: ArgShape.WITHSCORES,

@@ -708,7 +708,7 @@ export class RespServer {
       for (let i = 0; i < b.count; i++) {
         const code = r.codes[i];
         if (code === Code.OK) w.value(r.data[i], b.shapes[i]);
-        else if (code === Code.NOT_FOUND) w.nil();
+        else if (code === Code.NOT_FOUND) b.shapes[i] === Shape.NIL_ARRAY ? w.nilArray() : w.nil();
         else w.error(redisError(code, r.errors[i]));
       }
     } else {
@@ -753,8 +753,9 @@ export class RespServer {
         for (let i = g; i < b.count; i++) {
           const code = r.codes[i];
           if (code === Code.OK) w.value(r.data[i], b.shapes[i]);
-          else if (code === Code.NOT_FOUND) w.nil();
-          else w.error(redisError(code, r.errors[i]));
+          else if (code === Code.NOT_FOUND) {
+            b.shapes[i] === Shape.NIL_ARRAY ? w.nilArray() : w.nil();
+          } else w.error(redisError(code, r.errors[i]));
         }
       }
     }
@@ -1542,6 +1543,8 @@ function argShape(
       return spec.shape;
     case ArgShape.POP_COUNT:
       return n > 2 ? Shape.SCORES : Shape.FLAT_SCORES;
+    case ArgShape.LIST_POP_COUNT:
+      return n > 2 ? Shape.NIL_ARRAY : spec.shape;
   }
   return spec.shape;
 }

@@ -28,6 +28,8 @@ export const enum Shape {
   DOUBLES = 7,
   /** flat [member, score, ...] with scores as doubles in both protocols' own way (no pairing). */
   FLAT_SCORES = 8,
+  /** As DEFAULT, but "no such key" is a null array (`*-1` in RESP2): LPOP/RPOP with a count, LMPOP. */
+  NIL_ARRAY = 9,
 }
 
 const enc = new TextEncoder();
