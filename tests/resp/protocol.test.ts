@@ -377,3 +377,14 @@ test("a missing key is a null array where Redis answers one (LPOP/RPOP with a co
   const want = "*-1\r\n*-1\r\n*-1\r\n$-1\r\n:1\r\n*1\r\n$1\r\na\r\n";
   expect(await exchange(req, want)).toBe(want);
 });
+
+test("ZRANK WITHSCORE: [rank, score] with the score as a bulk string (RESP2), as Redis 7.2", async () => {
+  const req = cat(
+    resp("ZADD", "zr:z", "1.5", "a", "2", "b"),
+    resp("ZRANK", "zr:z", "b", "WITHSCORE"),
+    resp("ZREVRANK", "zr:z", "b", "withscore"),
+    resp("ZRANK", "zr:z", "a"),
+  );
+  const want = ":2\r\n*2\r\n:1\r\n$1\r\n2\r\n*2\r\n:0\r\n$1\r\n2\r\n:0\r\n";
+  expect(await exchange(req, want)).toBe(want);
+});

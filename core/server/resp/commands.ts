@@ -30,6 +30,8 @@ export const enum ArgShape {
   POP_COUNT = 3,
   /** LPOP/RPOP: with a count the reply is an array (and a missing key a null array). */
   LIST_POP_COUNT = 4,
+  /** ZRANK/ZREVRANK: WITHSCORE makes the reply [rank, score]. */
+  WITHSCORE = 5,
 }
 
 /** One command as the front-end sees it. */
@@ -70,6 +72,8 @@ const SHAPES: Record<string, Shape> = {
 
 const ARG_SHAPES: Record<string, ArgShape> = {
   lpop: ArgShape.LIST_POP_COUNT,
+  zrank: ArgShape.WITHSCORE,
+  zrevrank: ArgShape.WITHSCORE,
   rpop: ArgShape.LIST_POP_COUNT,
   zrange: ArgShape.WITHSCORES,
   zrangebyscore: ArgShape.WITHSCORES,

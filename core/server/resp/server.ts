@@ -1545,6 +1545,11 @@ function argShape(
       return n > 2 ? Shape.SCORES : Shape.FLAT_SCORES;
     case ArgShape.LIST_POP_COUNT:
       return n > 2 ? Shape.NIL_ARRAY : spec.shape;
+    case ArgShape.WITHSCORE:
+      for (let i = 3; i < n; i++) {
+        if (eqFold(buf, starts[i], ends[i], "withscore")) return Shape.RANK_SCORE;
+      }
+      return spec.shape;
   }
   return spec.shape;
 }

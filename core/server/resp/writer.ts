@@ -30,6 +30,8 @@ export const enum Shape {
   FLAT_SCORES = 8,
   /** As DEFAULT, but "no such key" is a null array (`*-1` in RESP2): LPOP/RPOP with a count, LMPOP. */
   NIL_ARRAY = 9,
+  /** [rank, score]: ZRANK/ZREVRANK WITHSCORE (the score a double: bulk in RESP2). */
+  RANK_SCORE = 10,
 }
 
 const enc = new TextEncoder();
@@ -276,6 +278,14 @@ export class RespWriter {
         this.array(n);
         for (let i = 0; i < n; i++) this.value(v[i], i % 2 === 1 ? Shape.DOUBLE : Shape.BULK);
         return;
+      case Shape.RANK_SCORE:
+        if (n === 2) {
+          this.array(2);
+          this.value(v[0], Shape.DEFAULT);
+          this.value(v[1], Shape.DOUBLE);
+          return;
+        }
+        break;
       case Shape.DOUBLES:
         this.array(n);
         for (let i = 0; i < n; i++) this.value(v[i], Shape.DOUBLE);
