@@ -170,6 +170,7 @@ export class Node implements TinyKVNode {
       },
       clientAddress: (id) => this.#membership.clientAddress(id),
       forward: (b) => this.#forwarding.forward(b),
+      report: (err) => log.error(`answering a client failed (the node carries on): ${err}`),
     });
     this.#forwarding = new Forwarding({
       selfId: this.id,

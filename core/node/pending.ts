@@ -23,14 +23,32 @@ export function batchKey(clientId: string, batchId: string): string {
   return clientId + "\u0000" + batchId;
 }
 
+/**
+ * Calls every waiter; one that throws (a bug in whoever answers the client: a reply writer, a
+ * connection) is reported and never reaches the caller — apply, the read path or the deadline
+ * sweep — so it cannot stop the other waiters or fail the node.
+ */
+function notify(waiters: Waiter[], outcome: Outcome, report: (err: unknown) => void): void {
+  for (const w of waiters) {
+    try {
+      w(outcome);
+    } catch (err) {
+      report(err);
+    }
+  }
+}
+
 /** The table of batches waiting for an outcome. */
 export class PendingBatches {
   readonly #map = new Map<string, Pending>();
   readonly #limit: number;
+  readonly #report: (err: unknown) => void;
   #emptyWaiters: (() => void)[] = [];
 
-  constructor(limit: number) {
+  /** `report` receives what a waiter threw (default: console.error). */
+  constructor(limit: number, report: (err: unknown) => void = (e) => console.error(e)) {
     this.#limit = limit;
+    this.#report = report;
   }
 
   get size(): number {
@@ -69,7 +87,7 @@ export class PendingBatches {
     const p = this.#map.get(key);
     if (!p) return false;
     this.#map.delete(key);
-    for (const w of p.waiters) w(outcome);
+    notify(p.waiters, outcome, this.#report);
     this.#emptied();
     return true;
   }
@@ -80,7 +98,7 @@ export class PendingBatches {
     for (const [key, p] of this.#map) {
       if (p.deadline > now) break;
       this.#map.delete(key);
-      for (const w of p.waiters) w(outcome);
+      notify(p.waiters, outcome, this.#report);
       n++;
     }
     if (n > 0) this.#emptied();
@@ -91,7 +109,7 @@ export class PendingBatches {
   failAll(outcome: Outcome): number {
     const all = [...this.#map.values()];
     this.#map.clear();
-    for (const p of all) for (const w of p.waiters) w(outcome);
+    for (const p of all) notify(p.waiters, outcome, this.#report);
     this.#emptied();
     return all.length;
   }

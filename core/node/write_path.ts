@@ -38,6 +38,8 @@ export interface WritePathDeps {
   clientAddress(id: NodeId): string | undefined;
   /** Hands an admitted write batch to the leader (this node is a follower; core/node/forwarding.ts). */
   forward(batch: ClientBatch): void;
+  /** Receives what answering a client threw (reported; it never reaches apply). */
+  report?(err: unknown): void;
 }
 
 /** Admission, the pending table and proposals. */
@@ -49,7 +51,7 @@ export class WritePath {
 
   constructor(deps: WritePathDeps) {
     this.#d = deps;
-    this.pending = new PendingBatches(deps.config.max_pending_batches);
+    this.pending = new PendingBatches(deps.config.max_pending_batches, deps.report);
   }
 
   /**

@@ -20,6 +20,7 @@ import { inLogServerCommand } from "../../core/node/server_commands.ts";
 import { NodeState } from "../../core/node/types.ts";
 import { encodeCbor } from "../../protocol/cbor.ts";
 import { encodeProposal } from "../../core/node/proposal.ts";
+import { PendingBatches } from "../../core/node/pending.ts";
 import { type ConfChange, EntryType, type RawNode } from "../../core/raft/types.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { FakeScheduler } from "../helpers/fake_env.ts";
@@ -145,4 +146,28 @@ test("in replicated apply, server commands get one deterministic answer on every
   expect(results[0].codes).toEqual([Code.OK, Code.SYNTAX, Code.SYNTAX, Code.SYNTAX]);
   expect(results[0].errors[1]).toBe("INFO must be sent on its own or with reads only");
   expect(results[0].errors[2]).toBe("MEMBERS must be sent on its own or with reads only");
+});
+
+test("a waiter that throws is reported; the other waiters are still answered and nothing reaches apply", () => {
+  const errors: unknown[] = [];
+  const pending = new PendingBatches(10, (e) => errors.push(e));
+  const batch = { clientId: "c", batchId: "b", commands: new Uint8Array([0x80]), count: 0 };
+  const got: string[] = [];
+  pending.add(batch, () => {
+    throw new Error("reply writer bug");
+  }, 1e12);
+  pending.add(batch, (o) => got.push("code" in o ? String(o.code) : "result"), 1e12);
+  expect(() => pending.settle("c", "b", { code: 0 as never, message: "x" })).not.toThrow();
+  expect(got).toEqual(["0"]);
+  expect(String(errors[0])).toContain("reply writer bug");
+  // The same for the deadline sweep and failAll.
+  pending.add({ ...batch, batchId: "b2" }, () => {
+    throw new Error("again");
+  }, 0);
+  expect(() => pending.expire(1, { code: 11 as never, message: "timeout" })).not.toThrow();
+  pending.add({ ...batch, batchId: "b3" }, () => {
+    throw new Error("and again");
+  }, 1e12);
+  expect(() => pending.failAll({ code: 11 as never, message: "lost" })).not.toThrow();
+  expect(errors.length).toBe(3);
 });

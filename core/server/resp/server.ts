@@ -692,7 +692,17 @@ export class RespServer {
     this.#backend.submit({ clientId: st.clientId, batchId, commands, count }, (o) => {
       st.inflight = null;
       st.lastActive = this.#now;
-      if (!st.gone) this.#answer(st, b, o);
+      try {
+        if (!st.gone) this.#answer(st, b, o);
+      } catch (err) {
+        // A reply that cannot be written (a bug): this connection ends with an error; the node
+        // and the other connections carry on.
+        this.#log.error(`RESP reply failed: ${(err as Error).message}`);
+        this.#w.take(); // drop the half-written reply
+        b.item.bytes = new Uint8Array(0);
+        this.#abort(st, "ERR internal error writing the reply; closing the connection");
+        return;
+      }
       this.#pump(st);
       this.#flush(st);
     }, true);
