@@ -91,8 +91,19 @@ export class Snapshots {
     return keys > 0 ? Math.ceil(this.#lastBytes / keys * this.#d.sm.size()) : this.#lastBytes;
   }
 
+  /** The node snapshot of the state now: state machine, plugins, members, a slice per turn. */
+  #encode(): Promise<Uint8Array> {
+    return encodeNodeSnapshotInSteps(
+      this.#d.sm,
+      { plugins: this.#d.hooks.snapshot(), members: this.#d.members() },
+      this.#sizeHint(),
+      SNAPSHOT_KEYS_PER_STEP,
+      () => nextTurn(this.#d.scheduler),
+    );
+  }
+
   async #take(t: SnapshotTarget): Promise<void> {
-    const { sm, hooks, clock, config } = this.#d;
+    const { sm, clock, config } = this.#d;
     this.#taking = true;
     try {
       // Everything is taken at the applied index, now; the state is then encoded a slice per
@@ -104,13 +115,7 @@ export class Snapshots {
       // Counted from here: entries applied while the snapshot is written belong to the next one.
       this.#bytesSince = 0;
       const t0 = clock.monoMs();
-      const data = await encodeNodeSnapshotInSteps(
-        sm,
-        { plugins: hooks.snapshot(), members: this.#d.members() },
-        this.#sizeHint(),
-        SNAPSHOT_KEYS_PER_STEP,
-        () => nextTurn(this.#d.scheduler),
-      );
+      const data = await this.#encode();
       const t1 = clock.monoMs();
       const snap: Snapshot = { meta, data };
       this.#lastKeys = keys;
@@ -136,19 +141,11 @@ export class Snapshots {
    */
   async capture(storage: Storage, conf: ConfState): Promise<Snapshot> {
     while (this.#taking) await this.#write.catch(() => {});
-    const { sm, hooks } = this.#d;
     this.#taking = true;
     try {
       const index = this.#d.state.applied;
       const meta = { index, term: storage.term(index), conf };
-      const data = await encodeNodeSnapshotInSteps(
-        sm,
-        { plugins: hooks.snapshot(), members: this.#d.members() },
-        this.#sizeHint(),
-        SNAPSHOT_KEYS_PER_STEP,
-        () => nextTurn(this.#d.scheduler),
-      );
-      return { meta, data };
+      return { meta, data: await this.#encode() };
     } finally {
       this.#taking = false;
     }

@@ -30,7 +30,7 @@ import type {
 } from "../../../transports/types.ts";
 import type { Logger } from "../../config/logger.ts";
 import type { BatchResult } from "../../plugin/plugin.ts";
-import { printable } from "../../state/bytes.ts";
+import { bytesToKey, printable } from "../../state/bytes.ts";
 import { AuthThrottle, PasswordCheck } from "../auth.ts";
 import {
   type Outcome,
@@ -714,13 +714,7 @@ export class RespServer {
     if (b.watch !== undefined) return this.#answerWatch(st, b, o);
     if (b.exec !== undefined) return this.#answerExec(b, o);
     if ("result" in o) {
-      const r: BatchResult = o.result;
-      for (let i = 0; i < b.count; i++) {
-        const code = r.codes[i];
-        if (code === Code.OK) w.value(r.data[i], b.shapes[i]);
-        else if (code === Code.NOT_FOUND) b.shapes[i] === Shape.NIL_ARRAY ? w.nilArray() : w.nil();
-        else w.error(redisError(code, r.errors[i]));
-      }
+      for (let i = 0; i < b.count; i++) writeSlot(w, o.result, b.shapes[i], i);
     } else {
       const e = redisError(o.code, o.message);
       for (let i = 0; i < b.count; i++) w.error(e);
@@ -741,7 +735,7 @@ export class RespServer {
     } else {
       const m = st.watched ??= new Map();
       b.watch!.forEach((key, i) => {
-        const k = byteKey(key);
+        const k = bytesToKey(key);
         // The first revision seen counts (a key watched twice keeps its first WATCH's).
         if (!m.has(k)) m.set(k, { key, rev: Number(revs[i]) });
       });
@@ -760,13 +754,7 @@ export class RespServer {
       if (g === 1 && r.codes[0] !== Code.OK) w.nilArray(); // a watched key changed
       else {
         w.array(b.count - g);
-        for (let i = g; i < b.count; i++) {
-          const code = r.codes[i];
-          if (code === Code.OK) w.value(r.data[i], b.shapes[i]);
-          else if (code === Code.NOT_FOUND) {
-            b.shapes[i] === Shape.NIL_ARRAY ? w.nilArray() : w.nil();
-          } else w.error(redisError(code, r.errors[i]));
-        }
+        for (let i = g; i < b.count; i++) writeSlot(w, r, b.shapes[i], i);
       }
     }
     b.item.bytes = w.take();
@@ -1418,13 +1406,12 @@ export class RespServer {
 
 const enc = new TextEncoder();
 
-/** A byte string as a map key, one char per byte (in slices: a long key must not overflow the stack). */
-function byteKey(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 8192) {
-    s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 8192)));
-  }
-  return s;
+/** One command's reply: its value in `shape`, nil (a null array for NIL_ARRAY), or its error. */
+function writeSlot(w: RespWriter, r: BatchResult, shape: Shape, i: number): void {
+  const code = r.codes[i];
+  if (code === Code.OK) w.value(r.data[i], shape);
+  else if (code === Code.NOT_FOUND) shape === Shape.NIL_ARRAY ? w.nilArray() : w.nil();
+  else w.error(redisError(code, r.errors[i]));
 }
 
 const WATCHREV = enc.encode("WATCHREV");
