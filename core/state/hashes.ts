@@ -56,7 +56,7 @@ function hset(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   const h = e.value as Hash;
   const before = h.size;
   for (let i = 2; i < argv.length; i += 2) h.set(bytesToKey(argv[i]), own(argv[i + 1]));
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, h.size - before);
 }
 
@@ -103,7 +103,7 @@ function hdel(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   let n = 0;
   for (let i = 2; i < argv.length; i++) if (h.delete(bytesToKey(argv[i]))) n++;
   if (h.size === 0) db.remove(k, e);
-  else if (n > 0) e.modRev = ctx.index;
+  else if (n > 0) e.bump(ctx.index);
   ok(out, n);
 }
 
@@ -162,7 +162,7 @@ function hsetnx(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): v
   const e = writeHash(db, k, ctx, out, true);
   if (!e) return;
   (e.value as Hash).set(bytesToKey(argv[2]), own(argv[3]));
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, 1);
 }
 
@@ -175,7 +175,7 @@ function hmset(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
   if (!e) return;
   const h = e.value as Hash;
   for (let i = 2; i < argv.length; i += 2) h.set(bytesToKey(argv[i]), own(argv[i + 1]));
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, "OK");
 }
 
@@ -225,7 +225,7 @@ function hincrby(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
   if (res === null) return;
   const e = writeHash(db, k, ctx, out, true)!;
   (e.value as Hash).set(f, intToBytes(res));
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, typeof res === "number" ? res : String(res));
 }
 
@@ -262,7 +262,7 @@ function hincrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSi
   if (bytes === null) return;
   const e = writeHash(db, k, ctx, out, true)!;
   (e.value as Hash).set(f, bytes);
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, bytes);
 }
 

@@ -107,7 +107,7 @@ function expireGeneric(
     db.remove(k, e);
   } else {
     db.setExpire(k, e, at);
-    e.modRev = ctx.index;
+    e.bump(ctx.index);
   }
   ok(out, 1);
 }
@@ -130,7 +130,7 @@ function persist(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
     return;
   }
   db.setExpire(k, e, 0);
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, 1);
 }
 

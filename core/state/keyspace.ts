@@ -34,6 +34,12 @@ export class KeyEntry {
   createRev: number;
   /** Log index of the last write that changed the key's value or expiry (mod_revision). */
   modRev: number;
+  /**
+   * How many revisions changed the key since it was created (etcd's version): 1 at creation,
+   * +1 for each later log entry that changes its value or expiry (several changes made by one
+   * entry count once, as they share one revision).
+   */
+  version: number;
   /** The snapshot generation that already holds this entry (see {@link Keyspace.beginSnapshot}). */
   snapSeen: number;
 
@@ -43,7 +49,15 @@ export class KeyEntry {
     this.expireAt = 0;
     this.createRev = rev;
     this.modRev = rev;
+    this.version = 1;
     this.snapSeen = 0;
+  }
+
+  /** Records a change made by the entry at log index `rev` (mod revision and version). */
+  bump(rev: number): void {
+    if (this.modRev === rev) return;
+    this.modRev = rev;
+    this.version++;
   }
 }
 

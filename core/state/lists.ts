@@ -35,7 +35,7 @@ function push(
     if (front) d.pushFront(own(argv[i]));
     else d.pushBack(own(argv[i]));
   }
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, d.length);
 }
 
@@ -67,7 +67,7 @@ function pop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink, front
     res = arr;
   }
   if (d.length === 0) db.remove(k, e);
-  else if (count !== 0) e.modRev = ctx.index;
+  else if (count !== 0) e.bump(ctx.index);
   ok(out, res);
 }
 
@@ -164,7 +164,7 @@ function lset(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
     return;
   }
   d.set(idx, own(argv[3]));
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, "OK");
 }
 
@@ -208,7 +208,7 @@ function lrem(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
     if (keep.length === 0) db.remove(k, e);
     else {
       d.replace(keep);
-      e.modRev = ctx.index;
+      e.bump(ctx.index);
     }
   }
   ok(out, removed);
@@ -241,7 +241,7 @@ function ltrim(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
   const right = len - 1 - stop;
   for (let i = 0; i < start; i++) d.popFront();
   for (let i = 0; i < right; i++) d.popBack();
-  if (start > 0 || right > 0) e.modRev = ctx.index;
+  if (start > 0 || right > 0) e.bump(ctx.index);
   ok(out, "OK");
 }
 
@@ -265,7 +265,7 @@ function linsert(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
       const items = d.toArray();
       items.splice(after ? i + 1 : i, 0, own(argv[4]));
       d.replace(items);
-      e.modRev = ctx.index;
+      e.bump(ctx.index);
       ok(out, d.length);
       return;
     }
@@ -370,7 +370,7 @@ function lmoveGeneric(
   if (de === false) return;
   const sd = se.value as Deque;
   const v = (fromLeft ? sd.popFront() : sd.popBack()) as Uint8Array;
-  se.modRev = ctx.index;
+  se.bump(ctx.index);
   if (de === null) {
     de = new KeyEntry(Kind.LIST, new Deque(), ctx.index);
     db.add(dk, de);
@@ -378,7 +378,7 @@ function lmoveGeneric(
   const dd = de.value as Deque;
   if (toLeft) dd.pushFront(v);
   else dd.pushBack(v);
-  de.modRev = ctx.index;
+  de.bump(ctx.index);
   if (sd.length === 0) db.remove(sk, se);
   ok(out, v);
 }
@@ -462,7 +462,7 @@ function lmpop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
     const arr: Value[] = new Array(m);
     for (let x = 0; x < m; x++) arr[x] = (front ? d.popFront() : d.popBack()) as Uint8Array;
     if (d.length === 0) db.remove(k, e);
-    else e.modRev = ctx.index;
+    else e.bump(ctx.index);
     ok(out, [keyToBytes(k), arr]);
     return;
   }

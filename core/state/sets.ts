@@ -41,7 +41,7 @@ function sadd(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   const before = s.size;
   for (let i = 2; i < argv.length; i++) s.add(bytesToKey(argv[i]));
   const added = s.size - before;
-  if (added > 0) e.modRev = ctx.index;
+  if (added > 0) e.bump(ctx.index);
   ok(out, added);
 }
 
@@ -60,7 +60,7 @@ function srem(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   let n = 0;
   for (let i = 2; i < argv.length; i++) if (s.delete(bytesToKey(argv[i]))) n++;
   if (s.size === 0) db.remove(k, e);
-  else if (n > 0) e.modRev = ctx.index;
+  else if (n > 0) e.bump(ctx.index);
   ok(out, n);
 }
 
@@ -242,12 +242,12 @@ function smove(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
   const ss = se.value as Set<string>;
   ss.delete(m);
   if (ss.size === 0) db.remove(sk, se);
-  else se.modRev = ctx.index;
+  else se.bump(ctx.index);
   if (de === undefined) {
     db.add(dk, new KeyEntry(Kind.SET, new Set([m]), ctx.index));
   } else {
     (de.value as Set<string>).add(m);
-    de.modRev = ctx.index;
+    de.bump(ctx.index);
   }
   ok(out, 1);
 }
@@ -298,7 +298,7 @@ function spop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
     const m = nthOf(s, db.rng(ctx).below(s.size));
     s.delete(m);
     if (s.size === 0) db.remove(k, e);
-    else e.modRev = ctx.index;
+    else e.bump(ctx.index);
     ok(out, keyToBytes(m));
     return;
   }
@@ -307,7 +307,7 @@ function spop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   if (res === null) return;
   for (const m of picked) s.delete(m);
   if (s.size === 0) db.remove(k, e);
-  else e.modRev = ctx.index;
+  else e.bump(ctx.index);
   ok(out, res);
 }
 

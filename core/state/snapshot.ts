@@ -1,9 +1,10 @@
 /**
  * The state machine's snapshot format: a compact, self-checking binary encoding of every key.
  *
- * Layout: `"TKVS"` magic, version byte (1), varint key count, the keys, then a CRC-32 (IEEE,
+ * Layout: `"TKVS"` magic, version byte (2), varint key count, the keys, then a CRC-32 (IEEE,
  * big-endian) of everything before it. Each key: kind byte, key bytes, varint expireAt, varint
- * createRev, varint modRev, then the value by kind — string: bytes; list/set: varint count +
+ * createRev, varint modRev, varint version (not in version-1 snapshots: read as 1), then the
+ * value by kind — string: bytes; list/set: varint count +
  * items; hash: varint count + (field, value) pairs; zset: varint count + (member, float64 score)
  * in score order. "bytes" = varint length + raw bytes. Varints are LEB128 up to 2^53.
  *
@@ -20,7 +21,9 @@ import type { KindTag } from "./keyspace.ts";
 import { SortedSet } from "./sorted_set.ts";
 
 const MAGIC = [0x54, 0x4b, 0x56, 0x53]; // "TKVS"
-const VERSION = 1;
+const VERSION = 2;
+/** The oldest snapshot version still read (1: no per-key version field). */
+const OLDEST_VERSION = 1;
 /** Platform byte order (scores are written little-endian everywhere). */
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -100,6 +103,7 @@ function encodeEntry(w: Writer, k: string, e: KeyEntry): void {
   w.varint(e.expireAt);
   w.varint(e.createRev);
   w.varint(e.modRev);
+  w.varint(e.version);
   switch (e.kind) {
     case Kind.STRING:
       w.bytes(e.value as Uint8Array);
@@ -310,7 +314,8 @@ export function decodeSnapshot(data: Uint8Array): Keyspace {
   for (let i = 0; i < MAGIC.length; i++) {
     if (data[i] !== MAGIC[i]) throw new Error("corrupt state snapshot: bad magic");
   }
-  if (data[4] !== VERSION) {
+  const format = data[4];
+  if (format < OLDEST_VERSION || format > VERSION) {
     throw new Error(`corrupt state snapshot: unsupported version ${data[4]}`);
   }
   const end = data.length - 4;
@@ -330,6 +335,8 @@ export function decodeSnapshot(data: Uint8Array): Keyspace {
     const expireAt = r.varint();
     const createRev = r.varint();
     const modRev = r.varint();
+    const version = format >= 2 ? r.varint() : 1;
+    if (version < 1) r.fail("key version 0");
     let value: KeyEntry["value"];
     switch (kind) {
       case Kind.STRING:
@@ -376,6 +383,7 @@ export function decodeSnapshot(data: Uint8Array): Keyspace {
     }
     const e = new KeyEntry(kind as KindTag, value, createRev);
     e.modRev = modRev;
+    e.version = version;
     e.expireAt = expireAt;
     db.add(key, e);
   }

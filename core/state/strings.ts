@@ -92,7 +92,7 @@ function store(
   } else {
     e.kind = Kind.STRING;
     e.value = own(value);
-    e.modRev = rev;
+    e.bump(rev);
     db.setExpire(k, e, expireAt);
   }
 }
@@ -206,7 +206,7 @@ function append(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): v
   v.set(a);
   v.set(b, a.length);
   e.value = v;
-  e.modRev = ctx.index;
+  e.bump(ctx.index);
   ok(out, v.length);
 }
 
@@ -246,7 +246,7 @@ function incrBy(
   if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, bytes, ctx.index));
   else {
     e.value = bytes;
-    e.modRev = ctx.index;
+    e.bump(ctx.index);
   }
   ok(out, typeof res === "number" ? res : String(res));
 }
@@ -365,7 +365,7 @@ function getex(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): vo
   if (at > 0 && at <= now) db.remove(k, e);
   else if (at !== -1 && at !== e.expireAt) {
     db.setExpire(k, e, at);
-    e.modRev = ctx.index;
+    e.bump(ctx.index);
   }
   ok(out, v);
 }
@@ -414,7 +414,7 @@ function incrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSin
   if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, bytes, ctx.index));
   else {
     e.value = bytes;
-    e.modRev = ctx.index;
+    e.bump(ctx.index);
   }
   ok(out, bytes);
 }
@@ -486,7 +486,7 @@ function setrange(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink):
   if (e === undefined) db.add(k, new KeyEntry(Kind.STRING, v, ctx.index));
   else {
     e.value = v;
-    e.modRev = ctx.index;
+    e.bump(ctx.index);
   }
   ok(out, len);
 }

@@ -6,7 +6,8 @@
  *   `ABORTED`. As the first command of a batch it is a guard: the node's applier runs the rest of
  *   the batch only if it answered OK (core/node/applier.ts), on every replica alike, so the whole
  *   batch — one log entry — applies or none of it does.
- * - `GETREV key` answers a string key's value with its create and mod revisions; `REVISION` the
+ * - `GETREV key` answers a string key's value with its create and mod revisions and its version
+ *   (the number of revisions that changed it since creation); `REVISION` the
  *   store's revision (the last applied index where it is asked: through ReadIndex, linearizable).
  * Revisions are log indexes, the same on every replica and carried in snapshots.
  * @module
@@ -20,7 +21,7 @@ import { fail, nil, ok, syntaxError, wrongType } from "./reply.ts";
 /** WATCHREV, IFREV, GETREV and REVISION. */
 export const TXN_COMMANDS: readonly CommandSpec[] = [
   {
-    // GETREV key: [value, create revision, mod revision] of a string key; nil when absent.
+    // GETREV key: [value, create revision, mod revision, version] of a string key; nil if absent.
     name: "getrev",
     arity: 2,
     write: false,
@@ -28,7 +29,7 @@ export const TXN_COMMANDS: readonly CommandSpec[] = [
       const e = db.read(bytesToKey(argv[1]), ctx.nowMs);
       if (e === undefined) return nil(out);
       if (e.kind !== Kind.STRING) return wrongType(out);
-      ok(out, [e.value as Uint8Array, e.createRev, e.modRev]);
+      ok(out, [e.value as Uint8Array, e.createRev, e.modRev, e.version]);
     },
   },
   {

@@ -134,7 +134,7 @@ function zaddGeneric(
     }
   }
   if (z.size === 0) db.remove(k, e);
-  else if (added + changed > 0) e.modRev = ctx.index;
+  else if (added + changed > 0) e.bump(ctx.index);
   if (incr) {
     if (result === null) nil(out);
     else ok(out, result);
@@ -156,7 +156,7 @@ function zrem(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   let n = 0;
   for (let i = 2; i < argv.length; i++) if (z.delete(bytesToKey(argv[i]))) n++;
   if (z.size === 0) db.remove(k, e);
-  else if (n > 0) e.modRev = ctx.index;
+  else if (n > 0) e.bump(ctx.index);
   ok(out, n);
 }
 
@@ -574,7 +574,7 @@ function zpop(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink, max:
     z.delete(n.member);
   }
   if (z.size === 0) db.remove(k, e);
-  else e.modRev = ctx.index;
+  else e.bump(ctx.index);
   ok(out, res);
 }
 
@@ -593,7 +593,7 @@ function zremrange(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink,
   const nodes = collect(z, r);
   for (const n of nodes) z.delete(n.member);
   if (z.size === 0) db.remove(k, e);
-  else if (nodes.length > 0) e.modRev = ctx.index;
+  else if (nodes.length > 0) e.bump(ctx.index);
   ok(out, nodes.length);
 }
 
