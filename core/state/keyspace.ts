@@ -11,6 +11,7 @@
  */
 import type { Deque } from "./deque.ts";
 import { Rng, seedOf } from "./random.ts";
+import { ShardedStore } from "./sharded_store.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
 
@@ -62,8 +63,8 @@ export class KeyEntry {
 }
 
 /**
- * The minimal key store the keyspace needs. A `Map` (hash, insertion-ordered) implements it
- * today; an ordered index for range/prefix scans can implement it later without touching commands.
+ * The minimal key store the keyspace needs: a {@link ShardedStore} (hash maps split so that no
+ * resize stalls the event loop; see `sharded_store.ts`). A `Map` implements it too.
  */
 export interface KeyStore {
   get(key: string): KeyEntry | undefined;
@@ -140,8 +141,8 @@ class ExpiryHeap {
 
 /** Keys plus expiry bookkeeping. */
 export class Keyspace {
-  /** The key store (insertion-ordered `Map`). */
-  readonly store: KeyStore = new Map<string, KeyEntry>();
+  /** The key store (shard by shard, each in insertion order). */
+  readonly store: KeyStore = new ShardedStore<KeyEntry>();
   readonly #heap = new ExpiryHeap();
   /** Keys currently carrying an expiry (upper bound; used to bound stale heap entries). */
   #withExpiry = 0;
