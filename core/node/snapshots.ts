@@ -18,6 +18,17 @@ import type { MemberAddress, NodeState } from "./types.ts";
 /** Keys encoded per event-loop turn while a snapshot is taken (a few ms of work each). */
 export const SNAPSHOT_KEYS_PER_STEP = 5_000;
 
+/**
+ * This node's stretch of the snapshot due thresholds, in [1, 1.5). Every replica applies the same
+ * log, so with one rule for all they would snapshot at the same index — and pause for it at the
+ * same moment (the encoding is sliced, but it still takes CPU from commits), which is how a 3-node
+ * cluster used to lose heartbeats under load. Spread by the node id (golden-ratio steps: ids
+ * 1, 2, 3 get 1.31, 1.12, 1.43), consecutive ids are far apart.
+ */
+export function snapshotStagger(nodeId: number): number {
+  return 1 + 0.5 * ((nodeId * 0.6180339887498949) % 1);
+}
+
 /** What snapshots need from the rest of the node. */
 export interface SnapshotsDeps {
   config: Readonly<Config>;
@@ -50,8 +61,11 @@ export class Snapshots {
   #lastBytes = 0;
   #lastKeys = 0;
 
+  readonly #stagger: number;
+
   constructor(deps: SnapshotsDeps) {
     this.#d = deps;
+    this.#stagger = snapshotStagger(deps.config.node_id);
   }
 
   /** Index of the latest snapshot taken or restored. */
@@ -72,12 +86,14 @@ export class Snapshots {
   /**
    * A snapshot is due after `snapshot_entries` entries *and* once the log written since the last
    * snapshot is at least as large as that snapshot: the cost of snapshotting stays proportional to
-   * the data written, however large the state grows.
+   * the data written, however large the state grows. Both thresholds are stretched by this node's
+   * {@link snapshotStagger}, so replicas take their snapshots at different indexes.
    */
   due(): boolean {
+    const f = this.#stagger;
     return !this.#taking &&
-      this.#d.state.applied - this.#index >= this.#d.config.snapshot_entries &&
-      this.#bytesSince >= this.#lastBytes;
+      this.#d.state.applied - this.#index >= this.#d.config.snapshot_entries * f &&
+      this.#bytesSince >= this.#lastBytes * f;
   }
 
   /** Starts a background snapshot when one is due; a failure goes to `fail`. */
