@@ -23,6 +23,7 @@ import { createLogger, type Logger } from "../config/logger.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import { checkClusterIdFile, checkNodeIdFile, resolveClusterSecret } from "../peers/auth.ts";
 import { PeerNetwork } from "../peers/network.ts";
+import { LoopMonitor } from "../env/loop_monitor.ts";
 import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin/plugin.ts";
 import { pluginOptionValues } from "../plugin/plugin.ts";
 import { createRawNode } from "../raft/raw_node.ts";
@@ -125,6 +126,7 @@ export class Node implements TinyKVNode {
   #resp: RespServer | null = null;
   #peers!: PeerNetwork;
   #ticker: Cancel | null = null;
+  readonly #loop: LoopMonitor;
   #lastTickAt = 0;
   #lastLagWarning = 0;
   /** When a message from each peer last arrived (monotonic ms), for the quorum warning. */
@@ -139,6 +141,8 @@ export class Node implements TinyKVNode {
     this.#opts = opts;
     this.#clock = opts.clock ?? realClock;
     this.#scheduler = opts.scheduler ?? realScheduler;
+    this.#loop = new LoopMonitor(this.#clock, this.#scheduler);
+    this.#stats.loopBlocks = this.#loop.stats;
     this.#random = opts.random ?? realRandom;
     this.#fs = opts.fs ?? nodeFileSystem;
     const state = this.#state;
@@ -403,6 +407,7 @@ export class Node implements TinyKVNode {
     const conf = this.#storage.initialState().conf;
     if (conf.voters.length === 1 && conf.voters[0] === this.id) this.#raft.campaign();
     this.#ticker = this.#scheduler.interval(c.tick_ms, () => this.#tick());
+    this.#loop.start();
     this.#driver.schedule();
     await this.#hooks.start();
     this.#log.info(
@@ -624,6 +629,7 @@ export class Node implements TinyKVNode {
     this.#server.closeAll();
     this.#resp?.closeAll();
     this.#ticker?.();
+    this.#loop.stop();
     s.stopped = true;
     await this.#driver.stop();
     await this.#snapshots.writing;

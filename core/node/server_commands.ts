@@ -15,6 +15,7 @@ import { Code } from "../../protocol/codes.ts";
 import type { CommandResult } from "../../protocol/messages.ts";
 import type { HookBus } from "../plugin/hooks.ts";
 import type { NodeStats } from "../plugin/plugin.ts";
+import { LOOP_BLOCK_BUCKETS_MS } from "../env/loop_monitor.ts";
 import type { RawNode } from "../raft/types.ts";
 import { eqWord } from "../state/bytes.ts";
 import type { Argv, StateMachine } from "../state/types.ts";
@@ -76,6 +77,15 @@ export interface ServerCommandsDeps {
   backups: Backups;
 }
 
+/** Samples of the event-loop block detector longer than `ms` (a bucket bound). */
+function loopBlocksOver(st: Readonly<NodeStats>, ms: number): number {
+  const lb = st.loopBlocks;
+  if (lb === undefined) return 0;
+  let n = 0;
+  for (let b = LOOP_BLOCK_BUCKETS_MS.indexOf(ms) + 1; b < lb.counts.length; b++) n += lb.counts[b];
+  return n;
+}
+
 /** INFO, GET_LEADER, MEMBERS and the dispatch of lone server commands. */
 export class ServerCommands {
   readonly #d: ServerCommandsDeps;
@@ -120,6 +130,9 @@ export class ServerCommands {
       `bytes_in:${st.bytesIn}`,
       `bytes_out:${st.bytesOut}`,
       `keys:${d.sm.size()}`,
+      `leader_changes:${st.leaderChanges ?? 0}`,
+      `loop_block_max_ms:${Math.round(st.loopBlocks?.maxMs ?? 0)}`,
+      `loop_blocks_over_50ms:${loopBlocksOver(st, 50)}`,
       "# Plugins",
       `plugins:${d.hooks.plugins.map((p) => p.name).join(",")}`,
     ].join("\n");

@@ -25,6 +25,7 @@
  * @module
  */
 import type { Registry } from "prom-client";
+import type { LoopBlockStats } from "../env/loop_monitor.ts";
 import type { CodeNumber } from "../../protocol/codes.ts";
 import {
   type Config,
@@ -133,6 +134,8 @@ export interface NodeStats {
   leaderChanges?: number;
   /** Keys in the state machine (set when `stats()` is read). */
   keys?: number;
+  /** What the event-loop block detector has seen (`core/env/loop_monitor.ts`). */
+  loopBlocks?: LoopBlockStats;
 }
 
 /** Read-only view of the node for plugins. */

@@ -9,6 +9,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import process from "node:process";
 import { VERSION } from "../../core/config/version.ts";
+import { LOOP_BLOCK_BUCKETS_MS, LOOP_SAMPLE_MS } from "../../core/env/loop_monitor.ts";
 import { Code, codeName } from "../../protocol/codes.ts";
 import type {
   BatchResult,
@@ -720,6 +721,34 @@ export class MetricsRecorder {
       undefined,
       { "": (s) => s.leaderChanges ?? 0 },
     );
+    // The node's event-loop block detector keeps bucket counts; the histogram takes the new
+    // samples of each bucket at scrape time (observed at the bucket's bound, so _sum is an upper
+    // estimate; _count and the buckets are exact).
+    const seenBlocks = new Array(LOOP_BLOCK_BUCKETS_MS.length + 1).fill(0);
+    new Histogram({
+      name: "tinykv_event_loop_block_seconds",
+      help:
+        `How late the node's ${LOOP_SAMPLE_MS} ms event-loop timer fired (time the loop was blocked), per sample`,
+      buckets: LOOP_BLOCK_BUCKETS_MS.map((ms) => ms / 1000),
+      registers,
+      collect() {
+        const lb = stats().loopBlocks;
+        if (lb === undefined) return;
+        for (let b = 0; b < lb.counts.length; b++) {
+          const bound = b < LOOP_BLOCK_BUCKETS_MS.length ? LOOP_BLOCK_BUCKETS_MS[b] : lb.maxMs;
+          for (let d = lb.counts[b] - seenBlocks[b]; d > 0; d--) this.observe(bound / 1000);
+          seenBlocks[b] = lb.counts[b];
+        }
+      },
+    });
+    new Gauge({
+      name: "tinykv_event_loop_block_max_seconds",
+      help: "Longest event-loop block this node has seen since it started",
+      registers,
+      collect() {
+        this.set((stats().loopBlocks?.maxMs ?? 0) / 1000);
+      },
+    });
     new Gauge({
       name: "tinykv_keys",
       help: "Keys in this replica's state machine",
