@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
+  closestName,
   type Config,
   ConfigError,
   envName,
@@ -22,7 +23,12 @@ import {
   unknownEnvVars,
   UnknownOptionError,
 } from "../core/config/config.ts";
-import { createLogger } from "../core/config/logger.ts";
+import {
+  CORE_LOG_COMPONENTS,
+  createLogger,
+  parseLogLevels,
+  unknownLogComponents,
+} from "../core/config/logger.ts";
 import { resolveClusterSecret } from "../core/peers/auth.ts";
 import { type Plugin, pluginOptionSpecs } from "../core/plugin/plugin.ts";
 import {
@@ -297,7 +303,9 @@ export async function nodeConfig(
   env: Record<string, string | undefined>,
 ): Promise<Config> {
   try {
-    return configFromArgs(cl.args, env, cl.pluginOptions);
+    const config = configFromArgs(cl.args, env, cl.pluginOptions);
+    checkLogComponents(config, cl.plugins);
+    return config;
   } catch (err) {
     if (!(err instanceof UnknownOptionError)) throw err;
     const owner = await builtinPluginDeclaring(err.key);
@@ -307,6 +315,22 @@ export async function nodeConfig(
       : `config file ${err.where}: key "${err.key}"`;
     throw new ConfigError(`${what} needs --plugins ${owner}`);
   }
+}
+
+/**
+ * A `--log-level` component must be one of the node's (node, peers, server, resp) or a plugin's
+ * (a loaded one, or a built-in): a typo would otherwise silently change nothing.
+ */
+function checkLogComponents(config: Config, plugins: readonly Plugin[]): void {
+  const known = [...new Set([...plugins.map((p) => p.name), ...Object.keys(BUILTIN_PLUGINS)])];
+  const bad = unknownLogComponents(parseLogLevels(config.log_level), known, closestName);
+  if (bad.length === 0) return;
+  const { name, suggestion } = bad[0];
+  throw new ConfigError(
+    `log_level ${JSON.stringify(config.log_level)}: unknown component "${name}"` +
+      (suggestion ? ` (did you mean ${suggestion}?)` : "") +
+      ` — components: ${[...CORE_LOG_COMPONENTS, ...known].join(", ")}`,
+  );
 }
 
 /** `--help`: the built-in plugins and those given with `--plugins` (loaded to read their options). */
@@ -369,6 +393,58 @@ export async function envWarnings(
   );
 }
 
+/**
+ * A flag's value as typed (`--name v` or `--name=v`), else the environment's, else the config
+ * file's; undefined when none or unreadable. Lenient: for reporting a usage error in the format
+ * asked for, before the command line is known to be valid.
+ */
+function leniently(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  key: string,
+): string | undefined {
+  const flag = flagName(key);
+  let configPath = env.TINYKV_CONFIG;
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === flag) value = argv[i + 1];
+    else if (a.startsWith(flag + "=")) value = a.slice(flag.length + 1);
+    else if (a === "--config") configPath = argv[i + 1];
+    else if (a.startsWith("--config=")) configPath = a.slice("--config=".length);
+  }
+  if (value !== undefined) return value;
+  if (env[envName(key)] !== undefined) return env[envName(key)];
+  if (configPath === undefined) return undefined;
+  try {
+    const v = (JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>)?.[key];
+    return v === undefined ? undefined : String(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The one line a usage error prints: `tinykv: MESSAGE`, or under `--log-format json` (flag,
+ * `TINYKV_LOG_FORMAT` or config file) a JSON log line like the node's own — time, level `error`,
+ * the node id when given, `component` `cli`, `msg` — so a log shipper that parses every line as
+ * JSON does not choke on the one that says why the node did not start.
+ */
+export function usageErrorLine(
+  message: string,
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): string {
+  if (leniently(argv, env, "log_format") !== "json") return `tinykv: ${message}`;
+  const id = Number(leniently(argv, env, "node_id"));
+  const o: Record<string, unknown> = { time: new Date().toISOString(), level: "error" };
+  if (Number.isInteger(id) && id >= 1 && id <= 65535) o.node = id;
+  o.component = "cli";
+  o.msg = message;
+  o.exit_code = EXIT_USAGE;
+  return JSON.stringify(o);
+}
+
 /** Runs the node CLI; resolves to the process exit code once the node has stopped. */
 export async function runNodeCli(argv: string[]): Promise<number> {
   let config: Config;
@@ -395,7 +471,7 @@ export async function runNodeCli(argv: string[]): Promise<number> {
     if (
       err instanceof UsageError || err instanceof ConfigError || err instanceof PluginLoadError
     ) {
-      process.stderr.write(`tinykv: ${err.message}\n`);
+      process.stderr.write(usageErrorLine(err.message, argv, process.env) + "\n");
       return EXIT_USAGE;
     }
     throw err;
