@@ -7,6 +7,7 @@
  */
 import { VERSION } from "../core/config/version.ts";
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
@@ -29,6 +30,7 @@ import {
   parseLogLevels,
   unknownLogComponents,
 } from "../core/config/logger.ts";
+import { fileProblem } from "../core/config/os_errors.ts";
 import { resolveClusterSecret } from "../core/peers/auth.ts";
 import { type Plugin, pluginOptionSpecs } from "../core/plugin/plugin.ts";
 import {
@@ -182,11 +184,7 @@ function readConfigFile(path: string): { path: string; data: unknown } {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(
-      `config file ${path}: cannot read (${
-        (err as NodeJS.ErrnoException).code ?? (err as Error).message
-      })`,
-    );
+    throw new ConfigError(`config file ${path}: cannot read (${fileProblem(err)})`);
   }
   try {
     return { path, data: JSON.parse(text) };
@@ -210,7 +208,15 @@ export function configFromArgs(
   try {
     config.cluster_secret = resolveClusterSecret(config);
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    // auth.ts names the errno ("cannot read (EACCES)"): in words, as for the config file.
+    const msg = (err as Error).message.replace(
+      /cannot read \((E[A-Z]+)\)/,
+      (all, code: string) => {
+        const words = fileProblem({ code });
+        return words === code ? all : `cannot read (${words})`;
+      },
+    );
+    throw new ConfigError(msg);
   }
   return config;
 }
@@ -351,6 +357,8 @@ export function startFailure(err: unknown, config: Config): string {
   const msg = String(e?.message ?? err).split("\n")[0];
   const path = typeof e?.path === "string" ? e.path : config.data_dir;
   const dir = `data dir ${config.data_dir}`;
+  // "data dir D: D: ..." says D twice: name the path only when it is a file inside D.
+  const at = resolve(path) === resolve(config.data_dir) ? "" : ` ${path}:`;
   switch (e?.code) {
     case "EEXIST":
       return `${dir}: ${path} is a file, not a directory`;
@@ -358,11 +366,11 @@ export function startFailure(err: unknown, config: Config): string {
       return `${dir}: part of ${path} is a file, not a directory`;
     case "EACCES":
     case "EPERM":
-      return `${dir}: ${path}: permission denied (it must be writable by this user)`;
+      return `${dir}:${at} permission denied (it must be writable by this user)`;
     case "EROFS":
       return `${dir}: ${path} is on a read-only file system`;
     case "ENOSPC":
-      return `${dir}: ${path}: no space left on the device`;
+      return `${dir}:${at} no space left on the device`;
   }
   return msg;
 }

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Buffer } from "node:buffer";
 import type { Logger } from "../../core/config/logger.ts";
+import { listenProblem } from "../../core/config/os_errors.ts";
 
 /** A route's answer. */
 export interface HttpReply {
@@ -94,7 +95,7 @@ export function startHttpServer(
   });
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
-      reject(new Error(`metrics: cannot listen on ${host}:${port}: ${err.message}`));
+      reject(new Error(`metrics: cannot listen on ${host}:${port}: ${listenProblem(err, port)}`));
     };
     server.once("error", onError);
     server.listen(port, host, () => {
