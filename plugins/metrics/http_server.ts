@@ -17,6 +17,8 @@ export interface HttpReply {
   status: number;
   contentType: string;
   body: string;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
 }
 
 /** What a route knows about the request. */
@@ -53,6 +55,7 @@ function send(res: ServerResponse, r: HttpReply, head: boolean): void {
     "content-type": r.contentType,
     "cache-control": "no-store",
     "content-length": String(Buffer.byteLength(r.body)),
+    ...r.headers,
   });
   res.end(head ? undefined : r.body);
 }
