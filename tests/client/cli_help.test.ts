@@ -87,3 +87,9 @@ test("against a node: INFO raft, MEMBERS roles, history kept across sessions", a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("one-shot `client help CMD` needs no node", async () => {
+  const a = io("", false);
+  expect(await runClientCli(["-p", "1", "help", "zadd"], a.io)).toBe(0);
+  expect(a.out()).toMatch(/^ZADD key \[NX \| XX\]/);
+});
