@@ -20,7 +20,13 @@ import process from "node:process";
 import { RUNTIME } from "../transports/runtime.ts";
 import { ConfigError, flagName } from "../core/config/config.ts";
 
-import { configFromArgs, EXIT_USAGE, loadNodeCommandLine, UsageError } from "./node.ts";
+import {
+  configFromArgs,
+  EXIT_USAGE,
+  loadNodeCommandLine,
+  UsageError,
+  usageErrorLine,
+} from "./node.ts";
 import { PluginLoadError } from "../core/plugin/loader.ts";
 import { generateSecret } from "../core/peers/auth.ts";
 
@@ -152,7 +158,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
     if (
       err instanceof UsageError || err instanceof ConfigError || err instanceof PluginLoadError
     ) {
-      process.stderr.write(`tinykv cluster: ${err.message}\n`);
+      process.stderr.write(usageErrorLine(err.message, argv, process.env, "tinykv cluster") + "\n");
       return EXIT_USAGE;
     }
     throw err;

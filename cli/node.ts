@@ -433,7 +433,7 @@ function leniently(
 }
 
 /**
- * The one line a usage error prints: `tinykv: MESSAGE`, or under `--log-format json` (flag,
+ * The one line a usage error prints: `tinykv: MESSAGE` (`program`: the command's name), or under `--log-format json` (flag,
  * `TINYKV_LOG_FORMAT` or config file) a JSON log line like the node's own — time, level `error`,
  * the node id when given, `component` `cli`, `msg` — so a log shipper that parses every line as
  * JSON does not choke on the one that says why the node did not start.
@@ -442,8 +442,9 @@ export function usageErrorLine(
   message: string,
   argv: readonly string[],
   env: Record<string, string | undefined>,
+  program = "tinykv",
 ): string {
-  if (leniently(argv, env, "log_format") !== "json") return `tinykv: ${message}`;
+  if (leniently(argv, env, "log_format") !== "json") return `${program}: ${message}`;
   const id = Number(leniently(argv, env, "node_id"));
   const o: Record<string, unknown> = { time: new Date().toISOString(), level: "error" };
   if (Number.isInteger(id) && id >= 1 && id <= 65535) o.node = id;

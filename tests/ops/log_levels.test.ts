@@ -139,3 +139,17 @@ test("usage errors under --log-format json are JSON lines (flag, env or config f
   expect(usageErrorLine("x", ["--log-format=text", "--config", cfg], {})).toBe("tinykv: x");
   expect(usageErrorLine("x", [], {})).toBe("tinykv: x");
 }, 60_000);
+
+test("mod.ts cluster's usage errors follow --log-format too", async () => {
+  const r = await runMod("bun", ["cluster", "--nodes", "12", "--log-format", "json"], {
+    timeoutMs: 15_000,
+  });
+  expect(r.code).toBe(2);
+  expect(JSON.parse(r.stderr.trim())).toMatchObject({
+    level: "error",
+    component: "cli",
+    msg: "--nodes 12: expected an integer 1..9",
+  });
+  const t = await runMod("bun", ["cluster", "--nodes", "12"], { timeoutMs: 15_000 });
+  expect(t.stderr.trim()).toBe("tinykv cluster: --nodes 12: expected an integer 1..9");
+});
