@@ -305,7 +305,7 @@ const ENTRIES: readonly (readonly [string, string])[] = [
   // revisions and optimistic transactions (TinyKV's own)
   [
     "GETREV key",
-    "Returns a string key's value with its create and mod revisions (log indexes).",
+    "Returns a string key's value with its revision metadata (create and mod revisions, ...).",
   ],
   ["REVISION", "Returns the store's revision: the index of the last entry applied."],
   [
