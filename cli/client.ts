@@ -239,6 +239,12 @@ export async function runClientCli(argv: string[], io?: CliIo): Promise<number> 
     streams.stdout.write(USAGE);
     return 0;
   }
+  const cmd = args.command;
+  if (cmd.length > 0 && cmd.length <= 2 && String(cmd[0]).toLowerCase() === "help") {
+    // `client help [CMD]` is answered here: no node needed to read the command docs.
+    streams.stdout.write(helpText(cmd.length === 2 ? String(cmd[1]) : undefined) + "\n");
+    return 0;
+  }
   let client: Client;
   try {
     client = await connect(args.opts);

@@ -5,7 +5,8 @@
  * is shown prefixed with `node<i> | ` (JSON lines, which carry the node id, pass unchanged). A node
  * that dies is reported by id with its exit status and its last log lines; the others keep
  * serving; with `--restart` it is started again after a back-off (bounded). Node i serves metrics
- * (if loaded) on --metrics-port + i - 1 (default 9210, 9211, ...); with --redis-port B, node i's
+ * (if loaded) on --metrics-port + i - 1 (default 9210, 9211, ...) and is told the others' (its
+ * dashboard links every member's, `--metrics-peers`); with --redis-port B, node i's
  * RESP listener is on B + 10·(i−1). Other flags (e.g. --plugins)
  * are passed to every node. Unless a cluster secret is given (flag, environment or config file), a
  * random one is generated for this run and handed to the children in their environment (not on
@@ -19,7 +20,13 @@ import process from "node:process";
 import { RUNTIME } from "../transports/runtime.ts";
 import { ConfigError, flagName } from "../core/config/config.ts";
 
-import { configFromArgs, EXIT_USAGE, loadNodeCommandLine, UsageError } from "./node.ts";
+import {
+  configFromArgs,
+  EXIT_USAGE,
+  loadNodeCommandLine,
+  UsageError,
+  usageErrorLine,
+} from "./node.ts";
 import { PluginLoadError } from "../core/plugin/loader.ts";
 import { generateSecret } from "../core/peers/auth.ts";
 
@@ -50,7 +57,8 @@ Options:
   --port P           client port of node 1 (default 5210); node i listens for clients on
                      P + 10*(i-1) and for peers on the port above
   --data-dir D       node i keeps its data in D/node<i> (default ./data/cluster)
-  --metrics-port M   with --plugins metrics: node i serves metrics on M + i - 1 (default 9210)
+  --metrics-port M   with --plugins metrics: node i serves metrics on M + i - 1 (default 9210);
+                     each node's dashboard links the others' (--metrics-peers, set for you)
   --help             this help
 
 Every other node option (see mod.ts --help: --plugins, --log-format, --log-level, ...) is passed
@@ -150,12 +158,15 @@ export async function runClusterCli(argv: string[]): Promise<number> {
     if (
       err instanceof UsageError || err instanceof ConfigError || err instanceof PluginLoadError
     ) {
-      process.stderr.write(`tinykv cluster: ${err.message}\n`);
+      process.stderr.write(usageErrorLine(err.message, argv, process.env, "tinykv cluster") + "\n");
       return EXIT_USAGE;
     }
     throw err;
   }
   const { nodes, peers, peerClients } = clusterLayout(n, host, base);
+  // Every node's dashboard links the others' (unless --metrics-peers was given).
+  const ownMetricsPeers = passthrough.includes("--metrics-peers");
+  const metricsPeers = nodes.map((x) => `${x.id}=${host}:${metricsBase + x.id - 1}`).join(",");
   const { cmd, args } = runtimeCommand();
   let stopping = false;
   const running = new Map<number, ChildProcess>();
@@ -184,6 +195,7 @@ export async function runClusterCli(argv: string[]): Promise<number> {
       "--data-dir",
       `${dataDir}/node${x.id}`,
       ...(withMetrics ? ["--metrics-port", String(metricsBase + x.id - 1)] : []),
+      ...(withMetrics && !ownMetricsPeers ? ["--metrics-peers", metricsPeers] : []),
       ...(redisBase !== null ? ["--redis-port", String(redisBase + 10 * (x.id - 1))] : []),
       ...passthrough,
     ], { stdio: ["ignore", "pipe", "pipe"], env: childEnv });

@@ -1,80 +1,94 @@
 /**
  * The CLI's `help` and `help CMD`, and the names Tab completes — from the state machine's own
- * command table (the same table the native and RESP servers dispatch through), plus the node's
- * server commands.
+ * command table (the same table the native and RESP servers dispatch through: names, arity, write
+ * flag) and the node's server commands, with each command's syntax and summary from
+ * core/state/command_docs.ts (the table COMMAND DOCS answers from too).
  * @module
  */
-import { COMMAND_GROUPS } from "../core/state/state_machine.ts";
+import { commandDoc } from "../core/state/command_docs.ts";
+import { COMMAND_GROUPS, SERVER_COMMANDS } from "../core/state/state_machine.ts";
 
-/** The node's own commands (answered by the node, not the state machine), with their syntax. */
-const NODE_COMMANDS: readonly { name: string; syntax: string; summary: string }[] = [
-  { name: "INFO", syntax: "INFO [section]", summary: "this node: server, raft, stats, plugins" },
-  { name: "GET_LEADER", syntax: "GET_LEADER", summary: "the leader's id and client address" },
-  {
-    name: "MEMBERS",
-    syntax: "MEMBERS",
-    summary: "every member: id, addresses, voter/learner, role",
-  },
-  {
-    name: "ADD_NODE",
-    syntax: "ADD_NODE id raft_host:port [client_host:port] [learner]",
-    summary: "add a member (answered once the change is applied)",
-  },
-  { name: "REMOVE_NODE", syntax: "REMOVE_NODE id", summary: "remove a member" },
-  { name: "TRANSFER_LEADER", syntax: "TRANSFER_LEADER id", summary: "hand leadership to a voter" },
-  {
-    name: "SNAPSHOT_SAVE",
-    syntax: "SNAPSHOT_SAVE",
-    summary: "capture a backup (use `mod.ts snapshot save FILE`)",
-  },
-  {
-    name: "SNAPSHOT_CHUNK",
-    syntax: "SNAPSHOT_CHUNK token offset",
-    summary: "read a captured backup",
-  },
+/** Commands the prompt itself answers. */
+const PROMPT_COMMANDS: readonly { name: string; syntax: string; summary: string }[] = [
+  { name: "HELP", syntax: "HELP [command]", summary: "Lists the commands, or shows one." },
+  { name: "QUIT", syntax: "QUIT", summary: "Leaves the prompt (also EXIT, Ctrl-D)." },
+  { name: "EXIT", syntax: "EXIT", summary: "Leaves the prompt (also QUIT, Ctrl-D)." },
 ];
 
-/** `arity` as Redis writes it, as text: "2 (exactly)" / "at least 2". */
+/** Arguments after the name, from a Redis-style arity: "2" (exactly) or "2+" (at least). */
+function argCount(arity: number): string {
+  return arity > 0 ? String(arity - 1) : `${-arity - 1}+`;
+}
+
+/** `arity` in words, for `help CMD`. */
 function arityText(arity: number): string {
   return arity > 0 ? `${arity - 1} argument(s)` : `at least ${-arity - 1} argument(s)`;
+}
+
+/** Arguments of a syntax line (node commands have no arity spec): "2", or "2+" with options. */
+function syntaxArgs(syntax: string): string {
+  const words = syntax.split(" ");
+  const open = words.findIndex((w) => w.startsWith("["));
+  const required = (open < 0 ? words.length : open) - 1;
+  return open < 0 ? String(required) : `${required}+`;
+}
+
+function summaryOf(name: string): string {
+  return commandDoc(name)?.summary ?? "(no summary)";
 }
 
 /** Every command name Tab completes (upper case, sorted). */
 export function commandNames(): string[] {
   const names = new Set<string>();
   for (const g of COMMAND_GROUPS) for (const c of g.commands) names.add(c.name.toUpperCase());
-  for (const c of NODE_COMMANDS) names.add(c.name);
-  for (const extra of ["HELP", "QUIT", "EXIT"]) names.add(extra);
+  for (const c of SERVER_COMMANDS) names.add(c);
+  for (const c of PROMPT_COMMANDS) names.add(c.name);
   return [...names].sort();
 }
 
-/** `help`: the commands by group; `help CMD`: one command. */
+/** `help`: the commands by group, each with its arguments and summary; `help CMD`: one command. */
 export function helpText(topic?: string): string {
   if (topic === undefined) {
     const lines = [
       'Type a command and its arguments, e.g. SET k "a value"; quit or Ctrl-D leaves;',
-      "help CMD shows one command. Commands by group (r = reads only, w = writes):",
-      "",
+      "help CMD shows one command's syntax. Commands by group, with the number of arguments",
+      "(2+ = at least 2) and r (reads only) or w (writes, through the log):",
     ];
+    const width = Math.max(...commandNames().map((n) => n.length));
+    const row = (name: string, args: string, rw: string, summary: string) =>
+      `  ${name.padEnd(width)} ${args.padStart(3)} ${rw}  ${summary}`;
     for (const g of COMMAND_GROUPS) {
-      const names = [...g.commands].map((c) => c.name.toUpperCase()).sort();
-      lines.push(`${g.group}:`);
-      for (let i = 0; i < names.length; i += 8) lines.push("  " + names.slice(i, i + 8).join(" "));
+      lines.push("", `${g.group}:`);
+      for (const c of [...g.commands].sort((a, b) => a.name < b.name ? -1 : 1)) {
+        lines.push(
+          row(c.name.toUpperCase(), argCount(c.arity), c.write ? "w" : "r", summaryOf(c.name)),
+        );
+      }
     }
-    lines.push("node (answered by the node, sent on their own):");
-    lines.push("  " + NODE_COMMANDS.map((c) => c.name).join(" "));
+    lines.push(
+      "",
+      "node (answered by the node, sent on their own; membership follows the leader):",
+    );
+    for (const name of SERVER_COMMANDS) {
+      lines.push(row(name, syntaxArgs(commandDoc(name)?.syntax ?? name), " ", summaryOf(name)));
+    }
+    lines.push("", "prompt:");
+    for (const c of PROMPT_COMMANDS) lines.push(row(c.name, "", " ", c.summary));
     return lines.join("\n");
   }
   const t = topic.toUpperCase();
-  const node = NODE_COMMANDS.find((c) => c.name === t);
-  if (node) return `${node.syntax}\n  ${node.summary} (node command)`;
+  const prompt = PROMPT_COMMANDS.find((c) => c.name === t);
+  if (prompt) return `${prompt.syntax}\n  ${prompt.summary}\n  answered by the prompt`;
+  const doc = commandDoc(topic);
+  if (SERVER_COMMANDS.has(t)) {
+    return `${doc?.syntax ?? t}\n  ${summaryOf(t)}\n  node command (answered by the node)`;
+  }
   for (const g of COMMAND_GROUPS) {
     const c = g.commands.find((x) => x.name === topic.toLowerCase());
     if (c) {
-      return `${t}: ${arityText(c.arity)}; ${
-        c.write ? "writes (through the log)" : "reads only"
-      }; ` +
-        `group ${g.group}\n  semantics and replies as Redis 7 (docs/state-machine.md)`;
+      return `${doc?.syntax ?? t}\n  ${summaryOf(c.name)}\n  ` +
+        `${arityText(c.arity)}; ${c.write ? "writes (through the log)" : "reads only"}; ` +
+        `group ${g.group}; replies as Redis 7 (docs/state-machine.md)`;
     }
   }
   return `unknown command '${topic}' (help lists them)`;

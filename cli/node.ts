@@ -7,9 +7,11 @@
  */
 import { VERSION } from "../core/config/version.ts";
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
+  closestName,
   type Config,
   ConfigError,
   envName,
@@ -22,7 +24,13 @@ import {
   unknownEnvVars,
   UnknownOptionError,
 } from "../core/config/config.ts";
-import { createLogger } from "../core/config/logger.ts";
+import {
+  CORE_LOG_COMPONENTS,
+  createLogger,
+  parseLogLevels,
+  unknownLogComponents,
+} from "../core/config/logger.ts";
+import { fileProblem } from "../core/config/os_errors.ts";
 import { resolveClusterSecret } from "../core/peers/auth.ts";
 import { type Plugin, pluginOptionSpecs } from "../core/plugin/plugin.ts";
 import {
@@ -176,11 +184,7 @@ function readConfigFile(path: string): { path: string; data: unknown } {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(
-      `config file ${path}: cannot read (${
-        (err as NodeJS.ErrnoException).code ?? (err as Error).message
-      })`,
-    );
+    throw new ConfigError(`config file ${path}: cannot read (${fileProblem(err)})`);
   }
   try {
     return { path, data: JSON.parse(text) };
@@ -204,7 +208,15 @@ export function configFromArgs(
   try {
     config.cluster_secret = resolveClusterSecret(config);
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    // auth.ts names the errno ("cannot read (EACCES)"): in words, as for the config file.
+    const msg = (err as Error).message.replace(
+      /cannot read \((E[A-Z]+)\)/,
+      (all, code: string) => {
+        const words = fileProblem({ code });
+        return words === code ? all : `cannot read (${words})`;
+      },
+    );
+    throw new ConfigError(msg);
   }
   return config;
 }
@@ -297,7 +309,9 @@ export async function nodeConfig(
   env: Record<string, string | undefined>,
 ): Promise<Config> {
   try {
-    return configFromArgs(cl.args, env, cl.pluginOptions);
+    const config = configFromArgs(cl.args, env, cl.pluginOptions);
+    checkLogComponents(config, cl.plugins);
+    return config;
   } catch (err) {
     if (!(err instanceof UnknownOptionError)) throw err;
     const owner = await builtinPluginDeclaring(err.key);
@@ -307,6 +321,22 @@ export async function nodeConfig(
       : `config file ${err.where}: key "${err.key}"`;
     throw new ConfigError(`${what} needs --plugins ${owner}`);
   }
+}
+
+/**
+ * A `--log-level` component must be one of the node's (node, peers, server, resp) or a plugin's
+ * (a loaded one, or a built-in): a typo would otherwise silently change nothing.
+ */
+function checkLogComponents(config: Config, plugins: readonly Plugin[]): void {
+  const known = [...new Set([...plugins.map((p) => p.name), ...Object.keys(BUILTIN_PLUGINS)])];
+  const bad = unknownLogComponents(parseLogLevels(config.log_level), known, closestName);
+  if (bad.length === 0) return;
+  const { name, suggestion } = bad[0];
+  throw new ConfigError(
+    `log_level ${JSON.stringify(config.log_level)}: unknown component "${name}"` +
+      (suggestion ? ` (did you mean ${suggestion}?)` : "") +
+      ` — components: ${[...CORE_LOG_COMPONENTS, ...known].join(", ")}`,
+  );
 }
 
 /** `--help`: the built-in plugins and those given with `--plugins` (loaded to read their options). */
@@ -327,6 +357,8 @@ export function startFailure(err: unknown, config: Config): string {
   const msg = String(e?.message ?? err).split("\n")[0];
   const path = typeof e?.path === "string" ? e.path : config.data_dir;
   const dir = `data dir ${config.data_dir}`;
+  // "data dir D: D: ..." says D twice: name the path only when it is a file inside D.
+  const at = resolve(path) === resolve(config.data_dir) ? "" : ` ${path}:`;
   switch (e?.code) {
     case "EEXIST":
       return `${dir}: ${path} is a file, not a directory`;
@@ -334,11 +366,11 @@ export function startFailure(err: unknown, config: Config): string {
       return `${dir}: part of ${path} is a file, not a directory`;
     case "EACCES":
     case "EPERM":
-      return `${dir}: ${path}: permission denied (it must be writable by this user)`;
+      return `${dir}:${at} permission denied (it must be writable by this user)`;
     case "EROFS":
       return `${dir}: ${path} is on a read-only file system`;
     case "ENOSPC":
-      return `${dir}: ${path}: no space left on the device`;
+      return `${dir}:${at} no space left on the device`;
   }
   return msg;
 }
@@ -369,6 +401,59 @@ export async function envWarnings(
   );
 }
 
+/**
+ * A flag's value as typed (`--name v` or `--name=v`), else the environment's, else the config
+ * file's; undefined when none or unreadable. Lenient: for reporting a usage error in the format
+ * asked for, before the command line is known to be valid.
+ */
+function leniently(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  key: string,
+): string | undefined {
+  const flag = flagName(key);
+  let configPath = env.TINYKV_CONFIG;
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === flag) value = argv[i + 1];
+    else if (a.startsWith(flag + "=")) value = a.slice(flag.length + 1);
+    else if (a === "--config") configPath = argv[i + 1];
+    else if (a.startsWith("--config=")) configPath = a.slice("--config=".length);
+  }
+  if (value !== undefined) return value;
+  if (env[envName(key)] !== undefined) return env[envName(key)];
+  if (configPath === undefined) return undefined;
+  try {
+    const v = (JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>)?.[key];
+    return v === undefined ? undefined : String(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The one line a usage error prints: `tinykv: MESSAGE` (`program`: the command's name), or under `--log-format json` (flag,
+ * `TINYKV_LOG_FORMAT` or config file) a JSON log line like the node's own — time, level `error`,
+ * the node id when given, `component` `cli`, `msg` — so a log shipper that parses every line as
+ * JSON does not choke on the one that says why the node did not start.
+ */
+export function usageErrorLine(
+  message: string,
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  program = "tinykv",
+): string {
+  if (leniently(argv, env, "log_format") !== "json") return `${program}: ${message}`;
+  const id = Number(leniently(argv, env, "node_id"));
+  const o: Record<string, unknown> = { time: new Date().toISOString(), level: "error" };
+  if (Number.isInteger(id) && id >= 1 && id <= 65535) o.node = id;
+  o.component = "cli";
+  o.msg = message;
+  o.exit_code = EXIT_USAGE;
+  return JSON.stringify(o);
+}
+
 /** Runs the node CLI; resolves to the process exit code once the node has stopped. */
 export async function runNodeCli(argv: string[]): Promise<number> {
   let config: Config;
@@ -395,7 +480,7 @@ export async function runNodeCli(argv: string[]): Promise<number> {
     if (
       err instanceof UsageError || err instanceof ConfigError || err instanceof PluginLoadError
     ) {
-      process.stderr.write(`tinykv: ${err.message}\n`);
+      process.stderr.write(usageErrorLine(err.message, argv, process.env) + "\n");
       return EXIT_USAGE;
     }
     throw err;

@@ -5,6 +5,7 @@
  * @module
  */
 import { clusterIdProblem, secretProblem } from "../peers/auth.ts";
+import { formatLogLevels, LogLevelError, parseLogLevels } from "./logger.ts";
 
 /** Which transport carries client and peer traffic. */
 export type TransportName = "tcp" | "udp";
@@ -49,8 +50,12 @@ export interface Config {
   transport: TransportName;
   /** When non-empty, every connection must AUTH first. Default empty (no auth). */
   password: string;
-  /** Log verbosity. Default `info`. */
-  log_level: LogLevel;
+  /**
+   * Log verbosity: a level (`debug`, `info`, `warn`, `error`, `silent`), or a default level and
+   * per-component levels, `info,wal=debug,peers=warn` (components: `node`, `peers`, `server`,
+   * `resp` and each plugin's name). Default `info`.
+   */
+  log_level: LogLevel | string;
   /**
    * Log format: `text` (`TIME LEVEL node=N [component] message`) or `json` (one object per line:
    * time, level, node, component, msg and structured fields). Default `text`.
@@ -139,7 +144,7 @@ export interface Config {
 }
 
 /** How an option's text is read: the kinds core and plugin options share. */
-export type OptionKind = "int" | "string" | "bool" | "list" | "peers" | "enum";
+export type OptionKind = "int" | "string" | "bool" | "list" | "peers" | "enum" | "log_levels";
 
 /**
  * One option's definition; drives parsing, validation, `--help` and the error messages. Core
@@ -259,10 +264,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: "log_level",
-    kind: "enum",
-    help: "log verbosity",
+    kind: "log_levels",
+    help:
+      "log verbosity: debug|info|warn|error|silent, or per component, e.g. info,wal=debug,peers=warn (components: node, peers, server, resp, each plugin)",
     default: "info",
-    choices: ["debug", "info", "warn", "error", "silent"],
   },
   {
     key: "log_format",
@@ -575,6 +580,14 @@ export function parseOptionValue(spec: OptionSpec, raw: unknown, source: string)
       }
       return (items as string[]).map((s) => s.trim()).filter((s) => s !== "");
     }
+    case "log_levels":
+      if (typeof raw !== "string") throw new ConfigError(`${where}: not a string`);
+      try {
+        return formatLogLevels(parseLogLevels(raw));
+      } catch (err) {
+        if (err instanceof LogLevelError) throw new ConfigError(`${where}: ${err.message}`);
+        throw err;
+      }
     case "peers": {
       if (typeof raw === "string") return parsePeers(raw, where);
       if (raw && typeof raw === "object" && !Array.isArray(raw)) {
@@ -587,6 +600,14 @@ export function parseOptionValue(spec: OptionSpec, raw: unknown, source: string)
 
 /** Cross-field checks, after all sources are merged. */
 function validate(c: Config): void {
+  try {
+    parseLogLevels(c.log_level);
+  } catch (err) {
+    if (err instanceof LogLevelError) {
+      throw new ConfigError(`log_level=${JSON.stringify(c.log_level)}: ${err.message}`);
+    }
+    throw err;
+  }
   const peerIds = Object.keys(c.peers).map(Number);
   if (peerIds.length > 0 && !peerIds.includes(c.node_id)) {
     throw new ConfigError(`node_id=${c.node_id}: not among peers (${peerIds.join(", ")})`);

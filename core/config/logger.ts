@@ -2,13 +2,113 @@
  * A small leveled logger writing one line per event to stderr, as text or as JSON. Plugins and
  * parts of the node get a child logger that names them (`[wal]` in text, `"component":"wal"` in
  * JSON), and a node's lines carry its id (`node=1`, `"node":1`), so every message is attributable
- * when several nodes log to one place.
+ * when several nodes log to one place. The level can be set per component:
+ * `info,wal=debug,peers=warn` (a default level and `component=level` pairs; a nested component
+ * `wal.x` takes `wal`'s level unless it has its own), see {@link parseLogLevels}.
  * @module
  */
 import process from "node:process";
 import type { LogFormat, LogLevel } from "./config.ts";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** The levels, least severe first. */
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+/**
+ * The node's own log components (besides each plugin, named by the plugin): `node` is the node's
+ * lines that name no component (start-up, leader changes, membership, stop).
+ */
+export const CORE_LOG_COMPONENTS: readonly string[] = ["node", "peers", "server", "resp"];
+
+/** A parsed `--log-level`: the default level and per-component levels. */
+export interface LogLevels {
+  /** Level of every component not listed (and of `node`, unless listed). */
+  readonly default: LogLevel;
+  /** Component (`wal`, `wal.x`) → level. */
+  readonly components: Readonly<Record<string, LogLevel>>;
+}
+
+/** Thrown by {@link parseLogLevels}; the message is one line for the user. */
+export class LogLevelError extends Error {}
+
+const COMPONENT = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+
+function levelOf(word: string, what: string): LogLevel {
+  const w = word.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(w)) {
+    throw new LogLevelError(
+      `unknown level "${word.trim()}"${what} (allowed: ${LOG_LEVELS.join(", ")})`,
+    );
+  }
+  return w as LogLevel;
+}
+
+/**
+ * Parses a log-level setting: `info`, or `info,wal=debug,raft=warn`, or `wal=debug` (the default
+ * stays `info`). Throws {@link LogLevelError} naming the bad part (unknown level, malformed
+ * component, a component or the default given twice). Component names are not checked against
+ * the components that exist here (see {@link unknownLogComponents}).
+ */
+export function parseLogLevels(text: string): LogLevels {
+  let def: LogLevel | undefined;
+  const components: Record<string, LogLevel> = {};
+  const parts = text.split(",").map((p) => p.trim());
+  if (parts.every((p) => p === "")) throw new LogLevelError("empty (e.g. info or info,wal=debug)");
+  for (const part of parts) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    if (eq < 0) {
+      if (def !== undefined) throw new LogLevelError(`default level given twice ("${part}")`);
+      def = levelOf(part, "");
+      continue;
+    }
+    const name = part.slice(0, eq).trim().toLowerCase();
+    if (!COMPONENT.test(name)) {
+      throw new LogLevelError(
+        `bad component "${
+          part.slice(0, eq).trim()
+        }" in "${part}" (expected component=level, e.g. wal=debug)`,
+      );
+    }
+    if (name in components) throw new LogLevelError(`component ${name} given twice`);
+    components[name] = levelOf(part.slice(eq + 1), ` for ${name}`);
+  }
+  return { default: def ?? "info", components };
+}
+
+/** The setting as one normalised string (`info,wal=debug`). */
+export function formatLogLevels(l: LogLevels): string {
+  return [l.default, ...Object.entries(l.components).map(([c, v]) => `${c}=${v}`)].join(",");
+}
+
+/**
+ * The components named in `levels` that are neither core components nor in `known` (the loaded
+ * plugins' names), each with the closest known name when one is likely a typo.
+ */
+export function unknownLogComponents(
+  levels: LogLevels,
+  known: readonly string[],
+  closest: (name: string, known: readonly string[]) => string | undefined,
+): { name: string; suggestion?: string }[] {
+  const all = [...CORE_LOG_COMPONENTS, ...known];
+  return Object.keys(levels.components)
+    .filter((c) => !all.includes(c.split(".")[0]))
+    .map((name) => {
+      const suggestion = closest(name.split(".")[0], all);
+      return suggestion === undefined ? { name } : { name, suggestion };
+    });
+}
+
+/** The level of the logger for `components` (most specific listed prefix wins). */
+function effectiveLevel(levels: LogLevels, components: readonly string[]): LogLevel {
+  const path = components.length === 0 ? ["node"] : components.map((c) => c.toLowerCase());
+  for (let n = path.length; n > 0; n--) {
+    const l = levels.components[path.slice(0, n).join(".")];
+    if (l !== undefined) return l;
+  }
+  return levels.default;
+}
 
 /** Leveled logger. */
 export interface Logger {
@@ -25,7 +125,7 @@ export interface Logger {
   error(msg: string, ...rest: unknown[]): void;
   /** A logger whose lines are prefixed with `[name]` (JSON: `component`). */
   child(name: string): Logger;
-  /** The minimum level written; lower levels are dropped. */
+  /** The minimum level this logger writes (its component's); lower levels are dropped. */
   readonly level: LogLevel;
 }
 
@@ -86,11 +186,12 @@ function jsonLine(
 }
 
 function make(
-  level: LogLevel,
+  levels: LogLevels,
   components: readonly string[],
   sink: (line: string) => void,
   opts: LoggerOptions,
 ): Logger {
+  const level = effectiveLevel(levels, components);
   const min = RANK[level];
   const json = opts.format === "json";
   const node = opts.nodeId !== undefined ? `node=${opts.nodeId} ` : "";
@@ -109,20 +210,23 @@ function make(
     info: (m, ...r) => emit("info", m, r),
     warn: (m, ...r) => emit("warn", m, r),
     error: (m, ...r) => emit("error", m, r),
-    child: (name) => make(level, [...components, name], sink, opts),
+    child: (name) => make(levels, [...components, name], sink, opts),
   };
 }
 
 /**
- * A logger at `level` writing to stderr (or to `sink`, for tests). `prefix` names the component
- * (`"wal"`; a text prefix `"[wal] "` is accepted too); `options` choose the format and the node id.
+ * A logger writing to stderr (or to `sink`, for tests). `level` is a level (`info`) or a
+ * per-component setting (`info,wal=debug`, see {@link parseLogLevels}; throws
+ * {@link LogLevelError} when malformed). `prefix` names the component (`"wal"`; a text prefix
+ * `"[wal] "` is accepted too); `options` choose the format and the node id.
  */
 export function createLogger(
-  level: LogLevel = "info",
+  level: LogLevel | string | LogLevels = "info",
   prefix = "",
   sink: (line: string) => void = (l) => process.stderr.write(l + "\n"),
   options: LoggerOptions = {},
 ): Logger {
   const components = [...prefix.matchAll(/\[([^\]]*)\]|([^\s[\]]+)/g)].map((m) => m[1] ?? m[2]);
-  return make(level, components, sink, options);
+  const levels = typeof level === "string" ? parseLogLevels(level) : level;
+  return make(levels, components, sink, options);
 }

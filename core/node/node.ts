@@ -20,6 +20,7 @@ import type { Config } from "../config/config.ts";
 import { Code } from "../../protocol/codes.ts";
 import { HookBus } from "../plugin/hooks.ts";
 import { createLogger, type Logger } from "../config/logger.ts";
+import { listenProblem } from "../config/os_errors.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import { checkClusterIdFile, checkNodeIdFile, resolveClusterSecret } from "../peers/auth.ts";
 import { PeerNetwork } from "../peers/network.ts";
@@ -68,16 +69,13 @@ const PEER_FRAME_SLACK = 8 * 1024 * 1024;
 /** After stop answered every batch, replies get this long to reach the sockets before they close. */
 const STOP_FLUSH_MS = 5;
 
-/** Runs a listen call; a failure names the address and, when it is taken, says so plainly. */
+/** Runs a listen call; a failure names the address and says why in words (taken, denied). */
 async function listenOrExplain(what: string, addr: string, listen: () => Promise<void>) {
   try {
     await listen();
   } catch (err) {
-    const e = err as { code?: string; message: string };
-    const inUse = e.code === "EADDRINUSE" || /in use/i.test(e.message);
-    throw new Error(
-      `cannot listen for ${what} on ${addr}: ${inUse ? "address already in use" : e.message}`,
-    );
+    const port = Number(addr.slice(addr.lastIndexOf(":") + 1));
+    throw new Error(`cannot listen for ${what} on ${addr}: ${listenProblem(err, port)}`);
   }
 }
 

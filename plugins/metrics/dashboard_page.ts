@@ -2,7 +2,9 @@
  * The live dashboard served at `/dashboard`: one self-contained HTML page (inline CSS and JS, no
  * build step, nothing fetched from elsewhere) that polls `/api/stats` every second and renders
  * throughput (with an SVG sparkline), batch sizes, latency percentiles, Raft state, replication lag,
- * errors, keys and memory. Every value lives in an element with a stable id so tests can read it.
+ * errors, keys and memory, and the cluster's members — each linked to its own dashboard, with its
+ * health, when `metrics_peers` gives its metrics address. Every value lives in an element with a
+ * stable id so tests can read it.
  * @module
  */
 
@@ -62,6 +64,7 @@ svg { width:100%; height:60px; display:block; margin-top:.4rem; }
 table { width:100%; border-collapse:collapse; font-variant-numeric:tabular-nums; }
 th { color:var(--mute); font-weight:normal; text-align:left; }
 td, th { padding:.1rem .3rem; } tr.self td { font-weight:600; }
+a { color:var(--accent); }
 #role.leader { color:var(--ok); } #role.candidate, #role.unknown { color:var(--bad); }
 `;
 
@@ -104,18 +107,48 @@ function table(id, obj, empty) {
     el.append(dt, dd);
   }
 }
-function members(list) {
+// Other members' /health, read cross-origin (it allows that) every few seconds: id -> text.
+const health = new Map();
+let healthPolls = 0;
+function pollHealth(list) {
+  if (healthPolls++ % 3 !== 0) return;
+  for (const m of list) {
+    if (m.self || !m.metricsUrl) continue;
+    const ctl = new AbortController();
+    const t = setTimeout(() => ctl.abort(), 2000);
+    fetch(m.metricsUrl + "/health", { cache: "no-store", mode: "cors", signal: ctl.signal })
+      .then((r) => health.set(m.id, r.ok ? "ok" : r.status === 503 ? "no leader" : "HTTP " + r.status),
+        () => health.set(m.id, "unreachable"))
+      .finally(() => clearTimeout(t));
+  }
+}
+function link(text, href) {
+  const a = document.createElement("a"); a.textContent = text; a.href = href; return a;
+}
+function members(list, h) {
   const body = $("members");
   body.replaceChildren();
   for (const m of list) {
     const tr = document.createElement("tr");
+    tr.dataset.id = String(m.id);
     if (m.self) tr.className = "self";
-    for (const v of [String(m.id) + (m.self ? " (this node)" : ""), m.role, m.state || dash,
-      m.lag === null ? dash : fmt(m.lag, 0)]) {
-      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    const name = String(m.id) + (m.self ? " (this node)" : "");
+    const node = document.createElement("td");
+    node.className = "node";
+    node.append(m.metricsUrl && !m.self ? link(name, m.metricsUrl + "/dashboard") : name);
+    tr.append(node);
+    const ok = m.self ? (h.ok ? "ok" : "no leader") : m.metricsUrl ? health.get(m.id) || "\u2026" : dash;
+    for (const [cls, v] of [["role", m.role], ["state", m.state || dash],
+      ["lag", m.lag === null ? dash : fmt(m.lag, 0)], ["health", ok]]) {
+      const td = document.createElement("td"); td.className = cls; td.textContent = v; tr.append(td);
     }
     body.append(tr);
   }
+  pollHealth(list);
+  const leader = list.find((m) => m.role === "leader" && m.metricsUrl && !m.self);
+  const la = $("leader-address");
+  const text = h.leaderAddress || dash;
+  la.replaceChildren(leader ? link(text, leader.metricsUrl + "/dashboard") : text);
 }
 let updates = 0;
 function render(s) {
@@ -125,7 +158,6 @@ function render(s) {
   $("role").className = h.role;
   set("term", fmt(h.term, 0));
   set("leader", h.leader ? fmt(h.leader, 0) : "0");
-  set("leader-address", h.leaderAddress || dash);
   set("commit", fmt(h.commit, 0));
   set("applied", fmt(h.applied, 0));
   set("durable", h.durable ? "yes" : "no (in-memory)");
@@ -153,7 +185,7 @@ function render(s) {
   set("rss", fmt(s.memory.rssBytes / 1048576, 1));
   set("heap-used", fmt(s.memory.heapUsedBytes / 1048576, 1));
   table("errors-by-type", s.errorsByType, "none");
-  members(s.members);
+  members(s.members, h);
   table("lag", s.replicationLag, h.role === "leader" ? "no followers" : "leader only");
   spark(s.throughputSeries);
   updates++;
@@ -213,7 +245,7 @@ ${NUM("commit-p50", "p50", "ms")}${NUM("commit-p99", "p99", "ms")}</dl></section
 ${NUM("commit", "commit index")}${NUM("applied", "applied index")}
 <dt>durable</dt><dd id="durable">\u2013</dd></dl></section>
 <section><h2>Members</h2><table><thead><tr><th>node</th><th>role</th><th>replication</th>
-<th>lag</th></tr></thead><tbody id="members"></tbody></table></section>
+<th>lag</th><th>health</th></tr></thead><tbody id="members"></tbody></table></section>
 <section><h2>Replication lag (entries)</h2><dl id="lag"></dl></section>
 <section><h2>Errors</h2><dl>
 ${NUM("errors-total", "total")}${NUM("error-rate", "rate (last 60 s)", "%")}</dl>

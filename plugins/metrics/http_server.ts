@@ -10,12 +10,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Buffer } from "node:buffer";
 import type { Logger } from "../../core/config/logger.ts";
+import { listenProblem } from "../../core/config/os_errors.ts";
 
 /** A route's answer. */
 export interface HttpReply {
   status: number;
   contentType: string;
   body: string;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
 }
 
 /** What a route knows about the request. */
@@ -52,6 +55,7 @@ function send(res: ServerResponse, r: HttpReply, head: boolean): void {
     "content-type": r.contentType,
     "cache-control": "no-store",
     "content-length": String(Buffer.byteLength(r.body)),
+    ...r.headers,
   });
   res.end(head ? undefined : r.body);
 }
@@ -94,7 +98,7 @@ export function startHttpServer(
   });
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
-      reject(new Error(`metrics: cannot listen on ${host}:${port}: ${err.message}`));
+      reject(new Error(`metrics: cannot listen on ${host}:${port}: ${listenProblem(err, port)}`));
     };
     server.once("error", onError);
     server.listen(port, host, () => {

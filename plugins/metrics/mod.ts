@@ -8,6 +8,11 @@
  * - `/api/stats`  JSON the dashboard polls,
  * - `/dashboard`  a self-contained live page (`/` redirects there).
  *
+ * The dashboard shows the whole cluster: its Members card links every member's own dashboard and
+ * shows each one's `/health`, for the members whose metrics address `metrics_peers` gives
+ * (`--metrics-peers "2=10.0.0.2:9210,3=10.0.0.3:9210"`; `mod.ts cluster` sets it). `/health`
+ * allows cross-origin reads (it is public anyway), so a page from one member can read another's.
+ *
  * Term, commit index and leader address are not for strangers (docs/security.md): unless
  * `metrics_details` is on, `/metrics`, `/api/stats` and `/dashboard` answer only loopback clients
  * (403 otherwise) and `/health` reveals nothing but its status to anyone.
@@ -48,7 +53,7 @@ export interface MetricsPluginOptions extends RecorderOptions {
   sampleIntervalMs?: number;
 }
 
-/** The options the metrics plugin declares: `metrics_port`, `metrics_details`. */
+/** The options the metrics plugin declares: `metrics_port`, `metrics_peers`, `metrics_details`. */
 export const METRICS_OPTIONS = {
   port: {
     type: "int",
@@ -57,6 +62,12 @@ export const METRICS_OPTIONS = {
     max: 65535,
     help: "HTTP port of the metrics plugin (/metrics, /health, /dashboard; 0 = ephemeral)",
   },
+  peers: {
+    type: "string",
+    default: "",
+    help:
+      "the other members' metrics addresses, for the dashboard's links and health column: \"2=10.0.0.2:9210,3=http://10.0.0.3:9210\" (mod.ts cluster sets it)",
+  },
   details: {
     type: "bool",
     default: false,
@@ -64,6 +75,48 @@ export const METRICS_OPTIONS = {
       "metrics port: serve raft details (JSON /health; /metrics, /api/stats, /dashboard to non-loopback clients); off: /health answers only its status",
   },
 } as const satisfies PluginOptions;
+
+/** Most entries `metrics_peers` may hold, and the longest address. */
+const MAX_METRICS_PEERS = 256;
+const MAX_METRICS_ADDRESS = 300;
+
+/**
+ * Parses `metrics_peers`: `id=host:port` or `id=http(s)://host:port` pairs, comma-separated, into
+ * id → origin (`http://host:port`). Throws an Error naming the bad entry.
+ */
+export function parseMetricsPeers(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  const parts = text.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  if (parts.length > MAX_METRICS_PEERS) {
+    throw new Error(`metrics_peers: ${parts.length} entries (at most ${MAX_METRICS_PEERS})`);
+  }
+  for (const part of parts) {
+    const bad = (why: string) =>
+      new Error(
+        `metrics_peers: bad entry "${part.slice(0, 80)}": ${why} ` +
+          "(expected id=host:port or id=http://host:port, e.g. 2=127.0.0.1:9211)",
+      );
+    const m = /^(\d{1,5})\s*=\s*(\S+)$/.exec(part);
+    if (!m) throw bad("not id=address");
+    const id = Number(m[1]);
+    if (id < 1 || id > 65535) throw bad("id must be 1..65535");
+    if (m[2].length > MAX_METRICS_ADDRESS) throw bad("address too long");
+    const raw = /^https?:\/\//i.test(m[2]) ? m[2] : `http://${m[2]}`;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw bad("not a host:port");
+    }
+    if (url.port === "" && !/:\d+\/?$/.test(raw)) throw bad("no port");
+    if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash || url.username) {
+      throw bad("give only the scheme, host and port");
+    }
+    if (out.has(id)) throw bad(`id ${id} given twice`);
+    out.set(id, url.origin);
+  }
+  return out;
+}
 
 /** The context the metrics plugin's hooks receive (`ctx.options.port`, `ctx.options.details`). */
 export type MetricsContext = PluginContext<typeof METRICS_OPTIONS>;
@@ -100,6 +153,7 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
   let host = "";
   let timer: Cancel | null = null;
   const interval = opts.sampleIntervalMs ?? 1000;
+  let peers = new Map<number, string>();
 
   const routes = (ctx: MetricsContext, r: MetricsRecorder) => {
     const details = ctx.options.details;
@@ -119,14 +173,23 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
       })),
       "/health": (): HttpReply => {
         const h = r.health();
-        if (details) return json(h.ok ? 200 : 503, h);
+        // Public (status only, unless details are on): other members' dashboards may read it.
+        const headers = { "access-control-allow-origin": "*" };
+        if (details) return { ...json(h.ok ? 200 : 503, h), headers };
         return {
           status: h.ok ? 200 : 503,
           contentType: "text/plain; charset=utf-8",
           body: h.ok ? "ok\n" : "no leader\n",
+          headers,
         };
       },
-      "/api/stats": guarded(async (): Promise<HttpReply> => json(200, await r.dashboardStats())),
+      "/api/stats": guarded(async (): Promise<HttpReply> => {
+        const s = await r.dashboardStats();
+        for (const m of s.members) {
+          m.metricsUrl = peers.get(m.id) ?? (m.self ? plugin.url ?? null : null);
+        }
+        return json(200, s);
+      }),
       "/dashboard": guarded((): HttpReply => html(DASHBOARD_HTML)),
       "/": (): HttpReply =>
         html('<!doctype html><meta http-equiv="refresh" content="0; url=dashboard">'),
@@ -153,10 +216,14 @@ export function createMetricsPlugin(opts: MetricsPluginOptions = {}): MetricsPlu
     },
     setup(ctx: MetricsContext): void {
       if (rec) throw new Error("this metrics plugin instance is already set up (one per node)");
+      peers = parseMetricsPeers(ctx.options.peers);
       rec = new MetricsRecorder(ctx, opts);
     },
     async start(ctx: MetricsContext): Promise<void> {
-      if (!rec) rec = new MetricsRecorder(ctx, opts);
+      if (!rec) {
+        peers = parseMetricsPeers(ctx.options.peers);
+        rec = new MetricsRecorder(ctx, opts);
+      }
       const r = rec;
       host = ctx.config.host;
       server = await startHttpServer(host, ctx.options.port, routes(ctx, r), ctx.logger);

@@ -104,6 +104,11 @@ export interface MemberView {
   state: string | null;
   /** Leader only: entries behind the leader's last index; null elsewhere. */
   lag: number | null;
+  /**
+   * The member's metrics server (`http://host:port`: its `/dashboard`, `/health`), from
+   * `metrics_peers` (this node's own: its own server); null when not known.
+   */
+  metricsUrl: string | null;
 }
 
 /** `/api/stats` body: what the dashboard shows. Windowed values cover `windowSeconds`. */
@@ -538,6 +543,7 @@ export class MetricsRecorder {
           : st.role === "leader" && id === st.id
           ? 0
           : null,
+        metricsUrl: null,
       });
     }
     return out;

@@ -20,9 +20,18 @@ test("help lists every command of the table by group; help CMD shows one", () =>
   for (const name of STATE_COMMANDS) expect(h).toContain(name.toUpperCase());
   expect(h).toMatch(/^sorted-set:/m);
   expect(h).toContain("ADD_NODE");
-  expect(helpText("get")).toMatch(/^GET: 1 argument\(s\); reads only; group string/);
+  // Each command on its own line: name, arguments, r/w, the one-line summary.
+  expect(h).toMatch(/^ {2}GET +1 r {2}Returns the string value of a key\.$/m);
+  expect(h).toMatch(/^ {2}ZADD +3\+ w {2}Adds members to a sorted set/m);
+  expect(h).toMatch(/^ {2}ADD_NODE +2\+ {4}Adds a member to the cluster/m);
+  expect(helpText("get")).toBe(
+    "GET key\n  Returns the string value of a key.\n" +
+      "  1 argument(s); reads only; group string; replies as Redis 7 (docs/state-machine.md)",
+  );
+  expect(helpText("ZADD")).toMatch(/^ZADD key \[NX \| XX\] .*score member/);
   expect(helpText("ZADD")).toMatch(/at least 3 argument\(s\); writes/);
   expect(helpText("add_node")).toMatch(/^ADD_NODE id raft_host:port/);
+  expect(helpText("add_node")).toContain("Adds a member to the cluster");
   expect(helpText("nope")).toMatch(/unknown command 'nope'/);
 });
 
@@ -77,4 +86,10 @@ test("against a node: INFO raft, MEMBERS roles, history kept across sessions", a
     delete process.env.TINYKV_HISTORY_FILE;
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("one-shot `client help CMD` needs no node", async () => {
+  const a = io("", false);
+  expect(await runClientCli(["-p", "1", "help", "zadd"], a.io)).toBe(0);
+  expect(a.out()).toMatch(/^ZADD key \[NX \| XX\]/);
 });

@@ -81,8 +81,12 @@ test("the dashboard renders live numbers in every field", async () => {
   expect(renderedNumber(textById(html, "commands-total"))).toBeGreaterThanOrEqual(before);
   expect(renderedNumber(textById(html, "connections"))).toBe(10);
   // the members table (#12 item 3): this node leads; follower 2 is one entry behind
-  expect(html).toMatch(/<tr class="self"><td>1 \(this node\)<\/td><td>leader<\/td>/);
-  expect(html).toMatch(/<tr><td>2<\/td><td>follower<\/td><td>replicate<\/td><td>\d+<\/td><\/tr>/);
+  expect(html).toMatch(
+    /<tr data-id="1" class="self"><td class="node">1 \(this node\)<\/td><td class="role">leader<\/td>/,
+  );
+  expect(html).toMatch(
+    /<tr data-id="2"><td class="node">2<\/td><td class="role">follower<\/td><td class="state">replicate<\/td><td class="lag">\d+<\/td><td class="health">\u2013<\/td><\/tr>/,
+  );
   // keys and memory (#12 item 3)
   expect(renderedNumber(textById(html, "keys"))).toBe(1234);
   expect(renderedNumber(textById(html, "apply-lag"))).toBe(0);

@@ -390,11 +390,12 @@ describe("SRE metrics (#12 item 3)", () => {
     raft.progress![3] = { match: 10, next: 11, state: "snapshot" };
     raft.progress![4] = { match: 50, next: 51, state: "probe" };
     let s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;
+    const self = url; // no metrics_peers: only this node's own metrics address is known
     expect(s.members).toEqual([
-      { id: 1, role: "leader", self: true, state: "leader", lag: 0 },
-      { id: 2, role: "follower", self: false, state: "replicate", lag: 5 },
-      { id: 3, role: "follower", self: false, state: "snapshot", lag: 40 },
-      { id: 4, role: "learner", self: false, state: "probe", lag: 0 },
+      { id: 1, role: "leader", self: true, state: "leader", lag: 0, metricsUrl: self },
+      { id: 2, role: "follower", self: false, state: "replicate", lag: 5, metricsUrl: null },
+      { id: 3, role: "follower", self: false, state: "snapshot", lag: 40, metricsUrl: null },
+      { id: 4, role: "learner", self: false, state: "probe", lag: 0, metricsUrl: null },
     ]);
     Object.assign(raft, { id: 2, role: "follower", leader: 3, progress: undefined });
     s = (await (await fetch(`${url}/api/stats`)).json()) as DashboardStats;

@@ -160,3 +160,53 @@ test("a killed node is reported by id and restarted; the others keep serving", a
   expect(code).toBe(1); // a node died during the run
   for (const pid of nodePids) expect(alive(pid)).toBe(false);
 }, 60_000);
+
+test("with metrics, each node's dashboard knows every member's metrics address", async () => {
+  const cwd = mkdtempSync(join(tmpdir(), "tkv-sup-"));
+  dirs.push(cwd);
+  const base = await freeBase();
+  const metrics = base + 5; // node i serves metrics on base + 5 + i - 1
+  expect(await portOpen(metrics) || await portOpen(metrics + 1)).toBe(false);
+  const { cmd, args } = modCommand("bun");
+  const cli = spawn(cmd, [
+    ...args,
+    "cluster",
+    "--nodes",
+    "2",
+    "--port",
+    String(base),
+    "--plugins",
+    "metrics",
+    "--metrics-port",
+    String(metrics),
+  ], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  procs.push(cli);
+  let err = "";
+  cli.stderr!.on("data", (d) => (err += d));
+  const exited = new Promise<number | null>((r) => cli.on("exit", (code) => r(code)));
+  await until(
+    "two nodes listening",
+    () => (err.match(/listening: clients/g) ?? []).length === 2,
+    20_000,
+    () => err,
+  );
+  for (const [, pid] of nodesOf(cli.pid!)) nodePids.add(pid);
+  let members: { id: number; metricsUrl: string | null }[] = [];
+  const deadline = Date.now() + 10_000;
+  while (members.length < 2 && Date.now() < deadline) {
+    const s = await (await fetch(`http://127.0.0.1:${metrics + 1}/api/stats`)).json();
+    members = s.members;
+    if (members.length < 2) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(members.map((m) => [m.id, m.metricsUrl])).toEqual([
+    [1, `http://127.0.0.1:${metrics}`],
+    [2, `http://127.0.0.1:${metrics + 1}`],
+  ]);
+  cli.kill("SIGTERM");
+  expect(
+    await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r("timeout"), 15_000)),
+    ]),
+  ).toBe(0);
+}, 60_000);

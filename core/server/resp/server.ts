@@ -31,6 +31,7 @@ import type {
 import type { Logger } from "../../config/logger.ts";
 import type { BatchResult } from "../../plugin/plugin.ts";
 import { bytesToKey, printable } from "../../state/bytes.ts";
+import { commandDoc } from "../../state/command_docs.ts";
 import { AuthThrottle, PasswordCheck } from "../auth.ts";
 import {
   type Outcome,
@@ -1237,7 +1238,7 @@ export class RespServer {
             w.bulkText(c.name);
             w.map(3);
             w.bulkText("summary");
-            w.bulkText(`${c.name.toUpperCase()} (TinyKV)`);
+            w.bulkText(commandDoc(c.name)?.summary ?? `${c.name.toUpperCase()} (TinyKV)`);
             w.bulkText("since");
             w.bulkText("1.0.0");
             w.bulkText("group");
