@@ -10,6 +10,7 @@
  * @module
  */
 import type { Deque } from "./deque.ts";
+import { Leases } from "./leases.ts";
 import { Rng, seedOf } from "./random.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
@@ -36,6 +37,8 @@ export class KeyEntry {
   modRev: number;
   /** The snapshot generation that already holds this entry (see {@link Keyspace.beginSnapshot}). */
   snapSeen: number;
+  /** The lease the key is attached to, 0 = none (see `leases.ts`; set through {@link Keyspace.setLease}). */
+  lease: number;
 
   constructor(kind: KindTag, value: EntryValue, rev: number) {
     this.kind = kind;
@@ -44,6 +47,7 @@ export class KeyEntry {
     this.createRev = rev;
     this.modRev = rev;
     this.snapSeen = 0;
+    this.lease = 0;
   }
 }
 
@@ -128,6 +132,8 @@ class ExpiryHeap {
 export class Keyspace {
   /** The key store (insertion-ordered `Map`). */
   readonly store: KeyStore = new Map<string, KeyEntry>();
+  /** The leases and the keys attached to each (kept in step by add/remove/clear/setLease). */
+  readonly leases: Leases = new Leases();
   readonly #heap = new ExpiryHeap();
   /** Keys currently carrying an expiry (upper bound; used to bound stale heap entries). */
   #withExpiry = 0;
@@ -206,13 +212,25 @@ export class Keyspace {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     this.store.set(key, e);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
+    if (e.lease !== 0) this.leases.attach(key, e.lease);
   }
 
   /** Deletes a key. */
   remove(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) this.#touch(key, e);
     if (e.expireAt !== 0) this.#withExpiry--;
+    if (e.lease !== 0) {
+      this.leases.detach(key, e.lease);
+      e.lease = 0;
+    }
     this.store.delete(key);
+  }
+
+  /** Attaches a key to lease `id` (which exists), or detaches it (`id` = 0). */
+  setLease(key: string, e: KeyEntry, id: number): void {
+    if (e.lease !== 0) this.leases.detach(key, e.lease);
+    e.lease = id;
+    if (id !== 0) this.leases.attach(key, id);
   }
 
   /** Sets or clears (`at` = 0) a key's absolute expiry. */
@@ -270,6 +288,7 @@ export class Keyspace {
   clear(): void {
     if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }
     this.store.clear();
+    this.leases.clearKeys();
     this.#heap.clear();
     this.#withExpiry = 0;
   }
