@@ -23,6 +23,7 @@ import walPlugin from "../../plugins/wal/mod.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { RawResp, resp, startRespNode } from "../resp/helpers.ts";
 
 const root = mkdtempSync(joinPath(tmpdir(), "tkv-leases-"));
 const running = new Set<TinyKVNode>();
@@ -243,4 +244,32 @@ test("a wal node restarted from its snapshot keeps its leases; a fresh ttl from 
   expect(goneAt - restartedAt).toBeLessThan(3_500);
   expect(await okv(c, "LEASE", "LIST")).toEqual([2]);
   expect(await okv(c, "LEASE", "GRANT", "5")).toBe(3); // the next id survived too
+});
+
+test("the Redis port: LEASE replies and errors as RESP; COMMAND INFO names no key", async () => {
+  const n = await startRespNode();
+  running.add(n);
+  const r = await RawResp.connect(n.redisPort);
+  try {
+    const ask = async (...args: string[]) => {
+      r.clear();
+      await r.write(resp(...args));
+      return await r.until((t) => t.endsWith("\r\n"));
+    };
+    expect(await ask("LEASE", "GRANT", "30")).toBe(":1\r\n");
+    expect(await ask("SET", "k", "v", "LEASE", "1")).toBe("+OK\r\n");
+    expect(await ask("LEASE", "TTL", "1", "KEYS")).toBe("*3\r\n:30\r\n:30\r\n*1\r\n$1\r\nk\r\n");
+    expect(await ask("LEASE", "KEEPALIVE", "9")).toBe("-ERR lease not found\r\n");
+    expect(await ask("LEASE", "GRANT", "0")).toContain("-ERR invalid lease ttl");
+    expect(await ask("LEASE", "LIST")).toBe("*1\r\n:1\r\n");
+    expect(await ask("LEASE", "REVOKE", "1")).toBe(":1\r\n");
+    expect(await ask("GET", "k")).toBe("$-1\r\n");
+    // LEASE takes no key (its first argument is a subcommand): first/last key and step are 0.
+    r.clear();
+    await r.write(resp("COMMAND", "INFO", "LEASE"));
+    const info = await r.until((t) => /:0\r\n:0\r\n:0\r\n/.test(t) || /:1\r\n:1\r\n:1\r\n/.test(t));
+    expect(info).toMatch(/lease\r\n:-2\r\n\*\d+\r\n(\+\w+\r\n)*:0\r\n:0\r\n:0\r\n/);
+  } finally {
+    r.close();
+  }
 });
