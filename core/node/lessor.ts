@@ -12,7 +12,11 @@
  * - On becoming leader, no lease has a deadline until this leader's `LEASE REFRESH` applies
  *   (proposed at its first tick; it follows every entry of earlier terms): then every lease gets
  *   now + ttl, so none expires early across a leader change (etcd's rule). Leases renewed by
- *   entries applied before it get now + ttl from their own apply.
+ *   entries applied before it get now + ttl from their own apply. When the state holds no lease
+ *   at that first tick, no refresh is proposed (a cluster that does not use leases gets no extra
+ *   entry): any lease that shows up later does so by a GRANT applied here, with its own deadline.
+ * - The proposals are ordinary batches of client `tinykv-lessor` ({@link LESSOR_CLIENT_ID}):
+ *   plugins see them like any other.
  * - On losing leadership every deadline is dropped.
  *
  * So, on a healthy leader, a lease expires between ttl and ttl + one tick + one commit after its
@@ -110,8 +114,11 @@ export class Lessor implements LeaseListener {
     if (!d.isLeader()) return;
     const now = d.clock.monoMs();
     if (this.#refreshAt >= 0 && now >= this.#refreshAt) {
-      this.#refreshAt = now + d.retryMs;
-      this.#propose("refresh", [["LEASE", "REFRESH"]]);
+      if (this.#noLeases()) this.#refreshAt = -1; // nothing to refresh: no entry at all
+      else {
+        this.#refreshAt = now + d.retryMs;
+        this.#propose("refresh", [["LEASE", "REFRESH"]]);
+      }
     }
     if (now < this.#earliest) return;
     const due: string[][] = [];
@@ -125,6 +132,15 @@ export class Lessor implements LeaseListener {
     }
     this.#earliest = earliest;
     if (due.length > 0) this.#propose("expire", due);
+  }
+
+  /**
+   * True when the state holds no lease. Then a new leader needs no refresh: every lease it will
+   * know comes from a GRANT applied from now on, which gives it a deadline of its own.
+   */
+  #noLeases(): boolean {
+    for (const _ of this.#d.leases()) return false;
+    return true;
   }
 
   #propose(what: string, commands: string[][]): void {
