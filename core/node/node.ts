@@ -57,6 +57,7 @@ import {
 import { type FileSystem, nodeFileSystem } from "../env/fs.ts";
 import { Backups } from "./backup.ts";
 import { Forwarding } from "./forwarding.ts";
+import { Lessor } from "./lessor.ts";
 import { Membership } from "./membership.ts";
 import { ReadyDriver } from "./ready.ts";
 import { Reads } from "./reads.ts";
@@ -109,6 +110,8 @@ export class Node implements TinyKVNode {
   readonly #membership: Membership;
   readonly #write: WritePath;
   readonly #forwarding: Forwarding;
+  /** Lease deadlines and expiry proposals, on the leader. */
+  readonly #lessor: Lessor;
   readonly #reads: Reads;
   readonly #snapshots: Snapshots;
   readonly #admin: AdminCommands;
@@ -174,6 +177,15 @@ export class Node implements TinyKVNode {
       forward: (b) => this.#forwarding.forward(b),
       report: (err) => log.error(`answering a client failed (the node carries on): ${err}`),
     });
+    this.#lessor = new Lessor({
+      clock: this.#clock,
+      isLeader: () => state.role === "leader" && !state.stopping,
+      term: () => this.#raft.status().term,
+      leases: () => this.#sm.leases?.() ?? [],
+      propose: (b) => this.#write.propose([b]),
+      retryMs: this.config.raft_submit_timeout_ms,
+    });
+    this.#sm.setLeaseListener?.(this.#lessor);
     this.#forwarding = new Forwarding({
       selfId: this.id,
       state,
@@ -488,6 +500,7 @@ export class Node implements TinyKVNode {
     // The core's lease lapses on this clock, not on (possibly late) ticks.
     this.#raft.tick(this.#clock.monoMs());
     this.#write.sweep();
+    this.#lessor.tick();
     this.#forwarding.retry();
     this.#driver.schedule();
   }
@@ -577,6 +590,7 @@ export class Node implements TinyKVNode {
       if (n > 0) this.#log.warn(`leadership lost: failed ${n} pending batches`);
       this.#admin.failAll("leadership lost before the change was applied");
     }
+    if (wasLeader !== (role === "leader")) this.#lessor.onLeadership(role === "leader");
     if (wasLeader && role !== "leader") this.#reads.drop();
     else if (leaderChanged) this.#reads.requeue();
     // Forwarded batches go to the new leader (or run here, if this node leads now).

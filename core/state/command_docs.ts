@@ -309,6 +309,10 @@ const ENTRIES: readonly (readonly [string, string])[] = [
   ],
   ["REVISION", "Returns the store's revision: the index of the last entry applied."],
   [
+    "LEASE GRANT ttl | KEEPALIVE id | REVOKE id | TTL id [KEYS] | LIST",
+    "Grants, renews, revokes (with its keys), lists or reports the ttl of a lease.",
+  ],
+  [
     "WATCHREV key [key ...]",
     "Returns each key's mod revision (0 when absent), to guard a later write with IFREV.",
   ],

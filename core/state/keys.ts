@@ -256,11 +256,13 @@ export function putNew(
   expireAt: number,
   now: number,
   rev: number,
+  lease = 0,
 ): void {
   const old = db.write(key, now);
   if (old !== undefined) db.remove(key, old);
   const e = new KeyEntry(kind, value, rev);
   e.expireAt = expireAt;
+  e.lease = lease;
   db.add(key, e);
 }
 
@@ -281,8 +283,9 @@ function rename(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink, nx
     ok(out, 0);
     return;
   }
+  const lease = e.lease; // the new name keeps the lease, as it keeps the TTL
   db.remove(src, e);
-  putNew(db, dst, e.kind, e.value, e.expireAt, now, ctx.index);
+  putNew(db, dst, e.kind, e.value, e.expireAt, now, ctx.index, lease);
   ok(out, nx ? 1 : "OK");
 }
 

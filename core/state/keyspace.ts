@@ -10,6 +10,7 @@
  * @module
  */
 import type { Deque } from "./deque.ts";
+import { Leases } from "./leases.ts";
 import { Rng, seedOf } from "./random.ts";
 import { ShardedStore } from "./sharded_store.ts";
 import type { SortedSet } from "./sorted_set.ts";
@@ -43,6 +44,8 @@ export class KeyEntry {
   version: number;
   /** The snapshot generation that already holds this entry (see {@link Keyspace.beginSnapshot}). */
   snapSeen: number;
+  /** The lease the key is attached to, 0 = none (see `leases.ts`; set through {@link Keyspace.setLease}). */
+  lease: number;
 
   constructor(kind: KindTag, value: EntryValue, rev: number) {
     this.kind = kind;
@@ -52,6 +55,7 @@ export class KeyEntry {
     this.modRev = rev;
     this.version = 1;
     this.snapSeen = 0;
+    this.lease = 0;
   }
 
   /** Records a change made by the entry at log index `rev` (mod revision and version). */
@@ -143,6 +147,8 @@ class ExpiryHeap {
 export class Keyspace {
   /** The key store (shard by shard, each in insertion order). */
   readonly store: KeyStore = new ShardedStore<KeyEntry>();
+  /** The leases and the keys attached to each (kept in step by add/remove/clear/setLease). */
+  readonly leases: Leases = new Leases();
   readonly #heap = new ExpiryHeap();
   /** Keys currently carrying an expiry (upper bound; used to bound stale heap entries). */
   #withExpiry = 0;
@@ -221,13 +227,25 @@ export class Keyspace {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     this.store.set(key, e);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
+    if (e.lease !== 0) this.leases.attach(key, e.lease);
   }
 
   /** Deletes a key. */
   remove(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) this.#touch(key, e);
     if (e.expireAt !== 0) this.#withExpiry--;
+    if (e.lease !== 0) {
+      this.leases.detach(key, e.lease);
+      e.lease = 0;
+    }
     this.store.delete(key);
+  }
+
+  /** Attaches a key to lease `id` (which exists), or detaches it (`id` = 0). */
+  setLease(key: string, e: KeyEntry, id: number): void {
+    if (e.lease !== 0) this.leases.detach(key, e.lease);
+    e.lease = id;
+    if (id !== 0) this.leases.attach(key, id);
   }
 
   /** Sets or clears (`at` = 0) a key's absolute expiry. */
@@ -285,6 +303,7 @@ export class Keyspace {
   clear(): void {
     if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }
     this.store.clear();
+    this.leases.clearKeys();
     this.#heap.clear();
     this.#withExpiry = 0;
   }

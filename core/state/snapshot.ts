@@ -8,6 +8,11 @@
  * items; hash: varint count + (field, value) pairs; zset: varint count + (member, float64 score)
  * in score order. "bytes" = varint length + raw bytes. Varints are LEB128 up to 2^53.
  *
+ * Then, only when the state has ever had a lease, the leases section: byte `0x4c` ("L"), varint
+ * next lease id, varint lease count, and per lease (in id order): varint id, varint ttl (s),
+ * varint renewedAt (ms), varint renewRev, varint key count + keys (each key present in the
+ * snapshot, on at most one lease). A state without leases encodes exactly as before it existed.
+ *
  * Keys, set members and hash fields are written in the state's own (insertion) order, which is
  * replicated, so equal states (same applied log) produce identical bytes, and a restored replica
  * keeps the same order (e.g. HKEYS) as the one that applied the log.
@@ -18,12 +23,15 @@ import { alloc } from "./bytes.ts";
 import { Deque } from "./deque.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
 import type { KindTag } from "./keyspace.ts";
+import { Lease, MAX_LEASE_TTL, MAX_LEASES, MIN_LEASE_TTL } from "./leases.ts";
 import { SortedSet } from "./sorted_set.ts";
 
 const MAGIC = [0x54, 0x4b, 0x56, 0x53]; // "TKVS"
 const VERSION = 2;
 /** The oldest snapshot version still read (1: no per-key version field). */
 const OLDEST_VERSION = 1;
+/** Marks the leases section after the keys. */
+const LEASES_SECTION = 0x4c;
 /** Platform byte order (scores are written little-endian everywhere). */
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -141,6 +149,25 @@ function encodeEntry(w: Writer, k: string, e: KeyEntry): void {
   }
 }
 
+/** The leases section (see the module doc), or null when the state never had a lease. */
+function encodeLeases(db: Keyspace): Writer | null {
+  const t = db.leases;
+  if (t.nextId === 1) return null;
+  const w = new Writer(64 + 16 * t.map.size);
+  w.byte(LEASES_SECTION);
+  w.varint(t.nextId);
+  w.varint(t.map.size);
+  for (const l of t.map.values()) {
+    w.varint(l.id);
+    w.varint(l.ttl);
+    w.varint(l.renewedAt);
+    w.varint(l.renewRev);
+    w.varint(l.keys.size);
+    for (const k of l.keys) w.key(k);
+  }
+  return w;
+}
+
 /**
  * Encodes the keyspace as it is when constructed, in steps, so a large state can be written out
  * across several event-loop turns while commands keep changing it (see
@@ -158,6 +185,8 @@ export class SnapshotEncoder {
   readonly #gen: number;
   readonly #it: IterableIterator<[string, KeyEntry]>;
   #preserved: Writer | null = null;
+  /** The leases section, encoded at the start (it is small: ids, ttls and the attached keys). */
+  readonly #leases: Writer | null;
   #done = false;
   /** CRC of the bytes before #crcPos, kept up to date step by step (no long pass at the end). */
   #crc = 0;
@@ -175,6 +204,7 @@ export class SnapshotEncoder {
     w.varint(db.store.size); // every key present now is written exactly once
     this.#w = w;
     this.#db = db;
+    this.#leases = encodeLeases(db);
     this.#gen = db.beginSnapshot((k, e) => encodeEntry(this.#preserved ??= new Writer(4096), k, e));
     this.#it = db.store.entries();
   }
@@ -217,6 +247,12 @@ export class SnapshotEncoder {
       w.ensure(pre.pos);
       w.buf.set(pre.buf.subarray(0, pre.pos), w.pos);
       w.pos += pre.pos;
+    }
+    const ls = this.#leases;
+    if (ls) {
+      w.ensure(ls.pos);
+      w.buf.set(ls.buf.subarray(0, ls.pos), w.pos);
+      w.pos += ls.pos;
     }
     this.#checksum();
     const crc = this.#crc >>> 0;
@@ -387,6 +423,36 @@ export function decodeSnapshot(data: Uint8Array): Keyspace {
     e.expireAt = expireAt;
     db.add(key, e);
   }
+  if (r.pos < end && r.buf[r.pos] === LEASES_SECTION) decodeLeases(r, db);
   if (r.pos !== end) r.fail("trailing bytes");
   return db;
+}
+
+/** Reads the leases section into `db` (its keys are all in place already). */
+function decodeLeases(r: Reader, db: Keyspace): void {
+  r.pos++;
+  const t = db.leases;
+  const nextId = r.varint();
+  if (nextId < 2) r.fail("bad next lease id");
+  const n = r.count(5);
+  if (n > MAX_LEASES) r.fail(`${n} leases (at most ${MAX_LEASES})`);
+  let last = 0;
+  for (let i = 0; i < n; i++) {
+    const id = r.varint();
+    if (id <= last || id >= nextId) r.fail("lease ids out of order");
+    last = id;
+    const ttl = r.varint();
+    if (ttl < MIN_LEASE_TTL || ttl > MAX_LEASE_TTL) r.fail("lease ttl out of range");
+    const l = new Lease(id, ttl, r.varint(), r.varint());
+    t.map.set(id, l);
+    const nk = r.count(1);
+    for (let j = 0; j < nk; j++) {
+      const k = r.key();
+      const e = db.store.get(k);
+      if (e === undefined) r.fail("lease key not in the snapshot");
+      if (e.lease !== 0) r.fail("key on two leases");
+      db.setLease(k, e, id);
+    }
+  }
+  t.nextId = nextId;
 }

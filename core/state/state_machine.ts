@@ -14,6 +14,7 @@ import type { CommandSpec } from "./command_table.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { Keyspace, SWEEP_PER_WRITE } from "./keyspace.ts";
+import { LEASE_COMMANDS } from "./leases.ts";
 import { LIST_COMMANDS } from "./lists.ts";
 import { fail, wrongArity } from "./reply.ts";
 import { SERVER_STATE_COMMANDS } from "./server_family.ts";
@@ -21,7 +22,15 @@ import { SET_COMMANDS } from "./sets.ts";
 import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from "./snapshot.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import { TXN_COMMANDS } from "./txn.ts";
-import type { ApplyContext, Argv, ResultSink, SnapshotJob, StateMachine } from "./types.ts";
+import type {
+  ApplyContext,
+  Argv,
+  LeaseInfo,
+  LeaseListener,
+  ResultSink,
+  SnapshotJob,
+  StateMachine,
+} from "./types.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 
 export { isServerCommand, SERVER_COMMANDS } from "./server_family.ts";
@@ -36,6 +45,7 @@ TABLE.register([
   ...ZSET_COMMANDS,
   ...SERVER_STATE_COMMANDS,
   ...TXN_COMMANDS,
+  ...LEASE_COMMANDS,
 ]);
 
 /** The state machine's commands by family (for `help` in the CLI and COMMAND DOCS groups). */
@@ -48,6 +58,7 @@ export const COMMAND_GROUPS: readonly { group: string; commands: readonly Comman
   { group: "sorted-set", commands: ZSET_COMMANDS },
   { group: "server", commands: SERVER_STATE_COMMANDS },
   { group: "transactions", commands: TXN_COMMANDS },
+  { group: "lease", commands: LEASE_COMMANDS },
 ];
 
 /** Every command the state machine implements (name, arity, write flag). */
@@ -59,6 +70,7 @@ export const STATE_COMMANDS: readonly string[] = TABLE.all().map((s: CommandSpec
 
 class RedisStateMachine implements StateMachine {
   #db = new Keyspace();
+  #leaseListener: LeaseListener | null = null;
 
   apply(argv: Argv, ctx: ApplyContext, out: ResultSink): void {
     if (argv.length === 0) {
@@ -106,6 +118,17 @@ class RedisStateMachine implements StateMachine {
 
   restore(data: Uint8Array): void {
     this.#db = decodeSnapshot(data); // replaced only when the whole snapshot parsed
+    this.#db.leases.listener = this.#leaseListener;
+    this.#leaseListener?.reset();
+  }
+
+  setLeaseListener(listener: LeaseListener | null): void {
+    this.#leaseListener = listener;
+    this.#db.leases.listener = listener;
+  }
+
+  leases(): Iterable<LeaseInfo> {
+    return this.#db.leases.map.values();
   }
 
   size(): number {

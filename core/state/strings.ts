@@ -27,6 +27,7 @@ import {
 } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
+import { MSG_LEASE_NOT_FOUND, parseLeaseId } from "./leases.ts";
 import {
   fail,
   nil,
@@ -76,7 +77,10 @@ export function expireTime(
   return at;
 }
 
-/** Writes a string value to `key` (creating or overwriting any type), clearing or setting TTL. */
+/**
+ * Writes a string value to `key` (creating or overwriting any type), clearing or setting TTL, and
+ * attaching it to `lease` (an existing lease) or detaching it (0: a write without LEASE).
+ */
 function store(
   db: Keyspace,
   k: string,
@@ -84,16 +88,19 @@ function store(
   value: Uint8Array,
   expireAt: number,
   rev: number,
+  lease = 0,
 ): void {
   if (e === undefined) {
     e = new KeyEntry(Kind.STRING, own(value), rev);
     e.expireAt = expireAt;
+    e.lease = lease;
     db.add(k, e);
   } else {
     e.kind = Kind.STRING;
     e.value = own(value);
     e.bump(rev);
     db.setExpire(k, e, expireAt);
+    if (e.lease !== lease) db.setLease(k, e, lease);
   }
 }
 
@@ -111,6 +118,7 @@ function set(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void
   let keepTtl = false;
   let hasExpire = false;
   let at = 0;
+  let lease = 0;
   for (let i = 3; i < argv.length; i++) {
     const a = argv[i];
     if (eqWord(a, "nx") && !xx) nx = true;
@@ -126,6 +134,10 @@ function set(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void
       if (t === null) return;
       at = t;
       hasExpire = true;
+    } else if (lease === 0 && i + 1 < argv.length && eqWord(a, "lease")) {
+      lease = parseLeaseId(out, argv[++i]);
+      if (lease === 0) return;
+      if (!db.leases.map.has(lease)) return fail(out, Code.SYNTAX, MSG_LEASE_NOT_FOUND);
     } else {
       syntaxError(out);
       return;
@@ -146,7 +158,7 @@ function set(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void
     return;
   }
   const expireAt = hasExpire ? at : keepTtl && e !== undefined ? e.expireAt : 0;
-  store(db, k, e, argv[2], expireAt, ctx.index);
+  store(db, k, e, argv[2], expireAt, ctx.index, lease);
   // An absolute time already in the past: the key is set and immediately gone (as in Redis).
   if (expireAt !== 0 && expireAt <= now) {
     const cur = db.write(k, now);

@@ -56,6 +56,36 @@ export interface StateMachine {
   restore(data: Uint8Array): void;
   /** Number of keys (including not-yet-collected expired ones is acceptable). */
   size(): number;
+  /**
+   * Sets who hears, as entries apply, of leases renewed or revoked (core/node/lessor.ts, which
+   * acts only on the leader). Optional: a state machine without leases has none.
+   */
+  setLeaseListener?(listener: LeaseListener | null): void;
+  /** The current leases (read by the leader's lessor), in id order. */
+  leases?(): Iterable<LeaseInfo>;
+}
+
+/** One lease as the lessor sees it (see core/state/leases.ts). */
+export interface LeaseInfo {
+  /** The lease id. */
+  readonly id: number;
+  /** Granted time to live, in seconds. */
+  readonly ttl: number;
+  /** Log index of the last grant, keepalive or refresh (the guard of `LEASE EXPIRE`). */
+  readonly renewRev: number;
+}
+
+/**
+ * Told by the state machine, while an entry applies (on every replica alike), what happened to
+ * leases; the node's lessor keeps deadlines from it on the leader only.
+ */
+export interface LeaseListener {
+  /** Lease `id` was granted or kept alive at log index `rev`: its ttl starts again now. */
+  renewed(id: number, ttlSeconds: number, rev: number): void;
+  /** Lease `id` is gone (revoked or expired, its keys deleted). */
+  revoked(id: number): void;
+  /** Every lease was renewed at once (`LEASE REFRESH`) or the table replaced (restore). */
+  reset(): void;
 }
 
 /** An incremental state snapshot (see {@link StateMachine.beginSnapshot}). */

@@ -98,6 +98,7 @@ const KEYLESS = new Set([
   "randomkey",
   "keys",
   "scan",
+  "lease",
 ]);
 /** Commands whose every argument is a key. */
 const ALL_KEYS = new Set([
