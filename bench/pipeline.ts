@@ -26,6 +26,7 @@ import {
 } from "./lib/report.ts";
 import { runScenario, type ScenarioResult, type Target } from "./lib/runner.ts";
 import { type Scenario, SCENARIOS, selectScenarios } from "./lib/scenarios.ts";
+import { SoakSampler, soakTable } from "./lib/soak.ts";
 
 const RUNTIME: "deno" | "bun" = (globalThis as { Bun?: unknown }).Bun !== undefined
   ? "bun"
@@ -37,6 +38,9 @@ const RUNTIME: "deno" | "bun" = (globalThis as { Bun?: unknown }).Bun !== undefi
  */
 const FAILOVER_CAP_MS = 40_000;
 
+/** Scenarios of at least this many seconds get the soak report (10 s windows; see lib/soak.ts). */
+const SOAK_MIN_S = 30;
+
 const HELP = `TinyKV pipeline benchmark
 
 Usage: bun bench/pipeline.ts [options]     (or: deno run -A bench/pipeline.ts [options])
@@ -45,7 +49,9 @@ Starts a 3-node loopback cluster (child processes of mod.ts on 127.0.0.1), runs 
 prints a markdown table and writes JSON to bench/results/. See docs/benchmarks.md.
 
 Options:
-  --duration S         seconds per scenario (default 5)
+  --duration S         seconds per scenario (default 5); from 30 s on, each scenario also prints a
+                       soak report: per 10 s window ops/s, failed ops, leader changes, the
+                       longest event-loop block of any node, the largest node RSS and the keys
   --scenario LIST      comma-separated names or prefixes, or "all" (default: all = every scenario
                        but failover; add it with --scenario all,failover)
   --nodes N            nodes to start (default 3: a loopback cluster; 1 = a single node)
@@ -399,12 +405,19 @@ async function runConfiguration(o: ConfigurationOptions): Promise<{
           note: (text) => printNote(`  ${text}`),
         })
         : null;
+      const soak = o.durationS >= SOAK_MIN_S && !s.failover
+        ? new SoakSampler(probes, cluster?.pids ?? [])
+        : null;
+      await soak?.start();
       const before = await readCounters(probes);
       const r = await runScenario(s, target, {
         durationMs: o.durationS * 1000,
         valueSize: o.valueSize,
         seed: o.seed,
-        onProgress: (p, ms) => line.update(p, ms),
+        onProgress: (p, ms) => {
+          line.update(p, ms);
+          soak?.update(p);
+        },
         ...(failover
           ? {
             onAck: failover.onAck,
@@ -414,6 +427,10 @@ async function runConfiguration(o: ConfigurationOptions): Promise<{
           : {}),
       });
       line.done();
+      if (soak) {
+        r.soak = await soak.stop();
+        process.stdout.write(`\n${soakTable(name, r.soak)}\n\n`);
+      }
       r.server = probes.length > 0 ? counterDelta(before, await readCounters(probes)) : null;
       if (o.variant.label !== undefined) r.variant = o.variant.label;
       if (failover) r.failover = failover.report(r);

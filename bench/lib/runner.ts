@@ -5,6 +5,7 @@
  * — never past `maxDurationMs`.
  * @module
  */
+import type { SoakWindow } from "./soak.ts";
 import { connect } from "../../client/client.ts";
 import type { Arg, Client, ConnectOptions } from "../../client/types.ts";
 import { LatencyRecorder, type LatencySummary } from "./histogram.ts";
@@ -53,6 +54,8 @@ export interface ScenarioResult {
   server?: ServerCounters | null;
   /** Set by the failover scenario (see `lib/failover.ts`). */
   failover?: unknown;
+  /** Set by the caller for runs of 30 s or more: one row per 10 s window (see `lib/soak.ts`). */
+  soak?: SoakWindow[];
 }
 
 /** INFO counter deltas over one scenario, summed over the nodes that answered before and after. */
