@@ -12,7 +12,6 @@
 import type { Deque } from "./deque.ts";
 import { Leases } from "./leases.ts";
 import { Rng, seedOf } from "./random.ts";
-import { ShardedStore } from "./sharded_store.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
 
@@ -67,8 +66,8 @@ export class KeyEntry {
 }
 
 /**
- * The minimal key store the keyspace needs: a {@link ShardedStore} (hash maps split so that no
- * resize stalls the event loop; see `sharded_store.ts`). A `Map` implements it too.
+ * The minimal key store the keyspace needs. A `Map` (hash, insertion-ordered) implements it
+ * today; an ordered index for range/prefix scans can implement it later without touching commands.
  */
 export interface KeyStore {
   get(key: string): KeyEntry | undefined;
@@ -145,8 +144,8 @@ class ExpiryHeap {
 
 /** Keys plus expiry bookkeeping. */
 export class Keyspace {
-  /** The key store (shard by shard, each in insertion order). */
-  readonly store: KeyStore = new ShardedStore<KeyEntry>();
+  /** The key store (insertion-ordered `Map`). */
+  readonly store: KeyStore = new Map<string, KeyEntry>();
   /** The leases and the keys attached to each (kept in step by add/remove/clear/setLease). */
   readonly leases: Leases = new Leases();
   readonly #heap = new ExpiryHeap();
