@@ -93,3 +93,26 @@ test("RANGE pages in byte order and is a read, not a log entry", async () => {
     await c2.close();
   }
 }, 30_000);
+
+test(
+  "the client refuses to split a guarded batch into frames (only the first would be guarded)",
+  async () => {
+    const small = await connect({
+      port: node.clientPort,
+      endpoints: [`127.0.0.1:${node.clientPort}`],
+      maxBatchBytes: 4096,
+    });
+    try {
+      const cmds: string[][] = [["CHECK", "split", "ABSENT"]];
+      for (let i = 0; i < 100; i++) cmds.push(["SET", `split:${i}`, "v".repeat(100)]);
+      await expect(small.batch(cmds)).rejects.toThrow(/guarded batch \(CHECK first\) must fit/);
+      expect(await small.command("EXISTS", "split:99")).toBe(0);
+      // Unguarded, the same batch is split and sent.
+      const r = await small.batch(cmds.slice(1));
+      expect(r.every((x) => x.ok)).toBe(true);
+    } finally {
+      await small.close();
+    }
+  },
+  30_000,
+);
