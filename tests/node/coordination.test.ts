@@ -116,3 +116,17 @@ test(
   },
   30_000,
 );
+
+test("RANGE AT: pages at the revision read with the first page, or a clear refusal", async () => {
+  for (let i = 0; i < 20; i++) await c.command("SET", `at:${String(i).padStart(2, "0")}`, "v");
+  const [first, rev] = (await c.batch([["RANGE", "at:", "at;", "LIMIT", "10"], ["REVISION"]]))
+    .map((r) => r.value) as [unknown[][], number];
+  expect(first.length).toBe(10);
+  await c.command("SET", "elsewhere", "x"); // outside the range: the scan stays consistent
+  const next = await c.command("RANGE", `${text(first[9][0])}\x00`, "at;", "AT", String(rev));
+  expect((next as unknown[][]).map((e) => text(e[0]))[0]).toBe("at:10");
+  await c.command("DEL", "at:15");
+  await expect(c.command("RANGE", "at:10", "at;", "AT", String(rev))).rejects.toThrow(
+    /changed after revision \d+ .*current revision is \d+/,
+  );
+}, 30_000);
