@@ -4,14 +4,15 @@
  * scans and KEYS.
  *
  * Layout: a sorted list of chunks — a B+tree of height two whose leaves are large sorted arrays
- * (up to {@link CHUNK_MAX} keys). The top level is three parallel arrays: `seps[i]` (chunk i holds
- * the keys in `[seps[i], seps[i+1])`; `seps[0]` is `""`, the smallest key), `chunks[i]` (its
- * sorted keys) and `dels[i]` (the highest revision at which a key was removed from that region).
- * A lookup is two binary searches; an insert or delete moves at most CHUNK_MAX pointers, plus
- * (once per ~CHUNK_MAX/2 inserts) a splice of the top arrays. Chosen by measurement over a
- * classic B+tree with 64-key nodes (bench/ordered_index.ts, numbers in docs/coordination.md): as
- * fast or faster in Bun and Deno at 10^5..10^6 keys, far less code, and only one JS object (an
- * array) per ~CHUNK_MAX/2..CHUNK_MAX keys, so the GC barely sees it — about one pointer per key.
+ * (up to {@link CHUNK_MAX} keys). The top level is parallel arrays: `seps[i]` (chunk i holds the
+ * keys in `[seps[i], seps[i+1])`; `seps[0]` is `""`, the smallest key), `chunks[i]` (its sorted
+ * keys), `nums[i]` (each key's next bytes after the chunk's shared prefix, packed in a number, so
+ * the in-chunk search rarely reads a string) and `dels[i]` (the highest revision at which a key
+ * was removed from that region). A lookup is two binary searches; an insert or delete moves at
+ * most CHUNK_MAX entries, plus (once per ~CHUNK_MAX/2 inserts) a splice of the top arrays. Chosen
+ * by measurement over a classic B+tree with 64-key nodes (bench/ordered_index.ts, numbers in
+ * docs/coordination.md): faster in Bun and Deno at 10^5..10^6 keys, and only two JS objects per
+ * ~CHUNK_MAX/2..CHUNK_MAX keys, so the GC barely sees it.
  *
  * Separators never move on delete, so a region's deletion revision stays with the key range it
  * describes (split: both halves inherit it; merge: the max). {@link removedAfter} uses them to tell
@@ -36,10 +37,41 @@ export function lowerBound(a: readonly string[], key: string): number {
   return lo;
 }
 
+/** Bytes of a key (after its chunk's common prefix) packed into one number (see {@link keyNum}). */
+const NUM_BYTES = 6;
+
+/**
+ * Bytes `from..from+6` of `key` as a number that orders like the strings: each position is the
+ * byte + 1, or 0 past the key's end, in base 257 (257^6 < 2^53). Equal numbers: compare strings.
+ */
+function keyNum(key: string, from: number): number {
+  let v = 0;
+  for (let i = from; i < from + NUM_BYTES; i++) {
+    v = v * 257 + (i < key.length ? key.charCodeAt(i) + 1 : 0);
+  }
+  return v;
+}
+
+/** Length of the common prefix of `a` and `b`. */
+function commonPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
 /** Every key in byte order, with per-region deletion revisions. */
 export class OrderedIndex {
   #seps: string[] = [""];
   #chunks: string[][] = [[]];
+  /**
+   * Per chunk, each key's {@link keyNum} after the prefix every key of the chunk shares (the common
+   * prefix of its separators, `#skip[i]`): the in-chunk binary search compares these numbers,
+   * which sit in one contiguous array, and reads a key string only on a tie — most of a lookup's
+   * cost is otherwise the cache misses of reading ~10 scattered strings.
+   */
+  #nums: Float64Array[] = [new Float64Array(CHUNK_MAX + 1)];
+  #skip: number[] = [0];
   #dels: number[] = [0];
   #size = 0;
   /**
@@ -67,10 +99,36 @@ export class OrderedIndex {
     return lo;
   }
 
+  /** First position in chunk `ci` whose key is ≥ `key` (numbers first, strings on ties). */
+  #lower(ci: number, key: string, kn: number): number {
+    const c = this.#chunks[ci];
+    const nums = this.#nums[ci];
+    let lo = 0;
+    let hi = c.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = nums[mid];
+      if (m < kn || (m === kn && c[mid] < key)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Recomputes chunk `ci`'s shared prefix length and numbers (after its region changed). */
+  #renumber(ci: number): void {
+    const seps = this.#seps;
+    const skip = ci + 1 < seps.length && ci > 0 ? commonPrefix(seps[ci], seps[ci + 1]) : 0;
+    this.#skip[ci] = skip;
+    const c = this.#chunks[ci];
+    const nums = this.#nums[ci];
+    for (let i = 0; i < c.length; i++) nums[i] = keyNum(c[i], skip);
+  }
+
   /** True if `key` is in the index. */
   has(key: string): boolean {
-    const c = this.#chunks[this.#find(key)];
-    const p = lowerBound(c, key);
+    const ci = this.#find(key);
+    const c = this.#chunks[ci];
+    const p = this.#lower(ci, key, keyNum(key, this.#skip[ci]));
     return p < c.length && c[p] === key;
   }
 
@@ -78,16 +136,22 @@ export class OrderedIndex {
   insert(key: string): boolean {
     const ci = this.#find(key);
     const c = this.#chunks[ci];
+    const nums = this.#nums[ci];
     const n = c.length;
+    const kn = keyNum(key, this.#skip[ci]);
     // Appending in order (snapshot restore of sorted keys, sequential ids) is the common fast path.
     let p: number;
     if (n === 0 || c[n - 1] < key) p = n;
     else {
-      p = lowerBound(c, key);
+      p = this.#lower(ci, key, kn);
       if (c[p] === key) return false;
     }
     if (p === n) c.push(key);
-    else c.splice(p, 0, key);
+    else {
+      c.splice(p, 0, key);
+      nums.copyWithin(p + 1, p, n);
+    }
+    nums[p] = kn;
     this.#size++;
     if (c.length > CHUNK_MAX) this.#split(ci);
     return true;
@@ -99,17 +163,24 @@ export class OrderedIndex {
     const right = c.splice(half);
     this.#seps.splice(ci + 1, 0, right[0]);
     this.#chunks.splice(ci + 1, 0, right);
+    this.#nums.splice(ci + 1, 0, new Float64Array(CHUNK_MAX + 1));
+    this.#skip.splice(ci + 1, 0, 0);
     this.#dels.splice(ci + 1, 0, this.#dels[ci]);
+    this.#renumber(ci);
+    this.#renumber(ci + 1);
   }
 
   /** Removes `key` (removed at revision `rev`); false if it was not there. */
   delete(key: string, rev: number): boolean {
     const ci = this.#find(key);
     const c = this.#chunks[ci];
-    const p = lowerBound(c, key);
+    const p = this.#lower(ci, key, keyNum(key, this.#skip[ci]));
     if (p >= c.length || c[p] !== key) return false;
     if (p === c.length - 1) c.pop();
-    else c.splice(p, 1);
+    else {
+      c.splice(p, 1);
+      this.#nums[ci].copyWithin(p, p + 1, c.length + 1);
+    }
     this.#size--;
     if (rev > this.#dels[ci]) this.#dels[ci] = rev;
     if (c.length < CHUNK_MIN && this.#chunks.length > 1) this.#merge(ci);
@@ -136,13 +207,18 @@ export class OrderedIndex {
     if (d[left + 1] > d[left]) d[left] = d[left + 1];
     chunks.splice(left + 1, 1);
     this.#seps.splice(left + 1, 1);
+    this.#nums.splice(left + 1, 1);
+    this.#skip.splice(left + 1, 1);
     d.splice(left + 1, 1);
+    this.#renumber(left);
   }
 
   /** Removes every key (at revision `rev`: history before it is gone). */
   clear(rev: number): void {
     this.#seps = [""];
     this.#chunks = [[]];
+    this.#nums = [new Float64Array(CHUNK_MAX + 1)];
+    this.#skip = [0];
     this.#dels = [0];
     this.#size = 0;
     if (rev > this.floor) this.floor = rev;
@@ -211,7 +287,11 @@ export class OrderedIndex {
       const c = this.#chunks[i];
       if (c.length > CHUNK_MAX) throw new Error(`chunk ${i} too big`);
       if (this.#chunks.length > 1 && c.length === 0) throw new Error(`chunk ${i} empty`);
-      for (const k of c) {
+      for (let j = 0; j < c.length; j++) {
+        const k = c[j];
+        if (this.#nums[i][j] !== keyNum(k, this.#skip[i])) {
+          throw new Error(`stale number in chunk ${i}`);
+        }
         if (prev !== null && !(prev < k)) throw new Error("keys out of order");
         if (k < seps[i] || (i + 1 < seps.length && k >= seps[i + 1])) {
           throw new Error(`key outside chunk ${i}'s region`);
