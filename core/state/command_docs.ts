@@ -309,6 +309,18 @@ const ENTRIES: readonly (readonly [string, string])[] = [
   ],
   ["REVISION", "Returns the store's revision: the index of the last entry applied."],
   [
+    "CHECK key MODREV n | VERSION n | VALUE v | ABSENT | EXISTS [key ...]",
+    "Checks keys' revisions, versions or values; first in a batch, guards the rest (compare-and-set).",
+  ],
+  [
+    "RANGE start end [LIMIT n] [REV] [KEYSONLY] [AT rev]",
+    "Returns the keys in [start, end) in byte order, with values and revisions.",
+  ],
+  [
+    "RANGEPREFIX prefix [LIMIT n] [REV] [KEYSONLY] [AT rev]",
+    "Returns the keys that start with a prefix in byte order, with values and revisions.",
+  ],
+  [
     "LEASE GRANT ttl | KEEPALIVE id | REVOKE id | TTL id [KEYS] | LIST",
     "Grants, renews, revokes (with its keys), lists or reports the ttl of a lease.",
   ],

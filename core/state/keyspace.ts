@@ -11,6 +11,7 @@
  */
 import type { Deque } from "./deque.ts";
 import { Leases } from "./leases.ts";
+import { OrderedIndex } from "./ordered_index.ts";
 import { Rng, seedOf } from "./random.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
@@ -148,6 +149,10 @@ export class Keyspace {
   readonly store: KeyStore = new Map<string, KeyEntry>();
   /** The leases and the keys attached to each (kept in step by add/remove/clear/setLease). */
   readonly leases: Leases = new Leases();
+  /** Every key of the store in byte order (RANGE, KEYS; see `ordered_index.ts`). */
+  readonly index: OrderedIndex = new OrderedIndex();
+  /** The revision (log index) of the command being applied: set by the state machine. */
+  rev = 0;
   readonly #heap = new ExpiryHeap();
   /** Keys currently carrying an expiry (upper bound; used to bound stale heap entries). */
   #withExpiry = 0;
@@ -225,6 +230,7 @@ export class Keyspace {
   add(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     this.store.set(key, e);
+    this.index.insert(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
     if (e.lease !== 0) this.leases.attach(key, e.lease);
   }
@@ -238,6 +244,7 @@ export class Keyspace {
       e.lease = 0;
     }
     this.store.delete(key);
+    this.index.delete(key, this.rev);
   }
 
   /** Attaches a key to lease `id` (which exists), or detaches it (`id` = 0). */
@@ -303,6 +310,7 @@ export class Keyspace {
     if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }
     this.store.clear();
     this.leases.clearKeys();
+    this.index.clear(this.rev);
     this.#heap.clear();
     this.#withExpiry = 0;
   }

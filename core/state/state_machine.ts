@@ -9,6 +9,7 @@
  */
 import { Code } from "../../protocol/codes.ts";
 import { printable } from "./bytes.ts";
+import { CHECK_COMMANDS } from "./check.ts";
 import { CommandTable } from "./command_table.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
@@ -16,6 +17,7 @@ import { KEY_COMMANDS } from "./keys.ts";
 import { Keyspace, SWEEP_PER_WRITE } from "./keyspace.ts";
 import { LEASE_COMMANDS } from "./leases.ts";
 import { LIST_COMMANDS } from "./lists.ts";
+import { RANGE_COMMANDS } from "./range.ts";
 import { fail, wrongArity } from "./reply.ts";
 import { SERVER_STATE_COMMANDS } from "./server_family.ts";
 import { SET_COMMANDS } from "./sets.ts";
@@ -46,6 +48,8 @@ TABLE.register([
   ...SERVER_STATE_COMMANDS,
   ...TXN_COMMANDS,
   ...LEASE_COMMANDS,
+  ...RANGE_COMMANDS,
+  ...CHECK_COMMANDS,
 ]);
 
 /** The state machine's commands by family (for `help` in the CLI and COMMAND DOCS groups). */
@@ -57,7 +61,8 @@ export const COMMAND_GROUPS: readonly { group: string; commands: readonly Comman
   { group: "hash", commands: HASH_COMMANDS },
   { group: "sorted-set", commands: ZSET_COMMANDS },
   { group: "server", commands: SERVER_STATE_COMMANDS },
-  { group: "transactions", commands: TXN_COMMANDS },
+  { group: "transactions", commands: [...TXN_COMMANDS, ...CHECK_COMMANDS] },
+  { group: "range", commands: RANGE_COMMANDS },
   { group: "lease", commands: LEASE_COMMANDS },
 ];
 
@@ -89,6 +94,8 @@ class RedisStateMachine implements StateMachine {
       return;
     }
     const db = this.#db;
+    db.rev = ctx.index;
+    if (db.index.floor > ctx.index) db.index.floor = ctx.index; // first command after a restore
     const mark = out.codes.length;
     try {
       spec.run(db, argv, ctx, out);
@@ -118,6 +125,7 @@ class RedisStateMachine implements StateMachine {
 
   restore(data: Uint8Array): void {
     this.#db = decodeSnapshot(data); // replaced only when the whole snapshot parsed
+    this.#db.index.floor = Infinity; // removals before the snapshot are unknown (RANGE ... AT)
     this.#db.leases.listener = this.#leaseListener;
     this.#leaseListener?.reset();
   }

@@ -1,0 +1,305 @@
+/**
+ * The ordered key index beside the keyspace's hash map: every key, in byte order (keys are binary
+ * strings, one code unit per byte, so JS string order is unsigned byte order), for RANGE, prefix
+ * scans and KEYS.
+ *
+ * Layout: a sorted list of chunks — a B+tree of height two whose leaves are large sorted arrays
+ * (up to {@link CHUNK_MAX} keys). The top level is parallel arrays: `seps[i]` (chunk i holds the
+ * keys in `[seps[i], seps[i+1])`; `seps[0]` is `""`, the smallest key), `chunks[i]` (its sorted
+ * keys), `nums[i]` (each key's next bytes after the chunk's shared prefix, packed in a number, so
+ * the in-chunk search rarely reads a string) and `dels[i]` (the highest revision at which a key
+ * was removed from that region). A lookup is two binary searches; an insert or delete moves at
+ * most CHUNK_MAX entries, plus (once per ~CHUNK_MAX/2 inserts) a splice of the top arrays. Chosen
+ * by measurement over a classic B+tree with 64-key nodes (bench/ordered_index.ts, numbers in
+ * docs/coordination.md): faster in Bun and Deno at 10^5..10^6 keys, and only two JS objects per
+ * ~CHUNK_MAX/2..CHUNK_MAX keys, so the GC barely sees it.
+ *
+ * Separators never move on delete, so a region's deletion revision stays with the key range it
+ * describes (split: both halves inherit it; merge: the max). {@link removedAfter} uses them to tell
+ * whether a key range may have lost a key after a given revision (RANGE ... AT rev).
+ * @module
+ */
+
+/** Most keys in one chunk (a chunk that grows past it splits in two). */
+export const CHUNK_MAX = 1024;
+/** A chunk smaller than this merges with a neighbour when the two fit in one chunk. */
+const CHUNK_MIN = CHUNK_MAX >> 3;
+
+/** First index in sorted `a` whose element is ≥ `key` (a.length if none). */
+export function lowerBound(a: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Bytes of a key (after its chunk's common prefix) packed into one number (see {@link keyNum}). */
+const NUM_BYTES = 6;
+
+/**
+ * Bytes `from..from+6` of `key` as a number that orders like the strings: each position is the
+ * byte + 1, or 0 past the key's end, in base 257 (257^6 < 2^53). Equal numbers: compare strings.
+ */
+function keyNum(key: string, from: number): number {
+  let v = 0;
+  for (let i = from; i < from + NUM_BYTES; i++) {
+    v = v * 257 + (i < key.length ? key.charCodeAt(i) + 1 : 0);
+  }
+  return v;
+}
+
+/** Length of the common prefix of `a` and `b`. */
+function commonPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** Every key in byte order, with per-region deletion revisions. */
+export class OrderedIndex {
+  #seps: string[] = [""];
+  #chunks: string[][] = [[]];
+  /**
+   * Per chunk, each key's {@link keyNum} after the prefix every key of the chunk shares (the common
+   * prefix of its separators, `#skip[i]`): the in-chunk binary search compares these numbers,
+   * which sit in one contiguous array, and reads a key string only on a tie — most of a lookup's
+   * cost is otherwise the cache misses of reading ~10 scattered strings.
+   */
+  #nums: Float64Array[] = [new Float64Array(CHUNK_MAX + 1)];
+  #skip: number[] = [0];
+  #dels: number[] = [0];
+  #size = 0;
+  /**
+   * The oldest revision the deletion revisions are complete from: removals at or before it are
+   * not recorded (a keyspace restored from a snapshot starts with `Infinity`, which the state
+   * machine lowers to the first revision it applies; FLUSHALL raises it).
+   */
+  floor = 0;
+
+  /** Number of keys. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The chunk whose region holds `key`: the last i with seps[i] ≤ key. */
+  #find(key: string): number {
+    const s = this.#seps;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid] <= key) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** First position in chunk `ci` whose key is ≥ `key` (numbers first, strings on ties). */
+  #lower(ci: number, key: string, kn: number): number {
+    const c = this.#chunks[ci];
+    const nums = this.#nums[ci];
+    let lo = 0;
+    let hi = c.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = nums[mid];
+      if (m < kn || (m === kn && c[mid] < key)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Recomputes chunk `ci`'s shared prefix length and numbers (after its region changed). */
+  #renumber(ci: number): void {
+    const seps = this.#seps;
+    const skip = ci + 1 < seps.length && ci > 0 ? commonPrefix(seps[ci], seps[ci + 1]) : 0;
+    this.#skip[ci] = skip;
+    const c = this.#chunks[ci];
+    const nums = this.#nums[ci];
+    for (let i = 0; i < c.length; i++) nums[i] = keyNum(c[i], skip);
+  }
+
+  /** True if `key` is in the index. */
+  has(key: string): boolean {
+    const ci = this.#find(key);
+    const c = this.#chunks[ci];
+    const p = this.#lower(ci, key, keyNum(key, this.#skip[ci]));
+    return p < c.length && c[p] === key;
+  }
+
+  /** Adds `key`; false (and no change) if it is already there. */
+  insert(key: string): boolean {
+    const ci = this.#find(key);
+    const c = this.#chunks[ci];
+    const nums = this.#nums[ci];
+    const n = c.length;
+    const kn = keyNum(key, this.#skip[ci]);
+    // Appending in order (snapshot restore of sorted keys, sequential ids) is the common fast path.
+    let p: number;
+    if (n === 0 || c[n - 1] < key) p = n;
+    else {
+      p = this.#lower(ci, key, kn);
+      if (c[p] === key) return false;
+    }
+    if (p === n) c.push(key);
+    else {
+      c.splice(p, 0, key);
+      nums.copyWithin(p + 1, p, n);
+    }
+    nums[p] = kn;
+    this.#size++;
+    if (c.length > CHUNK_MAX) this.#split(ci);
+    return true;
+  }
+
+  #split(ci: number): void {
+    const c = this.#chunks[ci];
+    const half = c.length >> 1;
+    const right = c.splice(half);
+    this.#seps.splice(ci + 1, 0, right[0]);
+    this.#chunks.splice(ci + 1, 0, right);
+    this.#nums.splice(ci + 1, 0, new Float64Array(CHUNK_MAX + 1));
+    this.#skip.splice(ci + 1, 0, 0);
+    this.#dels.splice(ci + 1, 0, this.#dels[ci]);
+    this.#renumber(ci);
+    this.#renumber(ci + 1);
+  }
+
+  /** Removes `key` (removed at revision `rev`); false if it was not there. */
+  delete(key: string, rev: number): boolean {
+    const ci = this.#find(key);
+    const c = this.#chunks[ci];
+    const p = this.#lower(ci, key, keyNum(key, this.#skip[ci]));
+    if (p >= c.length || c[p] !== key) return false;
+    if (p === c.length - 1) c.pop();
+    else {
+      c.splice(p, 1);
+      this.#nums[ci].copyWithin(p, p + 1, c.length + 1);
+    }
+    this.#size--;
+    if (rev > this.#dels[ci]) this.#dels[ci] = rev;
+    if (c.length < CHUNK_MIN && this.#chunks.length > 1) this.#merge(ci);
+    return true;
+  }
+
+  /** Merges small chunk `ci` into a neighbour if the two fit in one chunk. */
+  #merge(ci: number): void {
+    const chunks = this.#chunks;
+    // An empty chunk always goes; a small one only into a neighbour that stays half full at most
+    // (so a chunk does not split again a few inserts after a merge).
+    const fit = chunks[ci].length === 0 ? CHUNK_MAX : CHUNK_MAX >> 1;
+    let left = -1;
+    if (ci + 1 < chunks.length && chunks[ci].length + chunks[ci + 1].length <= fit) {
+      left = ci;
+    } else if (ci > 0 && chunks[ci - 1].length + chunks[ci].length <= fit) {
+      left = ci - 1;
+    }
+    if (left < 0) return;
+    const a = chunks[left];
+    const b = chunks[left + 1];
+    for (let i = 0; i < b.length; i++) a.push(b[i]);
+    const d = this.#dels;
+    if (d[left + 1] > d[left]) d[left] = d[left + 1];
+    chunks.splice(left + 1, 1);
+    this.#seps.splice(left + 1, 1);
+    this.#nums.splice(left + 1, 1);
+    this.#skip.splice(left + 1, 1);
+    d.splice(left + 1, 1);
+    this.#renumber(left);
+  }
+
+  /** Removes every key (at revision `rev`: history before it is gone). */
+  clear(rev: number): void {
+    this.#seps = [""];
+    this.#chunks = [[]];
+    this.#nums = [new Float64Array(CHUNK_MAX + 1)];
+    this.#skip = [0];
+    this.#dels = [0];
+    this.#size = 0;
+    if (rev > this.floor) this.floor = rev;
+  }
+
+  /**
+   * Calls `visit` with each key in `[start, end)` (`end` null: no upper bound) in ascending order,
+   * or descending with `reverse`, until it returns false.
+   */
+  forEach(
+    start: string,
+    end: string | null,
+    reverse: boolean,
+    visit: (key: string) => boolean,
+  ): void {
+    if (end !== null && end <= start) return;
+    const chunks = this.#chunks;
+    if (!reverse) {
+      let ci = this.#find(start);
+      let p = lowerBound(chunks[ci], start);
+      for (; ci < chunks.length; ci++, p = 0) {
+        const c = chunks[ci];
+        for (; p < c.length; p++) {
+          const k = c[p];
+          if (end !== null && k >= end) return;
+          if (!visit(k)) return;
+        }
+      }
+    } else {
+      let ci = end === null ? chunks.length - 1 : this.#find(end);
+      let p = end === null ? chunks[ci].length - 1 : lowerBound(chunks[ci], end) - 1;
+      for (; ci >= 0; ci--) {
+        const c = chunks[ci];
+        if (p === -2) p = c.length - 1; // entering a new chunk from the right
+        for (; p >= 0; p--) {
+          const k = c[p];
+          if (k < start) return;
+          if (!visit(k)) return;
+        }
+        p = -2;
+      }
+    }
+  }
+
+  /**
+   * True if a key in `[lo, hi]` may have been removed after revision `rev` (conservative: a
+   * removal elsewhere in the same chunk region counts too; so does any removal not recorded, i.e.
+   * `rev` below {@link floor}).
+   */
+  removedAfter(lo: string, hi: string, rev: number): boolean {
+    if (rev < this.floor) return true;
+    const a = this.#find(lo);
+    const b = hi < lo ? a : this.#find(hi);
+    const d = this.#dels;
+    for (let i = a; i <= b; i++) if (d[i] > rev) return true;
+    return false;
+  }
+
+  /** Internal consistency check for tests: throws if the layout invariants do not hold. */
+  verify(): void {
+    let n = 0;
+    let prev: string | null = null;
+    const seps = this.#seps;
+    if (seps[0] !== "" || seps.length !== this.#chunks.length) throw new Error("bad separators");
+    for (let i = 0; i < this.#chunks.length; i++) {
+      const c = this.#chunks[i];
+      if (c.length > CHUNK_MAX) throw new Error(`chunk ${i} too big`);
+      if (this.#chunks.length > 1 && c.length === 0) throw new Error(`chunk ${i} empty`);
+      for (let j = 0; j < c.length; j++) {
+        const k = c[j];
+        if (this.#nums[i][j] !== keyNum(k, this.#skip[i])) {
+          throw new Error(`stale number in chunk ${i}`);
+        }
+        if (prev !== null && !(prev < k)) throw new Error("keys out of order");
+        if (k < seps[i] || (i + 1 < seps.length && k >= seps[i + 1])) {
+          throw new Error(`key outside chunk ${i}'s region`);
+        }
+        prev = k;
+        n++;
+      }
+    }
+    if (n !== this.#size) throw new Error("size mismatch");
+  }
+}
