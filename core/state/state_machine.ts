@@ -13,6 +13,7 @@ import { CommandTable } from "./command_table.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
 import { KEY_COMMANDS } from "./keys.ts";
+import { KV_COMMANDS } from "./kv_ops.ts";
 import { Keyspace, SWEEP_PER_WRITE } from "./keyspace.ts";
 import { LIST_COMMANDS } from "./lists.ts";
 import { fail, wrongArity } from "./reply.ts";
@@ -36,6 +37,7 @@ TABLE.register([
   ...ZSET_COMMANDS,
   ...SERVER_STATE_COMMANDS,
   ...TXN_COMMANDS,
+  ...KV_COMMANDS,
 ]);
 
 /** The state machine's commands by family (for `help` in the CLI and COMMAND DOCS groups). */
@@ -48,6 +50,7 @@ export const COMMAND_GROUPS: readonly { group: string; commands: readonly Comman
   { group: "sorted-set", commands: ZSET_COMMANDS },
   { group: "server", commands: SERVER_STATE_COMMANDS },
   { group: "transactions", commands: TXN_COMMANDS },
+  { group: "kv", commands: KV_COMMANDS },
 ];
 
 /** Every command the state machine implements (name, arity, write flag). */
