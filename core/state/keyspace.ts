@@ -10,6 +10,7 @@
  * @module
  */
 import type { Deque } from "./deque.ts";
+import { OrderedIndex } from "./ordered_index.ts";
 import { Rng, seedOf } from "./random.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
@@ -142,6 +143,10 @@ class ExpiryHeap {
 export class Keyspace {
   /** The key store (insertion-ordered `Map`). */
   readonly store: KeyStore = new Map<string, KeyEntry>();
+  /** Every key of the store in byte order (RANGE, KEYS; see `ordered_index.ts`). */
+  readonly index: OrderedIndex = new OrderedIndex();
+  /** The revision (log index) of the command being applied: set by the state machine. */
+  rev = 0;
   readonly #heap = new ExpiryHeap();
   /** Keys currently carrying an expiry (upper bound; used to bound stale heap entries). */
   #withExpiry = 0;
@@ -219,6 +224,7 @@ export class Keyspace {
   add(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     this.store.set(key, e);
+    this.index.insert(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
   }
 
@@ -227,6 +233,7 @@ export class Keyspace {
     if (this.#snapGen !== 0) this.#touch(key, e);
     if (e.expireAt !== 0) this.#withExpiry--;
     this.store.delete(key);
+    this.index.delete(key, this.rev);
   }
 
   /** Sets or clears (`at` = 0) a key's absolute expiry. */
@@ -284,6 +291,7 @@ export class Keyspace {
   clear(): void {
     if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }
     this.store.clear();
+    this.index.clear(this.rev);
     this.#heap.clear();
     this.#withExpiry = 0;
   }

@@ -16,6 +16,7 @@ import { KEY_COMMANDS } from "./keys.ts";
 import { KV_COMMANDS } from "./kv_ops.ts";
 import { Keyspace, SWEEP_PER_WRITE } from "./keyspace.ts";
 import { LIST_COMMANDS } from "./lists.ts";
+import { RANGE_COMMANDS } from "./range.ts";
 import { fail, wrongArity } from "./reply.ts";
 import { SERVER_STATE_COMMANDS } from "./server_family.ts";
 import { SET_COMMANDS } from "./sets.ts";
@@ -37,6 +38,7 @@ TABLE.register([
   ...ZSET_COMMANDS,
   ...SERVER_STATE_COMMANDS,
   ...TXN_COMMANDS,
+  ...RANGE_COMMANDS,
   ...KV_COMMANDS,
 ]);
 
@@ -50,6 +52,7 @@ export const COMMAND_GROUPS: readonly { group: string; commands: readonly Comman
   { group: "sorted-set", commands: ZSET_COMMANDS },
   { group: "server", commands: SERVER_STATE_COMMANDS },
   { group: "transactions", commands: TXN_COMMANDS },
+  { group: "range", commands: RANGE_COMMANDS },
   { group: "kv", commands: KV_COMMANDS },
 ];
 
@@ -80,6 +83,8 @@ class RedisStateMachine implements StateMachine {
       return;
     }
     const db = this.#db;
+    db.rev = ctx.index;
+    if (db.index.floor > ctx.index) db.index.floor = ctx.index; // first command after a restore
     const mark = out.codes.length;
     try {
       spec.run(db, argv, ctx, out);
@@ -109,6 +114,7 @@ class RedisStateMachine implements StateMachine {
 
   restore(data: Uint8Array): void {
     this.#db = decodeSnapshot(data); // replaced only when the whole snapshot parsed
+    this.#db.index.floor = Infinity; // removals before the snapshot are unknown (RANGE ... AT)
   }
 
   size(): number {
