@@ -84,6 +84,21 @@ export type {
   ConnectOptions,
   Pipeline,
 } from "./client/client.ts";
+export { AtomicOperation, Kv, KvListIterator, KvU64, openKv } from "./client/kv.ts";
+export type {
+  AtomicCheck,
+  KvCommitError,
+  KvCommitResult,
+  KvConsistencyLevel,
+  KvEntry,
+  KvEntryMaybe,
+  KvKey,
+  KvKeyPart,
+  KvListOptions,
+  KvListSelector,
+  KvMutation,
+  OpenKvOptions,
+} from "./client/kv.ts";
 
 // The command line lives in main.ts. No top-level await here: a plugin loaded by path may import
 // this module (for definePlugin) while the node is starting, and a module still awaiting at top
