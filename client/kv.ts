@@ -342,6 +342,11 @@ function commonPrefix(a: Uint8Array, b: Uint8Array): Uint8Array {
   return a.slice(0, i);
 }
 
+/** True if `key` is in the keyspace of `prefix` (starts with it and is longer). */
+function inside(key: Uint8Array, prefix: Uint8Array): boolean {
+  return key.length > prefix.length && startsWith(key, prefix);
+}
+
 function boundsOf(selector: KvListSelector, cursor: string | undefined, reverse: boolean): Bounds {
   const s = selector as { prefix?: KvKey; start?: KvKey; end?: KvKey };
   let b: Bounds;
@@ -352,10 +357,10 @@ function boundsOf(selector: KvListSelector, cursor: string | undefined, reverse:
     if (s.start !== undefined && s.end !== undefined) {
       throw new TypeError("Selector must specify either 'prefix' or both 'start' and 'end' key");
     }
-    if (s.start !== undefined && !startsWith(start, p)) {
+    if (s.start !== undefined && !inside(start, p)) {
       throw new TypeError("Start key is not in the keyspace defined by prefix");
     }
-    if (s.end !== undefined && !startsWith(end, p)) {
+    if (s.end !== undefined && !inside(end, p)) {
       throw new TypeError("End key is not in the keyspace defined by prefix");
     }
     b = { start, end, cursorBase: p };
@@ -367,7 +372,7 @@ function boundsOf(selector: KvListSelector, cursor: string | undefined, reverse:
   } else {
     throw new TypeError("Selector must specify either 'prefix' or both 'start' and 'end' key");
   }
-  if (cursor === undefined) return b;
+  if (cursor === undefined || cursor === "") return b; // "" (an exhausted list's): from the start, as Deno KV
   const rest = typeof cursor === "string" ? fromBase64url(cursor) : null;
   if (rest === null) throw new TypeError("invalid cursor");
   const boundary = new Uint8Array(b.cursorBase.length + rest.length);
@@ -430,7 +435,10 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
     this.#started = true;
     if (this.#left <= 0) return { done: true, value: undefined };
     while (this.#pos >= this.#entries.length) {
-      if (this.#exhausted) return { done: true, value: undefined };
+      if (this.#exhausted) {
+        this.#cursor = ""; // as Deno KV: the range is exhausted, nothing to resume from
+        return { done: true, value: undefined };
+      }
       await this.#fetch();
     }
     const i = this.#pos++;

@@ -1,0 +1,27 @@
+/**
+ * Deno side of the KV conformance test (tests/kv/conformance.test.ts spawns it with
+ * `deno run --unstable-kv -A`): plays the seeded operations against `Deno.openKv(":memory:")` —
+ * the reference — and against TinyKV's `openKv` on the node at `--port`, and prints both results
+ * as one JSON line: `{ "deno": [...], "tinykv": [...] }`.
+ *
+ * Usage: deno run --unstable-kv -A tests/kv/deno_driver.ts <seed> <ops> <port>
+ */
+import { KvU64, openKv } from "../../mod.ts";
+import { genOps, type KvLike, runOps, type U64Ctor } from "./ops.ts";
+
+/** The part of Deno's unstable KV API used here (typed locally: it needs --unstable-kv). */
+interface DenoKvApi {
+  openKv(path: string): Promise<KvLike & { close(): void }>;
+  KvU64: U64Ctor;
+}
+
+const [seed, n, port] = Deno.args.map(Number);
+const ops = genOps(seed, n);
+const api = Deno as unknown as DenoKvApi;
+const ref = await api.openKv(":memory:");
+const deno = await runOps(ref, ops, api.KvU64);
+ref.close();
+const kv = await openKv({ port });
+const tinykv = await runOps(kv as unknown as KvLike, ops, KvU64);
+kv.close();
+console.log(JSON.stringify({ deno, tinykv }));
