@@ -72,7 +72,7 @@ export type {
   Snapshot,
   SnapshotMeta,
 } from "./core/raft/types.ts";
-export { connect } from "./client/client.ts";
+export { connect, WatchError } from "./client/client.ts";
 export type {
   Arg,
   AutoBatchOptions,
@@ -83,6 +83,10 @@ export type {
   ClientTimers,
   ConnectOptions,
   Pipeline,
+  Watcher,
+  WatchEvent,
+  WatchReasonName,
+  WatchSpec,
 } from "./client/client.ts";
 export { AtomicOperation, Kv, KvListIterator, KvU64, openKv } from "./client/kv.ts";
 export type {

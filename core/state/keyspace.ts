@@ -14,6 +14,7 @@ import { OrderedIndex } from "./ordered_index.ts";
 import { Rng, seedOf } from "./random.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
+import type { ChangeRecorder } from "./watch_history.ts";
 
 /** Data type tags (also the snapshot's type bytes: never renumber). */
 export const Kind = { STRING: 0, LIST: 1, SET: 2, HASH: 3, ZSET: 4 } as const;
@@ -158,6 +159,8 @@ export class Keyspace {
   /** The log index of the last random draw, and how many draws were made at it. */
   #rngIndex = -1;
   #rngPos = 0;
+  /** Told which keys each entry touches, for the watch history (null when history is off). */
+  changes: ChangeRecorder | null = null;
 
   /**
    * A generator for a command that picks at random: seeded from the entry's index and leader
@@ -213,6 +216,7 @@ export class Keyspace {
     const e = this.store.get(key);
     if (e === undefined) return undefined;
     if (this.#snapGen !== 0) this.#touch(key, e);
+    if (this.changes !== null) this.changes.note(key, true);
     if (e.expireAt !== 0 && e.expireAt <= now) {
       this.remove(key, e);
       return undefined;
@@ -223,6 +227,7 @@ export class Keyspace {
   /** Adds a new key (the caller checked it is absent). */
   add(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
+    if (this.changes !== null) this.changes.note(key, false);
     this.store.set(key, e);
     this.index.insert(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
@@ -231,6 +236,7 @@ export class Keyspace {
   /** Deletes a key. */
   remove(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) this.#touch(key, e);
+    if (this.changes !== null) this.changes.note(key, true);
     if (e.expireAt !== 0) this.#withExpiry--;
     this.store.delete(key);
     this.index.delete(key, this.rev);
@@ -240,6 +246,7 @@ export class Keyspace {
   setExpire(key: string, e: KeyEntry, at: number): void {
     if (e.expireAt === at) return;
     if (this.#snapGen !== 0) this.#touch(key, e);
+    if (this.changes !== null) this.changes.note(key, true);
     if (e.expireAt !== 0) this.#withExpiry--;
     e.expireAt = at;
     if (at !== 0) this.#track(key, at);
@@ -290,6 +297,7 @@ export class Keyspace {
   /** Removes every key. */
   clear(): void {
     if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }
+    if (this.changes !== null) this.changes.cleared();
     this.store.clear();
     this.index.clear(this.rev);
     this.#heap.clear();

@@ -24,6 +24,7 @@ import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from "./snapshot.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import { TXN_COMMANDS } from "./txn.ts";
 import type { ApplyContext, Argv, ResultSink, SnapshotJob, StateMachine } from "./types.ts";
+import type { WatchHistory } from "./watch_history.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 
 export { isServerCommand, SERVER_COMMANDS } from "./server_family.ts";
@@ -65,6 +66,16 @@ export const STATE_COMMANDS: readonly string[] = TABLE.all().map((s: CommandSpec
 
 class RedisStateMachine implements StateMachine {
   #db = new Keyspace();
+  #history: WatchHistory | null = null;
+
+  keepHistory(h: WatchHistory | null): void {
+    this.#history = h;
+    this.#db.changes = h !== null && h.enabled ? h.recorder : null;
+  }
+
+  commitHistory(index: number): void {
+    this.#history?.commit(index, this.#db.store);
+  }
 
   apply(argv: Argv, ctx: ApplyContext, out: ResultSink): void {
     if (argv.length === 0) {
@@ -115,6 +126,7 @@ class RedisStateMachine implements StateMachine {
   restore(data: Uint8Array): void {
     this.#db = decodeSnapshot(data); // replaced only when the whole snapshot parsed
     this.#db.index.floor = Infinity; // removals before the snapshot are unknown (RANGE ... AT)
+    this.keepHistory(this.#history);
   }
 
   size(): number {

@@ -8,6 +8,7 @@
  * @module
  */
 import type { BatchResults, WireValue } from "../../protocol/messages.ts";
+import type { WatchHistory } from "./watch_history.ts";
 
 /** A command's arguments: name first, binary-safe. */
 export type Argv = Uint8Array[];
@@ -56,6 +57,13 @@ export interface StateMachine {
   restore(data: Uint8Array): void;
   /** Number of keys (including not-yet-collected expired ones is acceptable). */
   size(): number;
+  /**
+   * Records change events into `h` (the watch history; null stops): every key a command touches
+   * is noted, and {@link commitHistory} turns the notes into events. Optional.
+   */
+  keepHistory?(h: WatchHistory | null): void;
+  /** Turns what the entry at `index` touched into its watch events (after it was applied). */
+  commitHistory?(index: number): void;
 }
 
 /** An incremental state snapshot (see {@link StateMachine.beginSnapshot}). */
