@@ -19,6 +19,7 @@
 import { Code, TinyKVError } from "../protocol/codes.ts";
 import { connect } from "./client.ts";
 import type { Arg, Client, ConnectOptions, Value } from "./types.ts";
+import type { Watcher } from "./watch.ts";
 import {
   base64url,
   compareBytes,
@@ -61,8 +62,11 @@ export type KvConsistencyLevel = "strong" | "eventual";
 
 /** An entry, as `Deno.KvEntry`. */
 export interface KvEntry<T> {
+  /** The key. */
   key: KvKey;
+  /** The value. */
   value: T;
+  /** The revision of the write that set it, as 20 hex digits. */
   versionstamp: string;
 }
 
@@ -71,18 +75,23 @@ export type KvEntryMaybe<T> = KvEntry<T> | { key: KvKey; value: null; versionsta
 
 /** The result of a successful commit, as `Deno.KvCommitResult`. */
 export interface KvCommitResult {
+  /** Every check held: the mutations were applied. */
   ok: true;
+  /** The commit's revision, as 20 hex digits (every key it wrote has it now). */
   versionstamp: string;
 }
 
 /** The result of a commit whose check failed, as `Deno.KvCommitError`. */
 export interface KvCommitError {
+  /** A check failed: nothing was applied. */
   ok: false;
 }
 
 /** A check of an atomic operation: `versionstamp` null means "the key is absent". */
 export interface AtomicCheck {
+  /** The key checked. */
   key: KvKey;
+  /** The versionstamp it must have (null: it must be absent). */
   versionstamp: string | null;
 }
 
@@ -489,21 +498,6 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   }
 }
 
-/** What `watch` needs from the client (the WATCH client API, docs/coordination.md). */
-interface WatchEvent {
-  type: "put" | "delete";
-  key: Uint8Array;
-  value: Uint8Array | null;
-  modRev: number;
-  rev: number;
-}
-interface Watcher extends AsyncIterable<WatchEvent> {
-  cancel(): void;
-}
-interface WatchingClient {
-  watch(spec: { key: Uint8Array; fromRev: number }): Watcher;
-}
-
 /** A Deno KV–compatible handle on a TinyKV cluster, as `Deno.Kv`. */
 export class Kv {
   /** The TinyKV client underneath (for commands the KV API has no method for). */
@@ -561,53 +555,77 @@ export class Kv {
   }
 
   /**
-   * A stream that yields the entries at `keys` (at most 10) now, and again each time one of them
-   * changes (`raw`: also when a write left the value as it was; the stream never yields twice for
-   * the same revision either way).
+   * A stream that yields the entries at `keys` (at most 10) now, and again after each change to
+   * one of them (changes close together may be yielded as one array; `raw`: also yield when a
+   * write left a key's versionstamp as it was). One TinyKV watch serves the stream: on the key, or
+   * for several keys on the range from the smallest to the largest (other keys in it are read
+   * and dropped), so every array is the state at one revision.
    */
   watch<T extends readonly unknown[]>(
     keys: readonly KvKey[],
     options?: { raw?: boolean },
   ): ReadableStream<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
+    type Out = { [K in keyof T]: KvEntryMaybe<T[K]> };
     if (keys.length > MAX_WATCH_KEYS) throw new TypeError(`Too many keys (max ${MAX_WATCH_KEYS})`);
     const encoded = keys.map(readKey);
-    const wc = this.client as unknown as Partial<WatchingClient>;
-    if (typeof wc.watch !== "function") {
-      throw new TypeError("watch needs a TinyKV client with WATCH support");
-    }
     const raw = options?.raw === true;
-    const watchers: Watcher[] = [];
+    let watcher: Watcher | null = null;
+    let ctl: ReadableStreamDefaultController<Out> | null = null;
     let stopped = false;
-    const stop = () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = (close: boolean) => {
+      if (stopped) return;
       stopped = true;
-      for (const w of watchers) w.cancel();
-      this.#streams.delete(stop);
+      clearTimeout(timer);
+      watcher?.cancel();
+      this.#streams.delete(stopper);
+      if (close) {
+        try {
+          ctl?.close();
+        } catch { /* already closed or errored */ }
+      }
     };
-    return new ReadableStream({
+    const stopper = () => stop(true);
+    return new ReadableStream<Out>({
       start: async (controller) => {
-        this.#streams.add(stop);
-        // One read-only batch: the entries and the revision they are at, so the watches start
+        ctl = controller;
+        this.#streams.add(stopper);
+        // One read-only batch: the entries and the revision they are at, so the watch starts
         // right after it (no gap, no duplicate).
         const cmds: Arg[][] = encoded.map((k) => ["GETREV", k]);
         cmds.push(["REVISION"]);
         const res = await this.client.batch(cmds);
+        if (stopped) return;
         const current = keys.map((k, i) => entryOf<unknown>(k, res[i].value));
         const from = (res[res.length - 1].value as number) + 1;
-        controller.enqueue(current.slice() as { [K in keyof T]: KvEntryMaybe<T[K]> });
-        let pending = false;
-        const flush = () => {
-          pending = false;
-          if (!stopped) {
-            controller.enqueue(current.slice() as { [K in keyof T]: KvEntryMaybe<T[K]> });
-          }
-        };
+        controller.enqueue(current.slice() as unknown as Out);
+        if (keys.length === 0) return;
+        const slot = new Map<string, number[]>();
         encoded.forEach((k, i) => {
-          const w = wc.watch!({ key: k, fromRev: from });
-          watchers.push(w);
-          (async () => {
-            try {
-              for await (const ev of w) {
-                if (stopped) return;
+          const id = base64url(k);
+          slot.set(id, [...(slot.get(id) ?? []), i]);
+        });
+        let lo = encoded[0], hi = encoded[0];
+        for (const k of encoded) {
+          if (compareBytes(k, lo) < 0) lo = k;
+          if (compareBytes(k, hi) > 0) hi = k;
+        }
+        const w = slot.size === 1
+          ? this.client.watch({ key: lo, fromRev: from })
+          : this.client.watch({ start: lo, end: withByte(hi, 0x00), fromRev: from });
+        watcher = w;
+        const flush = () => {
+          timer = undefined;
+          if (!stopped) controller.enqueue(current.slice() as unknown as Out);
+        };
+        (async () => {
+          try {
+            for await (const ev of w) {
+              if (stopped) return;
+              const at = slot.get(base64url(ev.key));
+              if (at === undefined) continue;
+              let changed = raw;
+              for (const i of at) {
                 const before = current[i].versionstamp;
                 current[i] = ev.type === "delete" || ev.value === null
                   ? { key: frozenKey(keys[i]), value: null, versionstamp: null }
@@ -616,23 +634,20 @@ export class Kv {
                     value: decodeValue(ev.value),
                     versionstamp: versionstampOf(ev.modRev),
                   };
-                if (!raw && before === current[i].versionstamp) continue;
-                if (!pending) {
-                  pending = true;
-                  queueMicrotask(flush);
-                }
+                if (before !== current[i].versionstamp) changed = true;
               }
-            } catch (err) {
-              if (!stopped) {
-                stop();
-                controller.error(err);
-              }
+              // Yielded on a later turn: the rest of this revision's events (one message) first.
+              if (changed && timer === undefined) timer = setTimeout(flush, 0);
             }
-          })();
-        });
-        if (stopped) stop();
+          } catch (err) {
+            if (!stopped) {
+              stop(false);
+              controller.error(err);
+            }
+          }
+        })();
       },
-      cancel: () => stop(),
+      cancel: () => stop(false),
     });
   }
 

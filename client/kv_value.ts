@@ -28,6 +28,7 @@ export class KvU64 {
   /** The value, 0 ≤ value < 2^64. */
   readonly value: bigint;
 
+  /** Throws TypeError for a non-bigint, RangeError outside 0..2^64-1 (Deno's texts). */
   constructor(value: bigint) {
     if (typeof value !== "bigint") {
       throw new TypeError(`Value must be a bigint: received ${typeof value}`);

@@ -91,7 +91,10 @@ function mutate(db: Keyspace, argv: Argv, from: number, ctx: ApplyContext, out: 
     const op = opOf(argv[i]);
     const take = op === Op.SET ? 4 : op === Op.DEL ? 2 : 3;
     if (op === -1 || i + take > argv.length) {
-      return syntaxError(out, "KVATOMIC mutation must be SET key value px, DEL key or SUM|MIN|MAX key u64");
+      return syntaxError(
+        out,
+        "KVATOMIC mutation must be SET key value px, DEL key or SUM|MIN|MAX key u64",
+      );
     }
     if (++count > KV_MAX_MUTATIONS) {
       return fail(out, Code.TOO_LARGE, `Too many mutations (max ${KV_MAX_MUTATIONS})`);
@@ -112,7 +115,11 @@ function mutate(db: Keyspace, argv: Argv, from: number, ctx: ApplyContext, out: 
       if (pend !== undefined) cur = pend.value;
       else {
         const e = db.read(k, now);
-        cur = e === undefined ? null : e.kind === Kind.STRING ? e.value as Uint8Array : NOT_A_STRING;
+        cur = e === undefined
+          ? null
+          : e.kind === Kind.STRING
+          ? e.value as Uint8Array
+          : NOT_A_STRING;
       }
       let next = operand;
       if (cur !== null) {
@@ -161,7 +168,9 @@ function kvatomic(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink):
   const revs: number[] = new Array(n);
   for (let c = 0; c < n; c++) {
     const r = parseIntArg(argv[3 + 2 * c]);
-    if (r === null || r < 0) return syntaxError(out, "KVATOMIC check revision must be an integer >= 0");
+    if (r === null || r < 0) {
+      return syntaxError(out, "KVATOMIC check revision must be an integer >= 0");
+    }
     revs[c] = r;
   }
   for (let c = 0; c < n; c++) {

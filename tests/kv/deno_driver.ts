@@ -5,9 +5,12 @@
  * as one JSON line: `{ "deno": [...], "tinykv": [...] }`.
  *
  * Usage: deno run --unstable-kv -A tests/kv/deno_driver.ts <seed> <ops> <port>
+ *
+ * With `order <seed> <n>` instead: stores `genKeys(seed, n)` in Deno KV and prints the keys as
+ * `list({ prefix: [] })` returns them (normalised), for the key-order test.
  */
 import { KvU64, openKv } from "../../mod.ts";
-import { genOps, type KvLike, runOps, type U64Ctor } from "./ops.ts";
+import { genKeys, genOps, type KvLike, norm, runOps, type U64Ctor } from "./ops.ts";
 
 /** The part of Deno's unstable KV API used here (typed locally: it needs --unstable-kv). */
 interface DenoKvApi {
@@ -15,9 +18,18 @@ interface DenoKvApi {
   KvU64: U64Ctor;
 }
 
+const api = Deno as unknown as DenoKvApi;
+if (Deno.args[0] === "order") {
+  const ref = await api.openKv(":memory:");
+  for (const k of genKeys(Number(Deno.args[1]), Number(Deno.args[2]))) await ref.set(k, 0);
+  const keys: unknown[] = [];
+  for await (const e of ref.list({ prefix: [] })) keys.push(norm([...e.key], api.KvU64));
+  ref.close();
+  console.log(JSON.stringify(keys));
+  Deno.exit(0);
+}
 const [seed, n, port] = Deno.args.map(Number);
 const ops = genOps(seed, n);
-const api = Deno as unknown as DenoKvApi;
 const ref = await api.openKv(":memory:");
 const deno = await runOps(ref, ops, api.KvU64);
 ref.close();

@@ -269,3 +269,47 @@ export async function runOps(kv: KvLike, ops: Op[], u64: U64Ctor): Promise<unkno
     ),
   );
 }
+
+/** `n` random keys (1..4 parts of every type, edge values included) for the key-order test. */
+export function genKeys(seed: number, n: number): Key[] {
+  const r = mulberry32(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const part = (): Part => {
+    switch (int(0, 4)) {
+      case 0:
+        return Uint8Array.from({ length: int(0, 3) }, () => [0, 255, int(0, 255)][int(0, 2)]);
+      case 1:
+        return Array.from(
+          { length: int(0, 3) },
+          () => ["\u0000", "a", "é", "\uffff", "😀", "\u007f"][int(0, 5)],
+        ).join("");
+      case 2:
+        return [
+          0,
+          -0,
+          1,
+          -1,
+          0.5,
+          -0.5,
+          2 ** 53,
+          -(2 ** 53),
+          1e308,
+          -1e308,
+          5e-324,
+          -5e-324,
+          Infinity,
+          -Infinity,
+          NaN,
+          r() * 1e6 - 5e5,
+        ][int(0, 15)];
+      case 3: {
+        const mag =
+          [0n, 1n, 255n, 256n, 2n ** 63n, 2n ** 64n, 2n ** 64n - 1n, 2n ** 200n][int(0, 7)];
+        return r() < 0.5 ? -mag : mag;
+      }
+      default:
+        return r() < 0.5;
+    }
+  };
+  return Array.from({ length: n }, () => Array.from({ length: int(1, 4) }, part));
+}
