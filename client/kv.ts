@@ -243,10 +243,10 @@ export class AtomicOperation {
     const ex = options?.expireIn;
     let px = 0;
     if (ex !== undefined) {
-      if (typeof ex !== "number" || !Number.isFinite(ex) || ex < 0) {
-        throw new TypeError("expireIn must be a non-negative number of milliseconds");
+      if (!Number.isSafeInteger(ex) || ex < 0) {
+        throw new TypeError(`expireIn must be a non-negative integer: received ${ex}`);
       }
-      px = Math.max(1, Math.ceil(ex));
+      px = Math.max(1, ex);
     }
     this.#muts.push({ args: ["SET", k, v, String(px)], keyBytes: k.length, valueBytes: v.length });
     return this;
@@ -399,10 +399,12 @@ function boundsOf(selector: KvListSelector, cursor: string | undefined, reverse:
 export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   readonly #client: Client;
   readonly #reverse: boolean;
-  readonly #cursorBase: Uint8Array;
   readonly #batch: number;
-  #start: Uint8Array;
-  #end: Uint8Array;
+  #cursorBase: Uint8Array = new Uint8Array(0);
+  #start: Uint8Array = new Uint8Array(0);
+  #end: Uint8Array = new Uint8Array(0);
+  /** What is wrong with the options, thrown by the first next() (as Deno KV does). */
+  #problem: Error | null = null;
   #left: number;
   #entries: KvEntry<T>[] = [];
   #keys: Uint8Array[] = [];
@@ -414,23 +416,32 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   /** @internal use {@link Kv.list} */
   constructor(client: Client, selector: KvListSelector, options: KvListOptions = {}) {
     const { limit, reverse = false, batchSize } = options;
+    // As Deno KV: a selector without a range and a bad limit throw here, the rest on next().
+    const sel = selector as { prefix?: KvKey; start?: KvKey; end?: KvKey };
+    if (sel.prefix === undefined && (sel.start === undefined || sel.end === undefined)) {
+      throw new TypeError("Selector must specify either 'prefix' or both 'start' and 'end' key");
+    }
     if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) {
       throw new Error(`Limit must be a positive integer: received ${limit}`);
     }
-    if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize <= 0)) {
-      throw new Error(`Batch size must be a positive integer: received ${batchSize}`);
-    }
-    if (batchSize !== undefined && batchSize > MAX_LIST_BATCH) {
-      throw new TypeError(`Too many entries (max ${MAX_LIST_BATCH})`);
-    }
-    const b = boundsOf(selector, options.cursor, reverse);
     this.#client = client;
     this.#reverse = reverse;
-    this.#cursorBase = b.cursorBase;
-    this.#start = b.start;
-    this.#end = b.end;
     this.#left = limit ?? Infinity;
     this.#batch = batchSize ?? Math.min(limit ?? DEFAULT_LIST_BATCH, DEFAULT_LIST_BATCH);
+    try {
+      const b = boundsOf(selector, options.cursor, reverse);
+      this.#cursorBase = b.cursorBase;
+      this.#start = b.start;
+      this.#end = b.end;
+      if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize <= 0)) {
+        throw new TypeError(`Batch size must be a positive integer: received ${batchSize}`);
+      }
+      if (batchSize !== undefined && batchSize > MAX_LIST_BATCH) {
+        throw new TypeError(`Too many entries (max ${MAX_LIST_BATCH})`);
+      }
+    } catch (err) {
+      this.#problem = err as Error;
+    }
   }
 
   /** The cursor after the last entry returned (`""` when none was); throws before iterating. */
@@ -442,6 +453,7 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   /** The next entry. */
   async next(): Promise<IteratorResult<KvEntry<T>, undefined>> {
     this.#started = true;
+    if (this.#problem !== null) throw this.#problem;
     if (this.#left <= 0) return { done: true, value: undefined };
     while (this.#pos >= this.#entries.length) {
       if (this.#exhausted) {
@@ -598,8 +610,8 @@ export class Kv {
         if (stopped) return;
         const current = keys.map((k, i) => entryOf<unknown>(k, res[i].value));
         const from = (res[res.length - 1].value as number) + 1;
+        if (keys.length === 0) return stop(true); // as Deno KV: nothing to watch, the stream ends
         controller.enqueue(current.slice() as unknown as Out);
-        if (keys.length === 0) return;
         const slot = new Map<string, number[]>();
         encoded.forEach((k, i) => {
           const id = base64url(k);

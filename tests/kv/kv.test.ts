@@ -235,6 +235,25 @@ describe("openKv on a node", () => {
     );
     const it = kv.list({ prefix: ["m"] });
     expect(() => it.cursor).toThrow("Cannot get cursor before first iteration");
+    // As Deno KV: these are thrown by the first next(), not by list()
+    const later = [
+      [{ prefix: ["m"] }, { batchSize: 1001 }, "Too many entries (max 1000)"],
+      [{ prefix: ["m"] }, { cursor: "!!" }, "invalid cursor"],
+      [{ start: ["b"], end: ["a"] }, {}, "Start key is greater than end key"],
+      [{ prefix: ["a"], start: ["a"] }, {}, "Start key is not in the keyspace defined by prefix"],
+      [{ prefix: ["a"], end: ["b"] }, {}, "End key is not in the keyspace defined by prefix"],
+    ] as const;
+    for (const [sel, opts, msg] of later) {
+      const it = kv.list(sel, opts);
+      await expect(it.next()).rejects.toThrow(msg);
+    }
+    expect(() => kv.list({ start: ["a"] } as unknown as { prefix: [] })).toThrow(
+      "Selector must specify either 'prefix' or both 'start' and 'end' key",
+    );
+    await expect(kv.set(["e"], 1, { expireIn: -5 })).rejects.toThrow(
+      "expireIn must be a non-negative integer: received -5",
+    );
+    expect(await kv.watch([]).getReader().read()).toEqual({ done: true, value: undefined });
   });
 
   test("a 1000-mutation atomic commit is one revision; list pages through it in order", async () => {

@@ -127,7 +127,7 @@ export function genOps(seed: number, n: number): Op[] {
         op: "set",
         key: anyKey(),
         value: value(),
-        ...(r() < 0.05 ? { expireIn: 3_600_000 } : {}),
+        ...(r() < 0.05 ? { expireIn: pick([3_600_000, -5, 1.5]) } : {}),
       });
     } else if (t < 0.38) ops.push({ op: "get", key: anyKey() });
     else if (t < 0.43) ops.push({ op: "getMany", keys: Array.from({ length: int(0, 4) }, anyKey) });
@@ -138,6 +138,8 @@ export function genOps(seed: number, n: number): Op[] {
       if (r() < 0.4) opts.reverse = true;
       if (r() < 0.3) opts.batchSize = int(1, 3);
       if (r() < 0.1) opts.consistency = "eventual";
+      if (r() < 0.03) opts.batchSize = 1001; // Too many entries
+      if (r() < 0.03) opts.cursor = "!!"; // invalid cursor
       ops.push({ op: "list", sel: sel(), opts, ...(r() < 0.5 ? { page: int(1, 3) } : {}) });
     } else {
       const checks = Array.from({ length: int(0, 3) }, () => ({
