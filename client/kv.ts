@@ -680,7 +680,7 @@ export class Kv {
   /** Ends every watch stream and, when this handle opened the client, closes it. */
   close(): void {
     for (const stop of [...this.#streams]) stop();
-    if (this.#ownsClient) void this.client.close();
+    if (this.#ownsClient) this.client.close().catch(() => {}); // nothing left to report to
   }
 
   /** `using kv = await openKv()` closes it. */
