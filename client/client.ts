@@ -604,6 +604,17 @@ export class TinyKVClient implements Client {
     }
     const timeoutMs = positiveInt("timeoutMs", opts.timeoutMs, this.#timeoutMs);
     const plan = planBatch(commands, batchId, this.clientId, this.#maxBatchBytes, this.#forward);
+    if (plan.frames.length > 1 || plan.oversized.size > 0) {
+      // A guarded batch (CHECK/IFREV first) split into frames would guard only the first frame.
+      const head = commands[0][0];
+      const name = typeof head === "string" ? head : new TextDecoder().decode(head);
+      if (/^(check|ifrev)$/i.test(name)) {
+        throw new TinyKVError(
+          Code.TOO_LARGE,
+          `a guarded batch (${name.toUpperCase()} first) must fit in one frame of maxBatchBytes (${this.#maxBatchBytes}); nothing was sent`,
+        );
+      }
+    }
     const results = new Array<BatchItemResult>(commands.length);
     for (const [i, size] of plan.oversized) {
       results[i] = {

@@ -122,10 +122,22 @@ async function worker(
     live.errors += n;
     if (state.firstError === null) state.firstError = msg;
   };
+  const custom = s.custom?.(prefix, rnd, value) ?? null;
+  if (custom?.setup) await custom.setup(client);
   while (performance.now() < clock.deadline) {
     const t0 = performance.now();
     let acked = false;
-    if (s.mode === "command") {
+    if (custom !== null) {
+      try {
+        const t = custom.tally(await client.batch(custom.next()));
+        live.ops += t.ops;
+        live.errors += t.errors;
+        if (t.error !== null && state.firstError === null) state.firstError = t.error;
+        acked = t.ops > 0;
+      } catch (err) {
+        fail((err as Error).message, 1);
+      }
+    } else if (s.mode === "command") {
       try {
         await client.command(...nextCommand());
         live.ops++;

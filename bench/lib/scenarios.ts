@@ -6,6 +6,8 @@
  * @module
  */
 
+import { COORDINATION_SCENARIOS, type CustomWorkload } from "./coordination.ts";
+
 /** How a worker sends its commands. */
 export type ScenarioMode =
   /** One `COMMAND` per round trip (no pipelining). */
@@ -13,7 +15,9 @@ export type ScenarioMode =
   /** `COMMAND_BATCH` of `batch` commands per round trip. */
   | "batch"
   /** `batch` concurrent `command()` calls per worker, coalesced by the client's autoBatch. */
-  | "auto";
+  | "auto"
+  /** Batches built by the scenario's `custom` workload (bench/lib/coordination.ts). */
+  | "custom";
 
 /** One benchmark scenario. */
 export interface Scenario {
@@ -29,6 +33,8 @@ export interface Scenario {
    * started cluster of at least 3 nodes; always runs last; not part of the default selection.
    */
   failover?: boolean;
+  /** For mode "custom": what each worker sends and counts. */
+  custom?: CustomWorkload;
 }
 
 /** Every scenario, in run order. */
@@ -89,6 +95,7 @@ export const SCENARIOS: readonly Scenario[] = [
     mode: "auto",
     setRatio: 1,
   },
+  ...COORDINATION_SCENARIOS,
   {
     name: "failover",
     description: "batch-100 x 10 clients; the leader is killed (SIGKILL) a third of the way in",

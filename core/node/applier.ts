@@ -119,11 +119,14 @@ export class Applier {
       }
       const last = out.codes.length - 1;
       if (i === 0 && cmds.length > 1 && out.codes[0] !== Code.OK && isGuard(argv[0])) {
-        // A guarded batch (WATCH/EXEC) whose guard failed: nothing else runs, on any replica.
+        // A guarded batch (WATCH/EXEC's IFREV, CHECK) whose guard failed: nothing else runs, on
+        // any replica; the others repeat the guard's reason (CHECK names the failing check).
+        const why = out.errors[0] ?? "";
+        const msg = why.startsWith("transaction aborted") ? why : `transaction aborted: ${why}`;
         for (let k = 1; k < cmds.length; k++) {
           out.codes.push(Code.ABORTED);
           out.data.push(null);
-          out.errors.push("transaction aborted: a watched key changed");
+          out.errors.push(msg);
         }
         return out;
       }

@@ -21,7 +21,8 @@ import type { Deque } from "./deque.ts";
 import { KeyEntry, Kind } from "./keyspace.ts";
 import type { EntryValue, Keyspace, KindTag } from "./keyspace.ts";
 import { fail, MAX_REPLY_BYTES, nil, notInteger, ok, syntaxError, tooLarge } from "./reply.ts";
-import { globMatch, parseCursor, scanSelect } from "./scan.ts";
+import { prefixEnd } from "./range.ts";
+import { globMatch, globPrefix, parseCursor, scanSelect } from "./scan.ts";
 import { SortedSet } from "./sorted_set.ts";
 import { expireTime } from "./strings.ts";
 import type { ApplyContext, Argv, ResultSink, Value } from "./types.ts";
@@ -134,23 +135,29 @@ function persist(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
   ok(out, 1);
 }
 
-/** KEYS pattern: every live key matching the glob (reply bounded by MAX_REPLY_BYTES). */
+/**
+ * KEYS pattern: every live key matching the glob, in byte order (reply bounded by
+ * MAX_REPLY_BYTES). Only the keys starting with the pattern's literal prefix are examined (the
+ * ordered index's range for it).
+ */
 function keys(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   const pat = bytesToKey(argv[1]);
   const all = pat === "*";
   const res: Value[] = [];
   let bytes = 0;
   const now = ctx.nowMs;
-  for (const [k, e] of db.store.entries()) {
-    if (e.expireAt !== 0 && e.expireAt <= now) continue;
-    if (!all && !globMatch(pat, k)) continue;
+  const store = db.store;
+  const lit = globPrefix(pat);
+  db.index.forEach(lit, prefixEnd(lit), false, (k) => {
+    const e = store.get(k)!;
+    if (e.expireAt !== 0 && e.expireAt <= now) return true;
+    if (!all && !globMatch(pat, k)) return true;
     bytes += 8 + k.length;
-    if (bytes > MAX_REPLY_BYTES) {
-      tooLarge(out);
-      return;
-    }
+    if (bytes > MAX_REPLY_BYTES) return false;
     res.push(keyToBytes(k));
-  }
+    return true;
+  });
+  if (bytes > MAX_REPLY_BYTES) return tooLarge(out);
   ok(out, res);
 }
 
@@ -215,7 +222,19 @@ function scan(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   const o = scanOpts(argv, 1, out, true);
   if (o === null) return;
   const store = db.store;
-  const step = scanSelect(() => store.keys(), store.size, o.cursor, o.count, (k) => k.length + 8);
+  // With MATCH, only the keys with the pattern's literal prefix can match: the candidates are
+  // that range of the ordered index (every call sees every such key, so the cursor's guarantee
+  // holds for the matching keys).
+  const lit = o.match === null ? "" : globPrefix(o.match);
+  let cands: string[] | null = null;
+  if (lit !== "") {
+    const ks: string[] = [];
+    db.index.forEach(lit, prefixEnd(lit), false, (k) => (ks.push(k), true));
+    cands = ks;
+  }
+  const step = cands === null
+    ? scanSelect(() => store.keys(), store.size, o.cursor, o.count, (k) => k.length + 8)
+    : scanSelect(() => cands, cands.length, o.cursor, o.count, (k) => k.length + 8);
   const res: Value[] = [];
   const now = ctx.nowMs;
   for (const k of step.items) {

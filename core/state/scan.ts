@@ -123,6 +123,17 @@ export function scanSelect(
   return { items, next: next === Infinity ? 0 : next };
 }
 
+/** The literal prefix of a glob pattern: every key it matches starts with it. */
+export function globPrefix(p: string): string {
+  let i = 0;
+  while (i < p.length) {
+    const c = p.charCodeAt(i);
+    if (c === 42 || c === 63 || c === 91 || c === 92) break; // * ? [ \
+    i++;
+  }
+  return p.slice(0, i);
+}
+
 /**
  * Redis's glob match (`*`, `?`, `[abc]`, `[^a-z]`, `\x`) of binary key strings, case-sensitive.
  * Backtracks to the last `*` only: O(pattern × subject), no exponential blow-up.

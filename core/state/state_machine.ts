@@ -9,6 +9,7 @@
  */
 import { Code } from "../../protocol/codes.ts";
 import { printable } from "./bytes.ts";
+import { CHECK_COMMANDS } from "./check.ts";
 import { CommandTable } from "./command_table.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
@@ -40,6 +41,7 @@ TABLE.register([
   ...SERVER_STATE_COMMANDS,
   ...TXN_COMMANDS,
   ...RANGE_COMMANDS,
+  ...CHECK_COMMANDS,
   ...KV_COMMANDS,
 ]);
 
@@ -52,7 +54,7 @@ export const COMMAND_GROUPS: readonly { group: string; commands: readonly Comman
   { group: "hash", commands: HASH_COMMANDS },
   { group: "sorted-set", commands: ZSET_COMMANDS },
   { group: "server", commands: SERVER_STATE_COMMANDS },
-  { group: "transactions", commands: TXN_COMMANDS },
+  { group: "transactions", commands: [...TXN_COMMANDS, ...CHECK_COMMANDS] },
   { group: "range", commands: RANGE_COMMANDS },
   { group: "kv", commands: KV_COMMANDS },
 ];

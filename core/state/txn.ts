@@ -72,10 +72,16 @@ export const TXN_COMMANDS: readonly CommandSpec[] = [
   },
 ];
 
-/** True if `name` is IFREV (any case): a batch starting with it is guarded. Allocation-free. */
+/**
+ * True if `name` is IFREV or CHECK (any case; `check.ts`): a batch starting with one is guarded.
+ * Allocation-free.
+ */
 export function isGuard(name: Uint8Array): boolean {
   if (name.length !== 5) return false;
-  const w = "ifrev";
+  return isWord(name, "ifrev") || isWord(name, "check");
+}
+
+function isWord(name: Uint8Array, w: string): boolean {
   for (let i = 0; i < 5; i++) if ((name[i] | 0x20) !== w.charCodeAt(i)) return false;
   return true;
 }

@@ -48,14 +48,30 @@ const MAX_BATCH_BYTES = 16 * 1024;
 
 // ------------------------------------------------------------------------------------ model
 
-/** Inputs of the per-key model: registers (SET/GET) and counters (INCR/GET). */
-export type KvInput = { kind: "put"; value: string } | { kind: "get" } | { kind: "incr" };
+/**
+ * Inputs of the per-key model: registers (SET/GET), counters (INCR/GET) and compare-and-set
+ * (`CHECK k VALUE expect | ABSENT` guarding `SET k value` in one batch: output "ok" or
+ * "aborted"); "none" marks a command recorded through another one (the guarded SET).
+ */
+export type KvInput =
+  | { kind: "put"; value: string }
+  | { kind: "get" }
+  | { kind: "incr" }
+  | { kind: "cas"; expect: string | null; value: string }
+  | { kind: "none" };
 
 /** Register-or-counter model (a key is used one way only); outputs are strings or null. */
 export const kvModel: Model<string | null, KvInput, string | null> = {
   init: () => null,
   step(state, input, output, unknown) {
     if (input.kind === "put") return { ok: true, state: input.value };
+    if (input.kind === "cas") {
+      const holds = state === input.expect;
+      return {
+        ok: unknown || output === (holds ? "ok" : "aborted"),
+        state: holds ? input.value : state,
+      };
+    }
     if (input.kind === "incr") {
       const next = String(Number(state ?? "0") + 1);
       return { ok: unknown || output === next, state: next };
@@ -493,6 +509,8 @@ class SimClient {
   #conn: ClientConn | null = null;
   #connecting = false;
   #seq = 0;
+  /** The last value this client saw or wrote per register (what its CHECKs expect; may be stale). */
+  readonly #seen = new Map<string, string | null>();
   #batches = 0;
   /** The batch in flight: its writes are recorded as unknown if the run ends first. */
   inFlight: { cmds: Cmd[]; call: number } | null = null;
@@ -563,6 +581,20 @@ class SimClient {
     const incr = (k: string): Cmd => ({ wire: ["INCR", k], key: k, input: { kind: "incr" } });
     const get = (k: string): Cmd => ({ wire: ["GET", k], key: k, input: { kind: "get" } });
     const x = r.next();
+    if (x >= 0.88) {
+      // Compare-and-set: CHECK guards the SET (one batch, one log entry).
+      const k = reg();
+      const expect = this.#seen.get(k) ?? null;
+      const v = val();
+      const check = expect === null ? ["CHECK", k, "ABSENT"] : ["CHECK", k, "VALUE", expect];
+      return {
+        cmds: [
+          { wire: check, key: k, input: { kind: "cas", expect, value: v } },
+          { wire: ["SET", k, v], key: k, input: { kind: "none" } },
+        ],
+        readOnly: false,
+      };
+    }
     if (x < 0.3) return { cmds: [set(reg())], readOnly: false };
     if (x < 0.5) return { cmds: [incr(ctr())], readOnly: false };
     if (x < 0.75) {
@@ -598,7 +630,7 @@ class SimClient {
       // the reads inside a write batch tell nothing.
       if (!readOnly) {
         for (const c of cmds) {
-          if (c.input.kind !== "get") {
+          if (c.input.kind !== "get" && c.input.kind !== "none") {
             w.history.push({ key: c.key, input: c.input, output: undefined, call, ret: Infinity });
           }
         }
@@ -607,11 +639,33 @@ class SimClient {
       for (let i = 0; i < cmds.length; i++) {
         const c = cmds[i];
         const code = outcome.codes[i];
+        if (c.input.kind === "cas") {
+          // Applied whole (OK, OK) or not at all (ABORTED, ABORTED); nothing else is allowed.
+          const rest = outcome.codes[i + 1];
+          if ((code !== Code.OK && code !== Code.ABORTED) || rest !== code) {
+            w.fail(`client ${this.id}: ${c.wire.join(" ")} + SET answered ${code}, ${rest}`);
+            continue;
+          }
+          const applied = code === Code.OK;
+          if (applied) this.#seen.set(c.key, c.input.value);
+          w.history.push({
+            key: c.key,
+            input: c.input,
+            output: applied ? "ok" : "aborted",
+            call,
+            ret,
+          });
+          continue;
+        }
+        if (c.input.kind === "none") continue;
         if (code !== Code.OK && !(code === Code.NOT_FOUND && c.input.kind === "get")) {
           w.fail(`client ${this.id}: ${c.wire.join(" ")} answered code ${code}`);
           continue;
         }
         const out = code === Code.NOT_FOUND ? null : asText(outcome.data[i]);
+        if (c.input.kind !== "incr" && c.key.startsWith("r")) {
+          this.#seen.set(c.key, c.input.kind === "put" ? c.input.value : out);
+        }
         w.history.push({ key: c.key, input: c.input, output: out, call, ret });
       }
     }
@@ -1224,7 +1278,7 @@ async function simulate(w: World): Promise<void> {
   // Writes still in flight (a client retrying) may take effect later or never: unknown.
   for (const c of clients) {
     for (const cmd of c.inFlight?.cmds ?? []) {
-      if (cmd.input.kind === "get") continue;
+      if (cmd.input.kind === "get" || cmd.input.kind === "none") continue;
       w.history.push({
         key: cmd.key,
         input: cmd.input,

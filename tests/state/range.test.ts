@@ -168,3 +168,34 @@ test("a reply past MAX_REPLY_BYTES is refused with the count that fits", () => {
   expect(msg).toMatch(/use LIMIT \d+ or KEYSONLY/);
   expect((h.ok("RANGE", "big", "bih", "KEYSONLY") as Entry[]).length).toBe(80);
 });
+
+test("KEYS answers in byte order from the pattern's prefix range; SCAN MATCH keeps its guarantee", () => {
+  const h = new Harness();
+  for (const k of ["u:b", "u:a", "v:1", "u:c", "u", "u\xff"]) {
+    h.ok("SET", new Uint8Array([...k].map((c) => c.charCodeAt(0))), "x");
+  }
+  expect(h.ok("KEYS", "*")).toEqual(["u", "u:a", "u:b", "u:c", "u\xff", "v:1"]);
+  expect(h.ok("KEYS", "u:*")).toEqual(["u:a", "u:b", "u:c"]);
+  expect(h.ok("KEYS", "u*")).toEqual(["u", "u:a", "u:b", "u:c", "u\xff"]);
+  expect(h.ok("KEYS", "u?b")).toEqual(["u:b"]);
+  expect(h.ok("KEYS", "[uv]:1")).toEqual(["v:1"]);
+  // SCAN MATCH with a prefix: keys present for the whole scan come back, others churn meanwhile.
+  const stay: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    h.ok("SET", `s:${i}`, "x");
+    stay.push(`s:${i}`);
+  }
+  const seen = new Set<string>();
+  let cursor = "0";
+  let n = 0;
+  do {
+    const [next, got] = h.ok("SCAN", cursor, "MATCH", "s:*", "COUNT", "20") as [string, string[]];
+    for (const k of got) seen.add(k);
+    h.ok("SET", `s:new${n}`, "x");
+    h.ok("DEL", `s:new${n - 1}`);
+    h.ok("SET", `t:${n}`, "x");
+    cursor = next;
+  } while (cursor !== "0" && ++n < 1000);
+  for (const k of stay) expect(seen.has(k)).toBe(true);
+  for (const k of seen) expect(k.startsWith("s:")).toBe(true);
+});

@@ -531,6 +531,9 @@ export class RespServer {
     }
     encodeCommand(b, spec, buf, starts, ends, n, size, max);
     st.waitingBytes += size;
+    // A guard (IFREV, CHECK) first in a batch would guard the pipelined commands that happen to
+    // join it: it goes alone, so a pipeline means what its commands mean one by one.
+    if (b.count === 1 && (spec.name === "ifrev" || spec.name === "check")) st.open = null;
   }
 
   /** Inside MULTI: queues a data command (checked now, as Redis does) and answers QUEUED. */
