@@ -43,6 +43,12 @@ export const MESSAGE_BYTES = 256 * 1024;
 const MESSAGES_PER_TURN = 4;
 /** Events one watch may look at per turn (a key watch far behind skips many). */
 const SCAN_PER_TURN = 50_000;
+/**
+ * A watch that is caught up but has had nothing to send gets a progress notice (an empty
+ * WATCH_EVENTS with the revision it is complete up to) at most this often, so a client resumes
+ * from a recent revision (not one compacted meanwhile) even when its keys are quiet.
+ */
+export const PROGRESS_NOTICE_MS = 1000;
 /** Longest key / prefix / range bound accepted in a WATCH. */
 export const MAX_WATCH_KEY_BYTES = 64 * 1024;
 
@@ -109,6 +115,7 @@ export class WatchHub {
   readonly #byConn = new Map<Connection, Map<number, Watch>>();
   #count = 0;
   #turn: Cancel | null = null;
+  #notices: Cancel | null = null;
   #canceledSlow = 0;
   #canceledCompacted = 0;
   #eventsSent = 0;
@@ -251,6 +258,7 @@ export class WatchHub {
     if (map === undefined) this.#byConn.set(conn, map = new Map());
     map.set(id, w);
     this.#count++;
+    this.#notices ??= this.#scheduler.interval(PROGRESS_NOTICE_MS, () => this.#notify());
     this.#send(conn, {
       type: MsgType.WATCH_EVENTS,
       watch_id: id,
@@ -294,6 +302,31 @@ export class WatchHub {
     }
     this.#turn?.();
     this.#turn = null;
+    this.#notices?.();
+    this.#notices = null;
+  }
+
+  /** Progress notices to caught-up watches whose revision moved since their last message. */
+  #notify(): void {
+    if (this.#count === 0) {
+      this.#notices?.();
+      this.#notices = null;
+      return;
+    }
+    const h = this.history;
+    for (const w of this.#all()) {
+      if (w.gone || w.seq < h.endSeq || h.rev <= w.reported) continue;
+      if (w.conn.bufferedBytes() > 0) continue; // a message is still on its way anyway
+      w.progress = Math.max(w.progress, h.rev);
+      this.#send(w.conn, {
+        type: MsgType.WATCH_EVENTS,
+        watch_id: w.id,
+        rev: w.progress,
+        events: [],
+      });
+      w.reported = w.progress;
+      w.scanned = 0;
+    }
   }
 
   #selector(m: Received<WatchRequest>): KeySelector | string {
