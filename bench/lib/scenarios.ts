@@ -29,6 +29,8 @@ export interface Scenario {
    * started cluster of at least 3 nodes; always runs last; not part of the default selection.
    */
   failover?: boolean;
+  /** Watches opened (on the workers' key prefix, spread over the nodes) before the load starts. */
+  watchers?: number;
 }
 
 /** Every scenario, in run order. */
@@ -88,6 +90,15 @@ export const SCENARIOS: readonly Scenario[] = [
     batch: 100,
     mode: "auto",
     setRatio: 1,
+  },
+  {
+    name: "watch-fanout",
+    description: "batch-100 x 10 clients while 100 watchers follow the prefix they write",
+    clients: 10,
+    batch: 100,
+    mode: "batch",
+    setRatio: 1,
+    watchers: 100,
   },
   {
     name: "failover",

@@ -10,7 +10,7 @@
  * per watch per event-loop turn.
  * @module
  */
-import { bytesToKey, keyToBytes } from "../state/bytes.ts";
+import { bytesToKey } from "../state/bytes.ts";
 import {
   eventBytes,
   EventType,
@@ -30,9 +30,10 @@ import {
   WatchReason,
   type WatchReasonNumber,
   type WatchRequest,
-  type WireWatchEvent,
 } from "../../protocol/messages.ts";
 import type { Cancel, Scheduler } from "../env/time.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { encodedEvent, eventsMessage } from "./watch_wire.ts";
 import type { Connection } from "../../transports/types.ts";
 
 /** Most events in one WATCH_EVENTS message. */
@@ -90,10 +91,6 @@ function asKey(x: unknown): string | null {
   return null;
 }
 
-function wireEvent(e: HistoryEvent): WireWatchEvent {
-  return [e.type, keyToBytes(e.key), e.value, e.createRev, e.modRev, e.version, e.rev];
-}
-
 /** Watch counters (INFO, tests). */
 export interface WatchStats {
   watches: number;
@@ -111,7 +108,7 @@ export class WatchHub {
   readonly history: WatchHistory;
   readonly #limits: WatchLimits;
   readonly #scheduler: Scheduler;
-  readonly #send: (conn: Connection, msg: ServerMessage) => void;
+  readonly #sendBytes: (conn: Connection, bytes: Uint8Array) => void;
   readonly #byConn = new Map<Connection, Map<number, Watch>>();
   #count = 0;
   #turn: Cancel | null = null;
@@ -124,12 +121,16 @@ export class WatchHub {
     history: WatchHistory,
     limits: WatchLimits,
     scheduler: Scheduler,
-    send: (conn: Connection, msg: ServerMessage) => void,
+    send: (conn: Connection, bytes: Uint8Array) => void,
   ) {
     this.history = history;
     this.#limits = limits;
     this.#scheduler = scheduler;
-    this.#send = send;
+    this.#sendBytes = send;
+  }
+
+  #send(conn: Connection, msg: ServerMessage): void {
+    this.#sendBytes(conn, encodeCbor(msg));
   }
 
   /** Counters. */
@@ -410,7 +411,7 @@ export class WatchHub {
     const everyBytes = Math.max(1, Math.floor(h.limits.bytes / 4));
     let scan = SCAN_PER_TURN;
     for (let msgs = 0; msgs < MESSAGES_PER_TURN; msgs++) {
-      const events: WireWatchEvent[] = [];
+      const events: Uint8Array[] = [];
       let bytes = 0;
       let flush: HistoryEvent | null = null;
       while (
@@ -429,7 +430,7 @@ export class WatchHub {
         const n = eventBytes(e);
         w.scanned += n;
         if (selects(w.sel, e)) {
-          events.push(wireEvent(e));
+          events.push(encodedEvent(e));
           bytes += n;
         }
         w.seq++;
@@ -455,7 +456,7 @@ export class WatchHub {
           );
           return false;
         }
-        this.#send(w.conn, { type: MsgType.WATCH_EVENTS, watch_id: w.id, rev: progress, events });
+        this.#sendBytes(w.conn, eventsMessage(w.id, progress, events));
         this.#eventsSent += events.length;
         w.reported = progress;
         w.scanned = 0;
