@@ -203,6 +203,16 @@ export class ClientWatcher implements Watcher {
     return this.#progress;
   }
 
+  /** Events received and not yet taken from the iterator. */
+  get pending(): number {
+    return this.#queue.length - this.#qHead;
+  }
+
+  /** True once the watch ended (cancelled or failed). */
+  get ended(): boolean {
+    return this.#done;
+  }
+
   cancel(): void {
     if (this.#done) return;
     const c = this.#conn;

@@ -53,6 +53,8 @@ export interface ScenarioResult {
   server?: ServerCounters | null;
   /** Set by the failover scenario (see `lib/failover.ts`). */
   failover?: unknown;
+  /** Set by the watch-fanout scenario (see `lib/watch.ts`). */
+  watch?: unknown;
 }
 
 /** INFO counter deltas over one scenario, summed over the nodes that answered before and after. */

@@ -64,7 +64,6 @@ import { NodeState, type StartOptions, type TinyKVNode } from "./types.ts";
 import { WritePath } from "./write_path.ts";
 import { WatchHub } from "../server/watch.ts";
 import { WatchHistory } from "../state/watch_history.ts";
-import { encodeCbor } from "../../protocol/cbor.ts";
 
 const PEER_FRAME_SLACK = 8 * 1024 * 1024;
 /** After stop answered every batch, replies get this long to reach the sockets before they close. */
@@ -159,8 +158,7 @@ export class Node implements TinyKVNode {
         maxTotal: config.watch_max_total,
       },
       this.#scheduler,
-      (conn, msg) => {
-        const bytes = encodeCbor(msg);
+      (conn, bytes) => {
         this.#stats.bytesOut += bytes.length + 4;
         conn.send(bytes);
       },

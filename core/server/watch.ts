@@ -10,7 +10,7 @@
  * per watch per event-loop turn.
  * @module
  */
-import { bytesToKey, keyToBytes } from "../state/bytes.ts";
+import { bytesToKey } from "../state/bytes.ts";
 import {
   eventBytes,
   EventType,
@@ -30,9 +30,10 @@ import {
   WatchReason,
   type WatchReasonNumber,
   type WatchRequest,
-  type WireWatchEvent,
 } from "../../protocol/messages.ts";
 import type { Cancel, Scheduler } from "../env/time.ts";
+import { encodeCbor } from "../../protocol/cbor.ts";
+import { encodedEvent, eventsMessage } from "./watch_wire.ts";
 import type { Connection } from "../../transports/types.ts";
 
 /** Most events in one WATCH_EVENTS message. */
@@ -43,6 +44,12 @@ export const MESSAGE_BYTES = 256 * 1024;
 const MESSAGES_PER_TURN = 4;
 /** Events one watch may look at per turn (a key watch far behind skips many). */
 const SCAN_PER_TURN = 50_000;
+/**
+ * A watch that is caught up but has had nothing to send gets a progress notice (an empty
+ * WATCH_EVENTS with the revision it is complete up to) at most this often, so a client resumes
+ * from a recent revision (not one compacted meanwhile) even when its keys are quiet.
+ */
+export const PROGRESS_NOTICE_MS = 1000;
 /** Longest key / prefix / range bound accepted in a WATCH. */
 export const MAX_WATCH_KEY_BYTES = 64 * 1024;
 
@@ -84,10 +91,6 @@ function asKey(x: unknown): string | null {
   return null;
 }
 
-function wireEvent(e: HistoryEvent): WireWatchEvent {
-  return [e.type, keyToBytes(e.key), e.value, e.createRev, e.modRev, e.version, e.rev];
-}
-
 /** Watch counters (INFO, tests). */
 export interface WatchStats {
   watches: number;
@@ -105,10 +108,11 @@ export class WatchHub {
   readonly history: WatchHistory;
   readonly #limits: WatchLimits;
   readonly #scheduler: Scheduler;
-  readonly #send: (conn: Connection, msg: ServerMessage) => void;
+  readonly #sendBytes: (conn: Connection, bytes: Uint8Array) => void;
   readonly #byConn = new Map<Connection, Map<number, Watch>>();
   #count = 0;
   #turn: Cancel | null = null;
+  #notices: Cancel | null = null;
   #canceledSlow = 0;
   #canceledCompacted = 0;
   #eventsSent = 0;
@@ -117,12 +121,16 @@ export class WatchHub {
     history: WatchHistory,
     limits: WatchLimits,
     scheduler: Scheduler,
-    send: (conn: Connection, msg: ServerMessage) => void,
+    send: (conn: Connection, bytes: Uint8Array) => void,
   ) {
     this.history = history;
     this.#limits = limits;
     this.#scheduler = scheduler;
-    this.#send = send;
+    this.#sendBytes = send;
+  }
+
+  #send(conn: Connection, msg: ServerMessage): void {
+    this.#sendBytes(conn, encodeCbor(msg));
   }
 
   /** Counters. */
@@ -251,6 +259,7 @@ export class WatchHub {
     if (map === undefined) this.#byConn.set(conn, map = new Map());
     map.set(id, w);
     this.#count++;
+    this.#notices ??= this.#scheduler.interval(PROGRESS_NOTICE_MS, () => this.#notify());
     this.#send(conn, {
       type: MsgType.WATCH_EVENTS,
       watch_id: id,
@@ -294,6 +303,31 @@ export class WatchHub {
     }
     this.#turn?.();
     this.#turn = null;
+    this.#notices?.();
+    this.#notices = null;
+  }
+
+  /** Progress notices to caught-up watches whose revision moved since their last message. */
+  #notify(): void {
+    if (this.#count === 0) {
+      this.#notices?.();
+      this.#notices = null;
+      return;
+    }
+    const h = this.history;
+    for (const w of this.#all()) {
+      if (w.gone || w.seq < h.endSeq || h.rev <= w.reported) continue;
+      if (w.conn.bufferedBytes() > 0) continue; // a message is still on its way anyway
+      w.progress = Math.max(w.progress, h.rev);
+      this.#send(w.conn, {
+        type: MsgType.WATCH_EVENTS,
+        watch_id: w.id,
+        rev: w.progress,
+        events: [],
+      });
+      w.reported = w.progress;
+      w.scanned = 0;
+    }
   }
 
   #selector(m: Received<WatchRequest>): KeySelector | string {
@@ -377,7 +411,7 @@ export class WatchHub {
     const everyBytes = Math.max(1, Math.floor(h.limits.bytes / 4));
     let scan = SCAN_PER_TURN;
     for (let msgs = 0; msgs < MESSAGES_PER_TURN; msgs++) {
-      const events: WireWatchEvent[] = [];
+      const events: Uint8Array[] = [];
       let bytes = 0;
       let flush: HistoryEvent | null = null;
       while (
@@ -396,7 +430,7 @@ export class WatchHub {
         const n = eventBytes(e);
         w.scanned += n;
         if (selects(w.sel, e)) {
-          events.push(wireEvent(e));
+          events.push(encodedEvent(e));
           bytes += n;
         }
         w.seq++;
@@ -422,7 +456,7 @@ export class WatchHub {
           );
           return false;
         }
-        this.#send(w.conn, { type: MsgType.WATCH_EVENTS, watch_id: w.id, rev: progress, events });
+        this.#sendBytes(w.conn, eventsMessage(w.id, progress, events));
         this.#eventsSent += events.length;
         w.reported = progress;
         w.scanned = 0;
