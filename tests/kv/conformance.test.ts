@@ -6,7 +6,8 @@
  * `Deno.openKv(":memory:")` and against `openKv` on a TinyKV node, and the results must be equal:
  * values, key order, cursors, check outcomes, error messages; versionstamps by rank (order and
  * equality), not bytes. TinyKV's side runs twice: from Deno (tests/kv/deno_driver.ts, spawned
- * with `deno run --unstable-kv`) and from Bun (here, in-process).
+ * with `deno run --unstable-kv`) and from Bun (here, in-process). A scripted watch sequence is
+ * compared the same way (the arrays a watch stream yields after each awaited write).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect } from "../../client/client.ts";
@@ -15,7 +16,7 @@ import type { TinyKVNode } from "../../core/node/types.ts";
 import { KvU64, openKv } from "../../mod.ts";
 import { startTestNode } from "../helpers/in_process.ts";
 import { runDenoDriver } from "./deno.ts";
-import { genOps, type KvLike, runOps } from "./ops.ts";
+import { genOps, type KvLike, runOps, runWatchScript, type WatchKvLike } from "./ops.ts";
 
 const SEEDS = [1, 2, 3, 4];
 const OPS = 500;
@@ -84,3 +85,19 @@ for (const seed of SEEDS) {
     60_000,
   );
 }
+
+test(
+  "watch: a scripted sequence yields Deno KV's arrays (TinyKV from Deno and from Bun)",
+  async () => {
+    await denoAdmin.command("FLUSHALL");
+    await bunAdmin.command("FLUSHALL");
+    const fromDeno = JSON.parse(await runDenoDriver(["watch", String(denoNode.clientPort)]));
+    const kv = await openKv({ port: bunNode.clientPort });
+    const fromBun = await runWatchScript(kv as unknown as WatchKvLike, KvU64);
+    kv.close();
+    expect(fromDeno.deno.length).toBe(7);
+    expect(fromDeno.tinykv).toEqual(fromDeno.deno);
+    expect(fromBun).toEqual(fromDeno.deno);
+  },
+  60_000,
+);

@@ -7,14 +7,24 @@
  * Usage: deno run --unstable-kv -A tests/kv/deno_driver.ts <seed> <ops> <port>
  *
  * With `order <seed> <n>` instead: stores `genKeys(seed, n)` in Deno KV and prints the keys as
- * `list({ prefix: [] })` returns them (normalised), for the key-order test.
+ * `list({ prefix: [] })` returns them (normalised), for the key-order test. With `watch <port>`:
+ * runs tests/kv/ops.ts's watch script against both stores and prints `{ deno, tinykv }`.
  */
 import { KvU64, openKv } from "../../mod.ts";
-import { genKeys, genOps, type KvLike, norm, runOps, type U64Ctor } from "./ops.ts";
+import {
+  genKeys,
+  genOps,
+  type KvLike,
+  norm,
+  runOps,
+  runWatchScript,
+  type U64Ctor,
+  type WatchKvLike,
+} from "./ops.ts";
 
 /** The part of Deno's unstable KV API used here (typed locally: it needs --unstable-kv). */
 interface DenoKvApi {
-  openKv(path: string): Promise<KvLike & { close(): void }>;
+  openKv(path: string): Promise<WatchKvLike & { close(): void }>;
   KvU64: U64Ctor;
 }
 
@@ -26,6 +36,16 @@ if (Deno.args[0] === "order") {
   for await (const e of ref.list({ prefix: [] })) keys.push(norm([...e.key], api.KvU64));
   ref.close();
   console.log(JSON.stringify(keys));
+  Deno.exit(0);
+}
+if (Deno.args[0] === "watch") {
+  const ref = await api.openKv(":memory:");
+  const deno = await runWatchScript(ref, api.KvU64);
+  ref.close();
+  const kv = await openKv({ port: Number(Deno.args[1]) });
+  const tinykv = await runWatchScript(kv as unknown as WatchKvLike, KvU64);
+  kv.close();
+  console.log(JSON.stringify({ deno, tinykv }));
   Deno.exit(0);
 }
 const [seed, n, port] = Deno.args.map(Number);

@@ -315,3 +315,58 @@ export function genKeys(seed: number, n: number): Key[] {
   };
   return Array.from({ length: n }, () => Array.from({ length: int(1, 4) }, part));
 }
+
+/** What the watch script needs beyond {@link KvLike}. */
+export interface WatchKvLike extends KvLike {
+  watch(
+    keys: Key[],
+  ): ReadableStream<{ key: readonly Part[]; value: unknown; versionstamp: string | null }[]>;
+}
+
+/**
+ * A scripted watch sequence (each write awaited, then the stream's next array read): the arrays
+ * the stream yields, normalised, versionstamps by rank. Writes to keys that are not watched (one
+ * inside the range the watched keys span) must yield nothing.
+ */
+export async function runWatchScript(kv: WatchKvLike, u64: U64Ctor): Promise<unknown[]> {
+  const k1: Key = ["w", 1], k2: Key = ["w", 3], between: Key = ["w", 2];
+  const reader = kv.watch([k1, k2, k1]).getReader();
+  const out: unknown[] = [];
+  const stamps: string[] = [];
+  const read = async () => {
+    const r = await reader.read();
+    out.push(
+      r.done ? "done" : r.value.map((e) => {
+        if (e.versionstamp !== null) stamps.push(e.versionstamp);
+        return [
+          norm([...e.key], u64),
+          norm(e.value, u64),
+          e.versionstamp === null ? null : { vs: e.versionstamp },
+        ];
+      }),
+    );
+  };
+  await read(); // the current entries
+  await kv.set(k1, "a");
+  await read();
+  await kv.set(k2, { n: 1 });
+  await read();
+  await kv.set(between, "not watched");
+  await kv.atomic().set(k1, "b").delete(k2).commit();
+  await read();
+  await kv.atomic().sum(k2, 5n).commit();
+  await read();
+  await kv.delete(k1);
+  await read();
+  await kv.set(["elsewhere"], 1);
+  await kv.set(k1, new u64(7n));
+  await read();
+  await reader.cancel();
+  const rank = new Map([...new Set(stamps)].sort().map((s, i) => [s, i]));
+  return JSON.parse(
+    JSON.stringify(
+      out,
+      (_k, v) => (v && typeof v === "object" && "vs" in v ? { vs: rank.get(v.vs) } : v),
+    ),
+  );
+}
