@@ -73,7 +73,7 @@ export type {
   Snapshot,
   SnapshotMeta,
 } from "./core/raft/types.ts";
-export { connect } from "./client/client.ts";
+export { connect, WatchError } from "./client/client.ts";
 export type {
   Arg,
   AutoBatchOptions,
@@ -84,7 +84,26 @@ export type {
   ClientTimers,
   ConnectOptions,
   Pipeline,
+  Watcher,
+  WatchEvent,
+  WatchReasonName,
+  WatchSpec,
 } from "./client/client.ts";
+export { AtomicOperation, Kv, KvListIterator, KvU64, openKv } from "./client/kv.ts";
+export type {
+  AtomicCheck,
+  KvCommitError,
+  KvCommitResult,
+  KvConsistencyLevel,
+  KvEntry,
+  KvEntryMaybe,
+  KvKey,
+  KvKeyPart,
+  KvListOptions,
+  KvListSelector,
+  KvMutation,
+  OpenKvOptions,
+} from "./client/kv.ts";
 
 // The command line lives in main.ts. No top-level await here: a plugin loaded by path may import
 // this module (for definePlugin) while the node is starting, and a module still awaiting at top

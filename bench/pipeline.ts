@@ -15,6 +15,7 @@ import { startLossyProxy } from "../tools/lossy_proxy.ts";
 import type { LossyProxy } from "../tools/lossy_proxy.ts";
 import { type RunningCluster, startCluster } from "./lib/cluster.ts";
 import { createFailover, type FailoverReport } from "./lib/failover.ts";
+import { createWatchFanout, watchTable } from "./lib/watch.ts";
 import { counterDelta, findLeader, NodeProbe, readCounters } from "./lib/info.ts";
 import {
   coalesceTable,
@@ -82,6 +83,8 @@ Scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
   killed with SIGKILL and the load continues. Reports "unavailable ms" = time from the kill to the
   first acknowledged batch answered by the new leader, and the longest gap between consecutive
   acknowledgements around the kill. Needs a started cluster of 3+ nodes.
+  watch-fanout: batch-100 x 10 clients while 100 watchers (spread over the nodes) follow the
+  prefix they write; reports events delivered per second and per watcher, and the drain time.
 `;
 
 function fail(msg: string): never {
@@ -251,12 +254,14 @@ async function main(): Promise<number> {
   const table = markdownTable(results);
   const fTable = failoverTable(results);
   const cTable = coalesceTable(results);
+  const wTable = watchTable(results);
   const medianNote = runs > 1
     ? `median of ${runs} runs per scenario (by ops/s; failover by unavailable ms)\n\n`
     : "";
   process.stdout.write(`\n${medianNote}${table}\n\n`);
   if (fTable) process.stdout.write(`failover (times in ms after the SIGKILL):\n\n${fTable}\n\n`);
   if (cTable) process.stdout.write(`coalescing off vs on:\n\n${cTable}\n\n`);
+  if (wTable) process.stdout.write(`watch fan-out:\n\n${wTable}\n\n`);
   if (lossy) {
     const total = proxyTotals.forwarded + proxyTotals.dropped;
     process.stdout.write(
@@ -289,7 +294,7 @@ async function main(): Promise<number> {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "", platform: os.platform() },
     scenarios: results,
     ...(runs > 1 ? { allRuns: allRuns.flat() } : {}),
-    markdown: [medianNote + table, fTable, cTable].filter((t) => t).join("\n\n"),
+    markdown: [medianNote + table, fTable, cTable, wTable].filter((t) => t).join("\n\n"),
   });
   process.stdout.write(`results written to ${file}\n`);
   const failoverFailed = results.some((r) =>
@@ -409,6 +414,15 @@ async function runConfiguration(o: ConfigurationOptions): Promise<{
         ? new SoakSampler(probes, cluster?.pids ?? [])
         : null;
       await soak?.start();
+      const fanout = s.watchers
+        ? createWatchFanout({
+          ...target,
+          watchers: s.watchers,
+          prefix: `bench:${o.seed}:`,
+          note: (text) => printNote(`  ${text}`),
+        })
+        : null;
+      await fanout?.start();
       const before = await readCounters(probes);
       const r = await runScenario(s, target, {
         durationMs: o.durationS * 1000,
@@ -424,6 +438,8 @@ async function runConfiguration(o: ConfigurationOptions): Promise<{
             driver: failover.driver,
             maxDurationMs: o.durationS * 2000 + FAILOVER_CAP_MS + 5000,
           }
+          : fanout
+          ? { driver: fanout.driver }
           : {}),
       });
       line.done();
@@ -431,6 +447,7 @@ async function runConfiguration(o: ConfigurationOptions): Promise<{
         r.soak = await soak.stop();
         process.stdout.write(`\n${soakTable(name, r.soak)}\n\n`);
       }
+      if (fanout) r.watch = await fanout.finish(r);
       r.server = probes.length > 0 ? counterDelta(before, await readCounters(probes)) : null;
       if (o.variant.label !== undefined) r.variant = o.variant.label;
       if (failover) r.failover = failover.report(r);

@@ -27,6 +27,7 @@ import {
   wholeFailure,
 } from "./connection.ts";
 import { CommandPipeline } from "./pipeline.ts";
+import { ClientWatcher, type Watcher, type WatchSpec } from "./watch.ts";
 import type {
   Arg,
   BatchItemResult,
@@ -51,6 +52,8 @@ export type {
   Value,
 } from "./types.ts";
 export { TinyKVError } from "../protocol/codes.ts";
+export { WatchError } from "./watch.ts";
+export type { Watcher, WatchEvent, WatchReasonName, WatchSpec } from "./watch.ts";
 
 /** Default per-request timeout (ms). */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -166,6 +169,7 @@ export class TinyKVClient implements Client {
   };
   #opened = false;
   #closed = false;
+  readonly #watchers = new Set<ClientWatcher>();
 
   constructor(opts: ConnectOptions, transport: Transport) {
     this.#transport = transport;
@@ -661,9 +665,30 @@ export class TinyKVClient implements Client {
     return { ...this.#stats };
   }
 
+  watch(spec: WatchSpec): Watcher {
+    if (this.#closed) throw new TinyKVError(Code.UNAVAILABLE, "client is closed");
+    const w = new ClientWatcher(spec, {
+      transport: this.#transport,
+      endpoints: () => {
+        // The current endpoint first, then the others in order.
+        const eps = this.#endpoints;
+        const i = this.#index;
+        return [...eps.slice(i), ...eps.slice(0, i)];
+      },
+      password: this.#password,
+      timers: this.#timers,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      maxResponseBytes: this.#maxResponseBytes,
+      onEnd: (x) => this.#watchers.delete(x),
+    });
+    this.#watchers.add(w);
+    return w;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const w of [...this.#watchers]) w.cancel();
     this.#batcher?.close();
     this.#current = null;
     for (const c of [...this.#connections]) c.close();

@@ -5,6 +5,7 @@
 import type { CodeName } from "../protocol/codes.ts";
 import type { WireValue as Value } from "../protocol/messages.ts";
 import type { Transport } from "../transports/types.ts";
+import type { Watcher, WatchSpec } from "./watch.ts";
 
 export type { Value };
 
@@ -174,6 +175,11 @@ export interface Client {
   pipeline(): Pipeline;
   /** Counters (bytes on the wire, frames, retries). */
   stats(): ClientStats;
+  /**
+   * Watches a key, a prefix or a range from a revision: an async iterator of every change, in
+   * revision order, resumed across reconnects on any endpoint (see docs/watch.md).
+   */
+  watch(spec: WatchSpec): Watcher;
   /** Closes every connection; pending requests reject. */
   close(): Promise<void>;
 }

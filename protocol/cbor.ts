@@ -28,3 +28,11 @@ export function encodeCborCopy(value: unknown): Uint8Array {
 export function decodeCbor(bytes: Uint8Array): unknown {
   return decoder.decode(bytes);
 }
+
+/**
+ * A second CBOR codec, for application values (client/kv_value.ts encodes Deno KV values on it):
+ * every CBOR map decodes as a `Map`, a tag cbor-x does not know as a cbor-x {@link Tag}.
+ */
+export const valueCodec: { encode(v: unknown): Uint8Array; decode(b: Uint8Array): unknown } =
+  new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+export { Tag } from "cbor-x";

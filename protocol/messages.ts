@@ -18,9 +18,17 @@ export const MsgType = {
   AUTH: 1,
   COMMAND: 2,
   COMMAND_BATCH: 3,
+  /** Subscribe to changes of a key, prefix or range from a revision (see {@link WatchRequest}). */
+  WATCH: 4,
+  /** Ends a watch the client started. */
+  WATCH_CANCEL: 5,
   AUTH_RESPONSE: 0x81,
   COMMAND_RESPONSE: 0x82,
   BATCH_RESPONSE: 0x83,
+  /** Server-pushed events of one watch (also its creation acknowledgement). */
+  WATCH_EVENTS: 0x84,
+  /** The server ended a watch (or refused to start it), with a reason. */
+  WATCH_CANCELED: 0x85,
   /** A connection-level error (malformed frame, too large, auth): sent before closing, or alone. */
   ERROR: 0xff,
 } as const;
@@ -162,10 +170,111 @@ export interface ErrorMessage {
   leader?: string;
 }
 
+/** Largest `watch_id` (ids are integers 1..MAX_WATCH_ID chosen by the client, unique per connection). */
+export const MAX_WATCH_ID = 2 ** 31 - 1;
+
+/**
+ * `WATCH`: subscribe on this connection to changes of one `key`, every key starting with `prefix`,
+ * or the keys in [`start`, `end`) (byte order; empty or absent `end` = no upper bound) — exactly
+ * one of `key`, `prefix`, `start` — from revision `from_rev` (absent or 0: from the next
+ * revision). The server answers with `WATCH_EVENTS` (`created: true`) or `WATCH_CANCELED`.
+ */
+export interface WatchRequest {
+  type: typeof MsgType.WATCH;
+  watch_id: number;
+  key?: string | Uint8Array;
+  prefix?: string | Uint8Array;
+  start?: string | Uint8Array;
+  end?: string | Uint8Array;
+  from_rev?: number;
+  auth_key?: string | Uint8Array;
+}
+
+/** `WATCH_CANCEL`: the client ends one of its watches (answered with `WATCH_CANCELED`, reason CANCELED). */
+export interface WatchCancelRequest {
+  type: typeof MsgType.WATCH_CANCEL;
+  watch_id: number;
+}
+
+/**
+ * One event on the wire: `[type, key, value, create_rev, mod_rev, version, rev]` with type 0 =
+ * put, 1 = delete; `value` is null for a delete and for a key that does not hold a string.
+ */
+export type WireWatchEvent = [
+  type: number,
+  key: Uint8Array,
+  value: Uint8Array | null,
+  create_rev: number,
+  mod_rev: number,
+  version: number,
+  rev: number,
+];
+
+/**
+ * `WATCH_EVENTS`: events of one watch in revision order (several may share a revision), never a
+ * gap or a repeat; `rev` is the revision up to which the watch is complete (every event up to and
+ * including it was sent): a client resumes from `rev + 1`. `events` may be empty (a creation
+ * acknowledgement, `created: true`, or a progress notice).
+ */
+export interface WatchEventsMessage {
+  type: typeof MsgType.WATCH_EVENTS;
+  watch_id: number;
+  rev: number;
+  events: WireWatchEvent[];
+  created?: boolean;
+}
+
+/** Why a watch ended (`WATCH_CANCELED.reason`). */
+export const WatchReason = {
+  /** The client cancelled it (`WATCH_CANCEL`). */
+  CANCELED: 1,
+  /** Its start revision is older than the history kept: `compact_rev` is the oldest available. */
+  COMPACTED: 2,
+  /** Its connection did not read fast enough (more than `watch_max_pending_bytes` unread). */
+  SLOW: 3,
+  /** The keyspace was flushed (FLUSHALL/FLUSHDB) at revision `rev`; watch again from `rev + 1`. */
+  FLUSHED: 4,
+  /** Too many watches (`watch_max_per_connection` / `watch_max_total`). */
+  TOO_MANY: 5,
+  /** The request was invalid (`error` says why). */
+  INVALID: 6,
+  /** The server is shutting down (watch again elsewhere from `rev + 1`). */
+  SHUTDOWN: 7,
+  /** Authentication required or failed. */
+  DENIED: 8,
+  /** This node keeps no watch history (`watch_history_revisions` = 0). */
+  DISABLED: 9,
+} as const;
+/** A watch cancel reason number. */
+export type WatchReasonNumber = (typeof WatchReason)[keyof typeof WatchReason];
+
+/** `WATCH_CANCELED`: the watch is over (no further events for `watch_id`). */
+export interface WatchCanceledMessage {
+  type: typeof MsgType.WATCH_CANCELED;
+  watch_id: number;
+  reason: number;
+  error: string;
+  /** With COMPACTED: the oldest revision this node can still serve. */
+  compact_rev?: number;
+  /** The revision up to which the watch was complete (with FLUSHED: the flush's revision). */
+  rev?: number;
+}
+
 /** Every client→server message. */
-export type ClientMessage = AuthRequest | CommandRequest | BatchRequest;
+export type ClientMessage =
+  | AuthRequest
+  | CommandRequest
+  | BatchRequest
+  | WatchRequest
+  | WatchCancelRequest;
 /** Every server→client message. */
-export type ServerMessage = AuthResponse | CommandResponse | BatchResponse | ErrorMessage;
+export type ServerMessage =
+  | AuthResponse
+  | CommandResponse
+  | BatchResponse
+  | ErrorMessage
+  | WatchEventsMessage
+  | WatchCanceledMessage;
 
 /**
  * A message as decoded from the network, before its fields are checked: `type` says which message
@@ -179,12 +288,15 @@ export type Received<M extends { type: number }> =
 export type ReceivedClientMessage =
   | Received<AuthRequest>
   | Received<CommandRequest>
-  | Received<BatchRequest>;
+  | Received<BatchRequest>
+  | Received<WatchRequest>
+  | Received<WatchCancelRequest>;
 
 /** `m` (a decoded CBOR map) as a client message when its `type` is one, else null. */
 export function asClientMessage(m: Record<string, unknown>): ReceivedClientMessage | null {
   const t = m.type;
-  return t === MsgType.AUTH || t === MsgType.COMMAND || t === MsgType.COMMAND_BATCH
+  return t === MsgType.AUTH || t === MsgType.COMMAND || t === MsgType.COMMAND_BATCH ||
+      t === MsgType.WATCH || t === MsgType.WATCH_CANCEL
     ? m as ReceivedClientMessage
     : null;
 }
@@ -194,13 +306,16 @@ export type ReceivedServerMessage =
   | Received<AuthResponse>
   | Received<CommandResponse>
   | Received<BatchResponse>
-  | Received<ErrorMessage>;
+  | Received<ErrorMessage>
+  | Received<WatchEventsMessage>
+  | Received<WatchCanceledMessage>;
 
 /** `m` (a decoded CBOR map) as a server message when its `type` is one, else null. */
 export function asServerMessage(m: Record<string, unknown>): ReceivedServerMessage | null {
   const t = m.type;
   return t === MsgType.AUTH_RESPONSE || t === MsgType.COMMAND_RESPONSE ||
-      t === MsgType.BATCH_RESPONSE || t === MsgType.ERROR
+      t === MsgType.BATCH_RESPONSE || t === MsgType.ERROR || t === MsgType.WATCH_EVENTS ||
+      t === MsgType.WATCH_CANCELED
     ? m as ReceivedServerMessage
     : null;
 }

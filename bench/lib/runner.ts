@@ -56,6 +56,8 @@ export interface ScenarioResult {
   failover?: unknown;
   /** Set by the caller for runs of 30 s or more: one row per 10 s window (see `lib/soak.ts`). */
   soak?: SoakWindow[];
+  /** Set by the watch-fanout scenario (see `lib/watch.ts`). */
+  watch?: unknown;
 }
 
 /** INFO counter deltas over one scenario, summed over the nodes that answered before and after. */

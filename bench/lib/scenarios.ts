@@ -35,6 +35,8 @@ export interface Scenario {
   failover?: boolean;
   /** For mode "custom": what each worker sends and counts. */
   custom?: CustomWorkload;
+  /** Watches opened (on the workers' key prefix, spread over the nodes) before the load starts. */
+  watchers?: number;
 }
 
 /** Every scenario, in run order. */
@@ -96,6 +98,15 @@ export const SCENARIOS: readonly Scenario[] = [
     setRatio: 1,
   },
   ...COORDINATION_SCENARIOS,
+  {
+    name: "watch-fanout",
+    description: "batch-100 x 10 clients while 100 watchers follow the prefix they write",
+    clients: 10,
+    batch: 100,
+    mode: "batch",
+    setRatio: 1,
+    watchers: 100,
+  },
   {
     name: "failover",
     description: "batch-100 x 10 clients; the leader is killed (SIGKILL) a third of the way in",

@@ -135,6 +135,16 @@ export interface Config {
    * last heartbeat a quorum acknowledged). Default 30.
    */
   lease_drift_ms: number;
+  /** Watch history: revisions kept behind the newest (0 = no history, no watches). Default 10000. */
+  watch_history_revisions: number;
+  /** Watch history: bytes of events kept (the newest revision is always kept). Default 64 MiB. */
+  watch_history_bytes: number;
+  /** A watch whose connection has more than this many bytes unread is cancelled (SLOW). Default 4 MiB. */
+  watch_max_pending_bytes: number;
+  /** Most watches on one connection. Default 1000. */
+  watch_max_per_connection: number;
+  /** Most watches on this node. Default 10000. */
+  watch_max_total: number;
   /**
    * Options of plugins, under their full names (`wal_fsync`, `idempotency_max_age_ms`, ...). A
    * plugin declares them ({@link PluginOptions} in `core/plugin.ts`) and reads its own, parsed and
@@ -463,6 +473,46 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 30,
     min: 0,
     max: 60_000,
+  },
+  {
+    key: "watch_history_revisions",
+    kind: "int",
+    help: "watch history: revisions kept behind the newest (0 = no history: watches refused)",
+    default: 10_000,
+    min: 0,
+    max: 100_000_000,
+  },
+  {
+    key: "watch_history_bytes",
+    kind: "int",
+    help: "watch history: bytes of change events kept (the newest revision is always kept)",
+    default: 64 * MiB,
+    min: 0,
+    max: 16 * 1024 * MiB,
+  },
+  {
+    key: "watch_max_pending_bytes",
+    kind: "int",
+    help: "a watch whose connection has more than this many bytes unread is cancelled (SLOW)",
+    default: 4 * MiB,
+    min: 64 * 1024,
+    max: 1024 * MiB,
+  },
+  {
+    key: "watch_max_per_connection",
+    kind: "int",
+    help: "most watches on one client connection",
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+  },
+  {
+    key: "watch_max_total",
+    kind: "int",
+    help: "most watches on this node",
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
   },
 ];
 

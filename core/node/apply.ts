@@ -24,6 +24,8 @@ export interface ApplyDeps {
   snapshots: Snapshots;
   /** Raft's applyConfChange, with the new ConfState recorded in storage. */
   applyConfChange(cc: ConfChange): ConfState;
+  /** Called after each entry is applied (the watch history turns its changes into events). */
+  afterEntry?(index: number): void;
 }
 
 /** Applies committed entries past the applied index. */
@@ -41,6 +43,7 @@ export function applyEntries(d: ApplyDeps, entries: readonly Entry[]): void {
       }
     }
     state.applied = e.index;
+    d.afterEntry?.(e.index);
     d.admin.onApplied(e);
   }
 }

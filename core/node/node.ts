@@ -65,6 +65,8 @@ import { inLogServerCommand, isLocalCommand, ServerCommands } from "./server_com
 import { Snapshots } from "./snapshots.ts";
 import { NodeState, type StartOptions, type TinyKVNode } from "./types.ts";
 import { WritePath } from "./write_path.ts";
+import { WatchHub } from "../server/watch.ts";
+import { WatchHistory } from "../state/watch_history.ts";
 
 const PEER_FRAME_SLACK = 8 * 1024 * 1024;
 /** After stop answered every batch, replies get this long to reach the sockets before they close. */
@@ -126,6 +128,8 @@ export class Node implements TinyKVNode {
   /** The RESP listener (redis_port), when enabled. */
   #resp: RespServer | null = null;
   #peers!: PeerNetwork;
+  /** Watch history and watches (docs/watch.md). */
+  readonly #watches: WatchHub;
   #ticker: Cancel | null = null;
   readonly #loop: LoopMonitor;
   #lastTickAt = 0;
@@ -148,6 +152,23 @@ export class Node implements TinyKVNode {
     this.#fs = opts.fs ?? nodeFileSystem;
     const state = this.#state;
     this.#membership = new Membership(this.id, log);
+    this.#watches = new WatchHub(
+      new WatchHistory({
+        revisions: config.watch_history_revisions,
+        bytes: config.watch_history_bytes,
+      }),
+      {
+        maxPendingBytes: config.watch_max_pending_bytes,
+        maxPerConnection: config.watch_max_per_connection,
+        maxTotal: config.watch_max_total,
+      },
+      this.#scheduler,
+      (conn, bytes) => {
+        this.#stats.bytesOut += bytes.length + 4;
+        conn.send(bytes);
+      },
+    );
+    this.#sm.keepHistory?.(this.#watches.history);
     // deno-lint-ignore no-this-alias
     const node = this;
     const view: NodeView = {
@@ -298,6 +319,7 @@ export class Node implements TinyKVNode {
         this.#write.submit(batch, done, forward),
       serverCommand: (cmd: unknown) => this.#commands.dispatch(cmd),
       counters: this.#stats,
+      watches: this.#watches,
     };
   }
 
@@ -322,7 +344,10 @@ export class Node implements TinyKVNode {
     this.#membership.fromConfig(c.peers, c.peer_clients);
     // Restore from the latest snapshot, if any.
     const snap = this.#storage.snapshot();
-    if (snap.meta.index > 0) this.#snapshots.restore(snap);
+    if (snap.meta.index > 0) {
+      this.#snapshots.restore(snap);
+      this.#watches.restored(snap.meta.index);
+    }
     // The cluster id is fixed at formation and a data dir belongs to one member: a storage that
     // keeps files records both beside them.
     const dir = this.#storage.dataDir;
@@ -460,9 +485,10 @@ export class Node implements TinyKVNode {
       send: (msgs) => this.#peers.send(msgs),
       restoreSnapshot: (snap) => {
         this.#snapshots.restore(snap);
+        this.#watches.restored(snap.meta.index);
         this.#admin.onRestored(snap.meta.index);
       },
-      applyEntries: (entries) =>
+      applyEntries: (entries) => {
         applyEntries({
           state: this.#state,
           applier: this.#logApplier,
@@ -475,7 +501,10 @@ export class Node implements TinyKVNode {
             this.#storage.setConfState(cs);
             return cs;
           },
-        }, entries),
+          afterEntry: (index) => this.#sm.commitHistory?.(index),
+        }, entries);
+        this.#watches.changed();
+      },
       onReadStates: (states) => this.#reads.onReadStates(states),
       serveReads: () => this.#reads.serve(),
       // Snapshot after advance: the core must know the entries are applied before compacting.

@@ -37,8 +37,11 @@ import {
   MsgType,
   type Received,
   type ServerMessage,
+  WatchReason,
+  type WatchRequest,
 } from "../../protocol/messages.ts";
 import { remoteHost } from "../../transports/address.ts";
+import type { WatchHub } from "./watch.ts";
 import type { Connection, ConnectionHandler, Listener, Transport } from "../../transports/types.ts";
 
 /** How a submitted batch is answered: results, or one error for every command. */
@@ -59,6 +62,8 @@ export interface ServerBackend {
   /** Handles a server command sent on its own (INFO, GET_LEADER, ADD_NODE, ...); null if `cmd` is not one. */
   serverCommand(cmd: unknown): Promise<CommandResult> | null;
   readonly counters: NodeStats;
+  /** The node's watches (WATCH / WATCH_CANCEL); without it watches are refused. */
+  readonly watches?: WatchHub;
 }
 
 /** Server options (from config). */
@@ -238,6 +243,7 @@ export class ClientServer {
         );
       } else if (
         o.idleTimeoutMs > 0 && since === 0 && st.inflight === 0 &&
+        (this.#backend.watches?.count(st.conn) ?? 0) === 0 &&
         now - st.lastActive > o.idleTimeoutMs + this.#sweepMs
       ) {
         this.#closeWith(st, Code.TIMEOUT, `idle for ${o.idleTimeoutMs} ms`);
@@ -259,6 +265,7 @@ export class ClientServer {
     st.timer = null;
     st.held = null;
     this.#unauthenticated.delete(st);
+    this.#backend.watches?.dropConnection(st.conn);
     if (this.#conns.delete(st.conn)) this.#backend.counters.connections--;
   }
 
@@ -290,6 +297,7 @@ export class ClientServer {
   closeAll(): void {
     if (this.#sweep !== null) this.#sweep();
     this.#sweep = null;
+    this.#backend.watches?.shutdown();
     for (const st of [...this.#conns.values()]) {
       st.conn.close();
       this.#forget(st);
@@ -470,7 +478,31 @@ export class ClientServer {
         return this.#onCommand(conn, state, m);
       case MsgType.AUTH:
         return this.#onAuth(conn, state, m);
+      case MsgType.WATCH:
+        return this.#onWatch(conn, state, m);
+      case MsgType.WATCH_CANCEL:
+        return this.#backend.watches?.cancel(conn, m.watch_id);
     }
+  }
+
+  #onWatch(conn: Connection, state: ConnState, m: Received<WatchRequest>): void {
+    const hub = this.#backend.watches;
+    const id = typeof m.watch_id === "number" ? m.watch_id : 0;
+    const denied = this.#authorised(state, m);
+    if (denied !== null || hub === undefined) {
+      this.#send(conn, {
+        type: MsgType.WATCH_CANCELED,
+        watch_id: id,
+        reason: hub === undefined ? WatchReason.DISABLED : WatchReason.DENIED,
+        error: hub === undefined
+          ? "this server does not serve watches"
+          : denied === Code.AUTH_REQUIRED
+          ? "authentication required"
+          : "authentication failed",
+      });
+      return;
+    }
+    hub.start(conn, m);
   }
 
   #onAuth(conn: Connection, state: ConnState, m: Received<AuthRequest>): void {

@@ -321,6 +321,13 @@ const ENTRIES: readonly (readonly [string, string])[] = [
     "Returns the keys that start with a prefix in byte order, with values and revisions.",
   ],
   [
+    "KVATOMIC nchecks [key rev ...] [SET key value px | DEL key | SUM key u64 | MIN key u64 | MAX key u64 ...]",
+    "Deno KV atomic commit: checks mod revisions, then applies every mutation or none.",
+  ],
+  ["KVSUM key u64", "Adds to a Deno KV 64-bit unsigned value, wrapping modulo 2^64."],
+  ["KVMIN key u64", "Stores the smaller of a Deno KV 64-bit unsigned value and the operand."],
+  ["KVMAX key u64", "Stores the larger of a Deno KV 64-bit unsigned value and the operand."],
+  [
     "LEASE GRANT ttl | KEEPALIVE id | REVOKE id | TTL id [KEYS] | LIST",
     "Grants, renews, revokes (with its keys), lists or reports the ttl of a lease.",
   ],

@@ -15,6 +15,7 @@ import { OrderedIndex } from "./ordered_index.ts";
 import { Rng, seedOf } from "./random.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
+import type { ChangeRecorder } from "./watch_history.ts";
 
 /** Data type tags (also the snapshot's type bytes: never renumber). */
 export const Kind = { STRING: 0, LIST: 1, SET: 2, HASH: 3, ZSET: 4 } as const;
@@ -164,6 +165,8 @@ export class Keyspace {
   /** The log index of the last random draw, and how many draws were made at it. */
   #rngIndex = -1;
   #rngPos = 0;
+  /** Told which keys each entry touches, for the watch history (null when history is off). */
+  changes: ChangeRecorder | null = null;
 
   /**
    * A generator for a command that picks at random: seeded from the entry's index and leader
@@ -219,6 +222,7 @@ export class Keyspace {
     const e = this.store.get(key);
     if (e === undefined) return undefined;
     if (this.#snapGen !== 0) this.#touch(key, e);
+    if (this.changes !== null) this.changes.note(key, true);
     if (e.expireAt !== 0 && e.expireAt <= now) {
       this.remove(key, e);
       return undefined;
@@ -229,6 +233,7 @@ export class Keyspace {
   /** Adds a new key (the caller checked it is absent). */
   add(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
+    if (this.changes !== null) this.changes.note(key, false);
     this.store.set(key, e);
     this.index.insert(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
@@ -238,6 +243,7 @@ export class Keyspace {
   /** Deletes a key. */
   remove(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) this.#touch(key, e);
+    if (this.changes !== null) this.changes.note(key, true);
     if (e.expireAt !== 0) this.#withExpiry--;
     if (e.lease !== 0) {
       this.leases.detach(key, e.lease);
@@ -258,6 +264,7 @@ export class Keyspace {
   setExpire(key: string, e: KeyEntry, at: number): void {
     if (e.expireAt === at) return;
     if (this.#snapGen !== 0) this.#touch(key, e);
+    if (this.changes !== null) this.changes.note(key, true);
     if (e.expireAt !== 0) this.#withExpiry--;
     e.expireAt = at;
     if (at !== 0) this.#track(key, at);
@@ -308,6 +315,7 @@ export class Keyspace {
   /** Removes every key. */
   clear(): void {
     if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }
+    if (this.changes !== null) this.changes.cleared();
     this.store.clear();
     this.leases.clearKeys();
     this.index.clear(this.rev);

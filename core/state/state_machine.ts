@@ -14,6 +14,7 @@ import { CommandTable } from "./command_table.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
 import { KEY_COMMANDS } from "./keys.ts";
+import { KV_COMMANDS } from "./kv_ops.ts";
 import { Keyspace, SWEEP_PER_WRITE } from "./keyspace.ts";
 import { LEASE_COMMANDS } from "./leases.ts";
 import { LIST_COMMANDS } from "./lists.ts";
@@ -33,6 +34,7 @@ import type {
   SnapshotJob,
   StateMachine,
 } from "./types.ts";
+import type { WatchHistory } from "./watch_history.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 
 export { isServerCommand, SERVER_COMMANDS } from "./server_family.ts";
@@ -50,6 +52,7 @@ TABLE.register([
   ...LEASE_COMMANDS,
   ...RANGE_COMMANDS,
   ...CHECK_COMMANDS,
+  ...KV_COMMANDS,
 ]);
 
 /** The state machine's commands by family (for `help` in the CLI and COMMAND DOCS groups). */
@@ -64,6 +67,7 @@ export const COMMAND_GROUPS: readonly { group: string; commands: readonly Comman
   { group: "transactions", commands: [...TXN_COMMANDS, ...CHECK_COMMANDS] },
   { group: "range", commands: RANGE_COMMANDS },
   { group: "lease", commands: LEASE_COMMANDS },
+  { group: "kv", commands: KV_COMMANDS },
 ];
 
 /** Every command the state machine implements (name, arity, write flag). */
@@ -76,6 +80,16 @@ export const STATE_COMMANDS: readonly string[] = TABLE.all().map((s: CommandSpec
 class RedisStateMachine implements StateMachine {
   #db = new Keyspace();
   #leaseListener: LeaseListener | null = null;
+  #history: WatchHistory | null = null;
+
+  keepHistory(h: WatchHistory | null): void {
+    this.#history = h;
+    this.#db.changes = h !== null && h.enabled ? h.recorder : null;
+  }
+
+  commitHistory(index: number): void {
+    this.#history?.commit(index, this.#db.store);
+  }
 
   apply(argv: Argv, ctx: ApplyContext, out: ResultSink): void {
     if (argv.length === 0) {
@@ -128,6 +142,7 @@ class RedisStateMachine implements StateMachine {
     this.#db.index.floor = Infinity; // removals before the snapshot are unknown (RANGE ... AT)
     this.#db.leases.listener = this.#leaseListener;
     this.#leaseListener?.reset();
+    this.keepHistory(this.#history);
   }
 
   setLeaseListener(listener: LeaseListener | null): void {

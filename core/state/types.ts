@@ -8,6 +8,7 @@
  * @module
  */
 import type { BatchResults, WireValue } from "../../protocol/messages.ts";
+import type { WatchHistory } from "./watch_history.ts";
 
 /** A command's arguments: name first, binary-safe. */
 export type Argv = Uint8Array[];
@@ -63,6 +64,13 @@ export interface StateMachine {
   setLeaseListener?(listener: LeaseListener | null): void;
   /** The current leases (read by the leader's lessor), in id order. */
   leases?(): Iterable<LeaseInfo>;
+  /**
+   * Records change events into `h` (the watch history; null stops): every key a command touches
+   * is noted, and {@link commitHistory} turns the notes into events. Optional.
+   */
+  keepHistory?(h: WatchHistory | null): void;
+  /** Turns what the entry at `index` touched into its watch events (after it was applied). */
+  commitHistory?(index: number): void;
 }
 
 /** One lease as the lessor sees it (see core/state/leases.ts). */

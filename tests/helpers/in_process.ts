@@ -23,3 +23,40 @@ export async function startTestNode(
   }
   return node;
 }
+
+/**
+ * Starts an in-process cluster of `size` voters on loopback (ephemeral client ports, free raft
+ * ports, TEST_CLUSTER_SECRET) and waits (bounded) for a leader.
+ */
+export async function startTestCluster(
+  size: number,
+  plugins: () => Plugin[] = () => [],
+  overrides: Partial<Config> = {},
+): Promise<TinyKVNode[]> {
+  const { freePort } = await import("./net.ts");
+  const ports: number[] = [];
+  for (let i = 0; i < size; i++) ports.push(await freePort());
+  const peers: Record<number, string> = {};
+  ports.forEach((p, i) => peers[i + 1] = `127.0.0.1:${p}`);
+  const shared: Partial<Config> = {
+    port: 0,
+    peers,
+    cluster_secret: TEST_CLUSTER_SECRET,
+    log_level: "error",
+    ...overrides,
+  };
+  const out: TinyKVNode[] = [];
+  for (const [i, raft_port] of ports.entries()) {
+    const config = makeConfig({ ...shared, node_id: i + 1, raft_port });
+    out.push(await startNode(config, { logger: createLogger("error"), plugins: plugins() }));
+  }
+  const end = Date.now() + 10_000;
+  while (!out.some((n) => n.status().role === "leader")) {
+    if (Date.now() > end) {
+      await Promise.all(out.map((n) => n.stop().catch(() => {})));
+      throw new Error("no leader elected");
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return out;
+}

@@ -31,6 +31,7 @@ import { SimFs } from "./sim_fs.ts";
 import type { Connection } from "../../transports/types.ts";
 import { checkHistory, type Model, type Operation } from "./linearizability.ts";
 import { Prng } from "./prng.ts";
+import { checkWatches, LiveWatches } from "./watch_sim.ts";
 import {
   type NetworkFaults,
   type Scope,
@@ -1199,6 +1200,7 @@ async function simulate(w: World): Promise<void> {
   // The first client asks whichever node it talks to to serve it (follower forwarding and reads).
   clients[0].forward = true;
   for (const c of clients) c.start();
+  const watches = new LiveWatches(w, SIM_EPOCH_MS, CLIENT_PORT);
   if (plan.leaseProbe) leaseProbe(w, clients);
   if (plan.admin) {
     let n = 0;
@@ -1273,6 +1275,7 @@ async function simulate(w: World): Promise<void> {
   // Everyone converged: same applied index → same digest (checked on apply), and log matching.
   w.check();
   w.checkLogMatching();
+  await checkWatches(w, watches, SIM_EPOCH_MS, CLIENT_PORT);
   const applied = w.up().map((s) => s.node!.status().applied);
   w.trace(`final applied ${applied.join(",")} history ${w.history.length}`);
   // Writes still in flight (a client retrying) may take effect later or never: unknown.

@@ -1,0 +1,200 @@
+/**
+ * Watch history (#13 item 4): which events each applied entry produces, derived from the keys the
+ * keyspace saw touched (put when the key's mod revision is the entry's, delete when it existed and
+ * is gone, nothing for a touch that changed nothing; one flush event for FLUSHALL), the ring's
+ * bounds (revisions and bytes, the newest revision kept whole), snapshot restores, and that two
+ * replicas applying the same entries derive the same history.
+ */
+import { expect, test } from "bun:test";
+import { createStateMachine } from "../../core/state/state_machine.ts";
+import type { StateMachine } from "../../core/state/types.ts";
+import {
+  EventType,
+  type HistoryEvent,
+  keySelector,
+  prefixEnd,
+  prefixSelector,
+  rangeSelector,
+  selects,
+  WatchHistory,
+} from "../../core/state/watch_history.ts";
+
+const enc = new TextEncoder();
+
+class Replica {
+  readonly sm: StateMachine = createStateMachine();
+  readonly h: WatchHistory;
+  index = 0;
+  nowMs = 1_000;
+
+  constructor(revisions = 1000, bytes = 1 << 20) {
+    this.h = new WatchHistory({ revisions, bytes });
+    this.sm.keepHistory!(this.h);
+  }
+
+  /** Applies one entry holding `cmds` (one revision). */
+  entry(...cmds: string[][]): number {
+    const ctx = { nowMs: this.nowMs, index: ++this.index };
+    const out = { codes: [], data: [], errors: [] };
+    for (const c of cmds) this.sm.apply(c.map((a) => enc.encode(a)), ctx, out);
+    this.sm.commitHistory!(ctx.index);
+    return ctx.index;
+  }
+
+  events(fromSeq = this.h.firstSeq): HistoryEvent[] {
+    const out: HistoryEvent[] = [];
+    for (let s = fromSeq; s < this.h.endSeq; s++) out.push(this.h.at(s));
+    return out;
+  }
+}
+
+const brief = (e: HistoryEvent) => [
+  e.type === EventType.PUT ? "put" : e.type === EventType.DELETE ? "del" : "flush",
+  e.key,
+  e.value === null ? null : new TextDecoder().decode(e.value),
+  e.rev,
+];
+
+test("puts, deletes, and touches that change nothing", () => {
+  const r = new Replica();
+  const r1 = r.entry(["SET", "a", "1"]);
+  const r2 = r.entry(["SET", "a", "2"], ["SET", "b", "x"], ["APPEND", "a", "z"]);
+  const r3 = r.entry(["SET", "a", "no", "NX"], ["LPUSH", "a", "wrongtype"], ["GET", "b"]);
+  const r4 = r.entry(["DEL", "a"], ["DEL", "nothing"]);
+  const r5 = r.entry(["SET", "c", "1"], ["DEL", "c"]); // born and gone in one revision
+  const r6 = r.entry(["DEL", "b"], ["SET", "b", "again"]); // gone and back: a put
+  const r7 = r.entry(["RPUSH", "l", "x"]);
+  expect(r.events().map(brief)).toEqual([
+    ["put", "a", "1", r1],
+    ["put", "a", "2z", r2],
+    ["put", "b", "x", r2],
+    ["del", "a", null, r4],
+    ["put", "b", "again", r6],
+    ["put", "l", null, r7], // not a string: no value
+  ]);
+  void r3, r5;
+  const puts = r.events().filter((e) => e.type === EventType.PUT && e.key === "a");
+  expect(puts.map((e) => [e.createRev, e.modRev, e.version])).toEqual([[r1, r1, 1], [r1, r2, 2]]);
+  const del = r.events().find((e) => e.type === EventType.DELETE)!;
+  expect([del.createRev, del.modRev, del.version]).toEqual([0, r4, 0]);
+  expect(r.h.rev).toBe(r7);
+  expect(r.h.oldest).toBe(1);
+});
+
+test("an expiry reclaimed by a later write is a delete at that revision", () => {
+  const r = new Replica();
+  r.entry(["SET", "t", "v", "PX", "10"]);
+  r.nowMs += 100;
+  const at = r.entry(["SET", "other", "x"]); // the active sweep reclaims t
+  expect(r.events().map(brief).slice(1)).toEqual([["put", "other", "x", at], [
+    "del",
+    "t",
+    null,
+    at,
+  ]]);
+  const at2 = r.entry(["PEXPIRE", "other", "100000"]);
+  expect(brief(r.events().at(-1)!)).toEqual(["put", "other", "x", at2]);
+});
+
+test("FLUSHALL gives one flush event, not one per key", () => {
+  const r = new Replica();
+  r.entry(...Array.from({ length: 500 }, (_, i) => ["SET", `k${i}`, "v"]));
+  const n = r.h.size;
+  const f = r.entry(["FLUSHALL"], ["SET", "after", "1"]);
+  expect(r.h.size).toBe(n + 1);
+  expect(brief(r.events().at(-1)!)).toEqual(["flush", "", null, f]);
+});
+
+test("the ring keeps a window of revisions and bytes; the newest revision stays whole", () => {
+  const r = new Replica(10, 1 << 20);
+  for (let i = 0; i < 30; i++) r.entry(["SET", `k${i}`, "v"]);
+  expect(r.h.rev).toBe(30);
+  expect(r.h.oldest).toBe(21);
+  expect(r.events().map((e) => e.rev)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+  expect(r.h.seekRev(25) - r.h.firstSeq).toBe(4);
+  expect(r.h.seekRev(99)).toBe(r.h.endSeq);
+
+  const b = new Replica(1000, 4096);
+  const big = "x".repeat(1000);
+  for (let i = 0; i < 20; i++) b.entry(["SET", `k${i}`, big]);
+  expect(b.h.bytes).toBeLessThanOrEqual(4096);
+  expect(b.h.oldest).toBe(b.events()[0].rev);
+  // One revision larger than the whole budget is still kept (it is the newest).
+  b.entry(...Array.from({ length: 10 }, (_, i) => ["SET", `big${i}`, big]));
+  expect(b.h.size).toBe(10);
+  expect(b.h.oldest).toBe(b.h.rev);
+});
+
+test("with no history (0 revisions) the keyspace records nothing", () => {
+  const r = new Replica(0);
+  r.entry(["SET", "a", "1"]);
+  expect(r.h.enabled).toBe(false);
+  expect(r.h.recorder.touched.size).toBe(0);
+});
+
+test("a snapshot restore starts the history after the snapshot; tracking continues", () => {
+  const r = new Replica();
+  r.entry(["SET", "a", "1"]);
+  r.entry(["SET", "b", "1"]);
+  const snap = r.sm.snapshot();
+  const s = new Replica();
+  s.sm.restore(snap);
+  s.h.reset(2);
+  s.index = 2;
+  expect(s.h.oldest).toBe(3);
+  const at = s.entry(["DEL", "a"]);
+  expect(s.events().map(brief)).toEqual([["del", "a", null, at]]);
+});
+
+test("two replicas applying the same entries derive the same history", () => {
+  const a = new Replica(50, 1 << 16);
+  const b = new Replica(50, 1 << 16);
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+  for (let i = 0; i < 300; i++) {
+    const cmds: string[][] = [];
+    for (let j = 0, m = 1 + rnd(4); j < m; j++) {
+      const k = `k${rnd(20)}`;
+      const op = rnd(5);
+      cmds.push(
+        op === 0
+          ? ["DEL", k]
+          : op === 1
+          ? ["SET", k, `${i}`, "PX", `${1 + rnd(50)}`]
+          : op === 2
+          ? ["HSET", k, "f", "v"]
+          : ["SET", k, `${i}.${j}`],
+      );
+    }
+    a.nowMs = b.nowMs = 1000 + i * 5;
+    a.entry(...cmds);
+    b.entry(...cmds);
+  }
+  expect(a.events()).toEqual(b.events());
+  expect(a.h.oldest).toBe(b.h.oldest);
+});
+
+test("selectors: key, prefix, range (byte order), and the prefix's end", () => {
+  const e = (key: string) =>
+    ({
+      rev: 1,
+      type: EventType.PUT,
+      key,
+      value: null,
+      createRev: 1,
+      modRev: 1,
+      version: 1,
+    }) as const;
+  expect(selects(keySelector("a"), e("a"))).toBe(true);
+  expect(selects(keySelector("a"), e("ab"))).toBe(false);
+  expect(selects(prefixSelector("ab"), e("abc"))).toBe(true);
+  expect(selects(prefixSelector("ab"), e("ac"))).toBe(false);
+  expect(selects(prefixSelector(""), e("anything"))).toBe(true);
+  expect(prefixEnd("a\xff\xff")).toBe("b");
+  expect(prefixEnd("\xff")).toBe(null);
+  expect(selects(prefixSelector("\xff"), e("\xff\x01"))).toBe(true);
+  expect(selects(rangeSelector("b", "d"), e("c"))).toBe(true);
+  expect(selects(rangeSelector("b", "d"), e("d"))).toBe(false);
+  expect(selects(rangeSelector("b", ""), e("zzz"))).toBe(true);
+  expect(selects(rangeSelector("b", "d"), { ...e(""), type: EventType.FLUSH })).toBe(true);
+});
