@@ -43,6 +43,8 @@ export class KeyEntry {
   version: number;
   /** The snapshot generation that already holds this entry (see {@link Keyspace.beginSnapshot}). */
   snapSeen: number;
+  /** The last revision whose watch event this entry gave (watch_history.ts; not persisted). */
+  watchSeen: number;
 
   constructor(kind: KindTag, value: EntryValue, rev: number) {
     this.kind = kind;
@@ -52,6 +54,7 @@ export class KeyEntry {
     this.modRev = rev;
     this.version = 1;
     this.snapSeen = 0;
+    this.watchSeen = 0;
   }
 
   /** Records a change made by the entry at log index `rev` (mod revision and version). */
