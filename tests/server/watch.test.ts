@@ -86,6 +86,29 @@ test("key, prefix and range watches: live events, then catch-up from a revision"
   await c.close();
 });
 
+test("many key watches: each gets its key's events only; quiet ones still advance", async () => {
+  const n = await node();
+  const c = await connect({ port: n.clientPort });
+  const ws = Array.from({ length: 40 }, (_, i) => c.watch({ key: `k${i}` }));
+  await Promise.all(ws.map((w) => w.ready));
+  for (let r = 0; r < 3; r++) {
+    await c.batch(Array.from({ length: 20 }, (_, i) => ["SET", `k${i}`, `${r}`]));
+  }
+  const last = (await c.command("GETREV", "k0") as unknown[])[2] as number;
+  for (let i = 0; i < 20; i++) {
+    expect((await take(ws[i], 3)).map((e) => dec.decode(e.value!))).toEqual(["0", "1", "2"]);
+  }
+  await c.command("SET", "k30", "late");
+  const [late] = await take(ws[30], 1);
+  expect(dec.decode(late.value!)).toBe("late");
+  // A watch whose key stayed quiet is told how far it is complete (progress notice).
+  const end = Date.now() + 5000;
+  while (ws[25].rev < last && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  expect(ws[25].rev).toBeGreaterThanOrEqual(last);
+  for (const w of ws) w.cancel();
+  await c.close();
+});
+
 test("a watch from a compacted revision fails naming the oldest revision available", async () => {
   const n = await node({ watch_history_revisions: 20 });
   const c = await connect({ port: n.clientPort });
