@@ -7,7 +7,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { connect, WatchError } from "../../client/client.ts";
-import type { WatchEvent } from "../../client/watch.ts";
+import { type ClientWatcher, WATCH_QUEUE_HIGH_BYTES, type WatchEvent } from "../../client/watch.ts";
 import type { TinyKVNode } from "../../core/node/types.ts";
 import { MsgType, WatchReason } from "../../protocol/messages.ts";
 import { startTestNode } from "../helpers/in_process.ts";
@@ -232,6 +232,45 @@ test(
     const r = await slow.batch([["GET", "k1"]]);
     expect(r.codes).toEqual([0]);
     await fast.close();
+  },
+  60_000,
+);
+
+test(
+  "the client library: a slow consumer is stopped at a bounded queue, then cancelled SLOW",
+  async () => {
+    const n = await node({ watch_max_pending_bytes: 256 * 1024 });
+    const c = await connect({ port: n.clientPort });
+    const w = c.watch({ prefix: "k" }) as ClientWatcher;
+    await w.ready;
+    let writing = true;
+    let maxQueued = 0;
+    let got = 0;
+    const consuming = (async () => {
+      try {
+        for await (const _ of w) {
+          got++;
+          maxQueued = Math.max(maxQueued, w.pendingBytes);
+          if (writing) await new Promise((r) => setTimeout(r, 5)); // slow while the load runs
+        }
+        return null;
+      } catch (err) {
+        return err as WatchError;
+      }
+    })();
+    const value = "v".repeat(4096);
+    for (let b = 0; b < 150 && writing; b++) {
+      await c.batch(Array.from({ length: 100 }, (_, i) => ["SET", `k${i}`, value]));
+    }
+    writing = false;
+    const err = await consuming;
+    expect(err).toBeInstanceOf(WatchError);
+    expect(err!.reason).toBe("slow");
+    expect(err!.message).toContain("watch_max_pending_bytes = 262144");
+    expect(got).toBeLessThan(15_000);
+    // The client's queue stayed bounded: its pause level plus one message.
+    expect(maxQueued).toBeLessThan(WATCH_QUEUE_HIGH_BYTES + 1024 * 1024);
+    await c.close();
   },
   60_000,
 );
