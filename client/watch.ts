@@ -83,6 +83,7 @@ export type WatchReasonName =
   | "shutdown"
   | "denied"
   | "disabled"
+  | "no_leader"
   | "closed";
 
 const REASON_NAMES: Record<number, WatchReasonName> = {
@@ -95,6 +96,7 @@ const REASON_NAMES: Record<number, WatchReasonName> = {
   [WatchReason.SHUTDOWN]: "shutdown",
   [WatchReason.DENIED]: "denied",
   [WatchReason.DISABLED]: "disabled",
+  [WatchReason.NO_LEADER]: "no_leader",
 };
 
 /** The error a watch's iterator throws when the watch cannot go on. */
@@ -412,7 +414,7 @@ export class ClientWatcher implements Watcher {
       const reason = typeof msg.reason === "number" ? msg.reason : WatchReason.INVALID;
       const text = typeof msg.error === "string" ? msg.error : "watch canceled";
       const rev = typeof msg.rev === "number" ? msg.rev : this.#progress;
-      if (reason === WatchReason.SHUTDOWN) return this.#drop(c);
+      if (reason === WatchReason.SHUTDOWN || reason === WatchReason.NO_LEADER) return this.#drop(c);
       if (reason === WatchReason.COMPACTED) {
         const eps = this.#ctx.endpoints().length;
         // Another node may still hold the revision (one restored from a snapshot holds less).

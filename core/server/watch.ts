@@ -117,6 +117,8 @@ export class WatchHub {
   #count = 0;
   #turn: Cancel | null = null;
   #notices: Cancel | null = null;
+  /** The node has had no leader for a while: watches are refused and ended (NO_LEADER). */
+  #leaderless = false;
   /** History sequence up to which the last walk of every watch went (see {@link #quietKeys}). */
   #walked = 0;
   #canceledSlow = 0;
@@ -185,6 +187,22 @@ export class WatchHub {
     }
   }
 
+  /**
+   * The node lost (true) or found (false) its leader for longer than an election: while it has
+   * none its history stands still, so its watches end with NO_LEADER (clients resume on another
+   * node) and new ones are refused.
+   */
+  setLeaderless(leaderless: boolean): void {
+    if (leaderless === this.#leaderless) return;
+    this.#leaderless = leaderless;
+    if (!leaderless) return;
+    for (const w of this.#all()) {
+      this.#end(w, WatchReason.NO_LEADER, "this node has no leader; watch again elsewhere", {
+        rev: w.progress,
+      });
+    }
+  }
+
   /** Handles a WATCH request from an authorised connection. */
   start(conn: Connection, m: Received<WatchRequest>): void {
     const id = m.watch_id;
@@ -218,6 +236,10 @@ export class WatchHub {
       return;
     }
     const h = this.history;
+    if (this.#leaderless) {
+      this.#refuse(conn, id, WatchReason.NO_LEADER, "this node has no leader; watch elsewhere");
+      return;
+    }
     if (!h.enabled) {
       this.#refuse(
         conn,
