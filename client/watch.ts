@@ -9,9 +9,9 @@
  * compacted (on every endpoint tried: `compactRev` names the oldest available), the consumer was
  * too slow (`slow`), the keyspace was flushed (`flushed`), or the request was refused.
  *
- * Back-pressure: past {@link WATCH_QUEUE_HIGH} undelivered events the watcher stops reading its
- * socket (the server then sees its buffer fill and, past `watch_max_pending_bytes`, cancels with
- * `slow`); reading resumes under {@link WATCH_QUEUE_LOW}.
+ * Back-pressure: past {@link WATCH_QUEUE_HIGH} undelivered events (or
+ * {@link WATCH_QUEUE_HIGH_BYTES} of their keys and values) the watcher stops reading its socket (the server then sees its buffer fill and, past `watch_max_pending_bytes`, cancels with
+ * `slow`); reading resumes under {@link WATCH_QUEUE_LOW} (and a quarter of the bytes).
  * @module
  */
 import { decodeCbor, encodeCbor } from "../protocol/cbor.ts";
@@ -83,6 +83,7 @@ export type WatchReasonName =
   | "shutdown"
   | "denied"
   | "disabled"
+  | "no_leader"
   | "closed";
 
 const REASON_NAMES: Record<number, WatchReasonName> = {
@@ -95,6 +96,7 @@ const REASON_NAMES: Record<number, WatchReasonName> = {
   [WatchReason.SHUTDOWN]: "shutdown",
   [WatchReason.DENIED]: "denied",
   [WatchReason.DISABLED]: "disabled",
+  [WatchReason.NO_LEADER]: "no_leader",
 };
 
 /** The error a watch's iterator throws when the watch cannot go on. */
@@ -122,6 +124,14 @@ export const WATCH_QUEUE_HIGH = 10_000;
 export const WATCH_QUEUE_LOW = 2_000;
 /** Without pause support (UDP): undelivered events past which the watch ends (`slow`). */
 const WATCH_QUEUE_MAX = 100_000;
+/** Undelivered bytes (keys + values + 64 per event) past which the watcher stops reading. */
+export const WATCH_QUEUE_HIGH_BYTES = 8 * 1024 * 1024;
+/** Without pause support: undelivered bytes past which the watch ends (`slow`). */
+const WATCH_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
+
+function eventSize(e: WatchEvent): number {
+  return 64 + e.key.length + (e.value === null ? 0 : e.value.length);
+}
 const MAX_BACKOFF_MS = 1000;
 
 /** What a watcher needs from its client. */
@@ -156,6 +166,8 @@ export class ClientWatcher implements Watcher {
   #done = false;
   #conn: Connection | null = null;
   #paused = false;
+  /** Bytes of the undelivered events (see {@link eventSize}). */
+  #queuedBytes = 0;
   /** Started once (the server acknowledged): later attempts resume from `#progress + 1`. */
   #started = false;
   #progress = 0;
@@ -208,6 +220,11 @@ export class ClientWatcher implements Watcher {
     return this.#queue.length - this.#qHead;
   }
 
+  /** Bytes of those events (keys, values and 64 each). */
+  get pendingBytes(): number {
+    return this.#queuedBytes;
+  }
+
   /** True once the watch ended (cancelled or failed). */
   get ended(): boolean {
     return this.#done;
@@ -237,11 +254,15 @@ export class ClientWatcher implements Watcher {
     for (;;) {
       if (this.#qHead < this.#queue.length) {
         const e = this.#queue[this.#qHead++];
+        this.#queuedBytes -= eventSize(e);
         if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
           this.#queue.splice(0, this.#qHead);
           this.#qHead = 0;
         }
-        if (this.#paused && this.#queue.length - this.#qHead <= WATCH_QUEUE_LOW) {
+        if (
+          this.#paused && this.#queue.length - this.#qHead <= WATCH_QUEUE_LOW &&
+          this.#queuedBytes <= WATCH_QUEUE_HIGH_BYTES / 4
+        ) {
           this.#paused = false;
           this.#conn?.resumeReading?.();
         }
@@ -393,7 +414,7 @@ export class ClientWatcher implements Watcher {
       const reason = typeof msg.reason === "number" ? msg.reason : WatchReason.INVALID;
       const text = typeof msg.error === "string" ? msg.error : "watch canceled";
       const rev = typeof msg.rev === "number" ? msg.rev : this.#progress;
-      if (reason === WatchReason.SHUTDOWN) return this.#drop(c);
+      if (reason === WatchReason.SHUTDOWN || reason === WatchReason.NO_LEADER) return this.#drop(c);
       if (reason === WatchReason.COMPACTED) {
         const eps = this.#ctx.endpoints().length;
         // Another node may still hold the revision (one restored from a snapshot holds less).
@@ -441,7 +462,7 @@ export class ClientWatcher implements Watcher {
         this.#atLastRev = 1;
         this.#skip = 0;
       }
-      this.#queue.push({
+      const ev: WatchEvent = {
         type: t === 0 ? "put" : "delete",
         key,
         value,
@@ -449,21 +470,24 @@ export class ClientWatcher implements Watcher {
         modRev,
         version,
         rev: r,
-      });
+      };
+      this.#queue.push(ev);
+      this.#queuedBytes += eventSize(ev);
       added++;
     }
     if (rev > this.#progress) this.#progress = rev;
     if (added === 0) return;
     const pending = this.#queue.length - this.#qHead;
-    if (pending > WATCH_QUEUE_HIGH && !this.#paused) {
+    const bytes = this.#queuedBytes;
+    if ((pending > WATCH_QUEUE_HIGH || bytes > WATCH_QUEUE_HIGH_BYTES) && !this.#paused) {
       if (c.pauseReading) {
         this.#paused = true;
         c.pauseReading();
-      } else if (pending > WATCH_QUEUE_MAX) {
+      } else if (pending > WATCH_QUEUE_MAX || bytes > WATCH_QUEUE_MAX_BYTES) {
         return this.#finish(
           new WatchError(
             "slow",
-            `watch consumer too slow: ${pending} events undelivered`,
+            `watch consumer too slow: ${pending} events (${bytes} bytes) undelivered`,
             this.#progress,
           ),
         );

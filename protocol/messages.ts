@@ -244,6 +244,11 @@ export const WatchReason = {
   DENIED: 8,
   /** This node keeps no watch history (`watch_history_revisions` = 0). */
   DISABLED: 9,
+  /**
+   * This node has had no leader for a while (cut off from the cluster: its history stopped); watch
+   * again elsewhere from `rev + 1`.
+   */
+  NO_LEADER: 10,
 } as const;
 /** A watch cancel reason number. */
 export type WatchReasonNumber = (typeof WatchReason)[keyof typeof WatchReason];

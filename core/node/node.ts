@@ -138,6 +138,8 @@ export class Node implements TinyKVNode {
   #heardAt = new Map<NodeId, number>();
   #noQuorumSince = 0;
   #lastQuorumWarning = 0;
+  /** Since when (monotonic ms) this node has had no leader; 0 while it has one. */
+  #leaderlessSince = 0;
 
   constructor(config: Config, opts: StartOptions, log: Logger) {
     this.id = config.node_id;
@@ -526,6 +528,7 @@ export class Node implements TinyKVNode {
     if (this.#state.stopped) return;
     this.#watchLag();
     this.#watchQuorum();
+    this.#watchLeader();
     // The core's lease lapses on this clock, not on (possibly late) ticks.
     this.#raft.tick(this.#clock.monoMs());
     this.#write.sweep();
@@ -586,6 +589,23 @@ export class Node implements TinyKVNode {
           ? `waiting for ${who.join(", ")}`
           : "every voter answers; waiting for an election to succeed"),
     );
+  }
+
+  /**
+   * Without a leader for two election timeouts the node's history stands still: its watches end
+   * (NO_LEADER) so their clients resume on a node that has one.
+   */
+  #watchLeader(): void {
+    if (this.#state.leader !== 0) {
+      this.#leaderlessSince = 0;
+      this.#watches.setLeaderless(false);
+      return;
+    }
+    const now = this.#clock.monoMs();
+    if (this.#leaderlessSince === 0) this.#leaderlessSince = now;
+    else if (now - this.#leaderlessSince > 2 * this.config.election_timeout_ms) {
+      this.#watches.setLeaderless(true);
+    }
   }
 
   #step(m: Message): void {

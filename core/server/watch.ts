@@ -50,6 +50,10 @@ const SCAN_PER_TURN = 50_000;
  * from a recent revision (not one compacted meanwhile) even when its keys are quiet.
  */
 export const PROGRESS_NOTICE_MS = 1000;
+/** Watches on a node from which caught-up key watches skip new events by key. */
+const QUIET_KEYS_MIN_WATCHES = 16;
+/** ... unless more events than this came since the last walk (the per-watch walk is bounded). */
+const QUIET_KEYS_MAX_EVENTS = 100_000;
 /** Longest key / prefix / range bound accepted in a WATCH. */
 export const MAX_WATCH_KEY_BYTES = 64 * 1024;
 
@@ -113,6 +117,10 @@ export class WatchHub {
   #count = 0;
   #turn: Cancel | null = null;
   #notices: Cancel | null = null;
+  /** The node has had no leader for a while: watches are refused and ended (NO_LEADER). */
+  #leaderless = false;
+  /** History sequence up to which the last walk of every watch went (see {@link #quietKeys}). */
+  #walked = 0;
   #canceledSlow = 0;
   #canceledCompacted = 0;
   #eventsSent = 0;
@@ -179,6 +187,22 @@ export class WatchHub {
     }
   }
 
+  /**
+   * The node lost (true) or found (false) its leader for longer than an election: while it has
+   * none its history stands still, so its watches end with NO_LEADER (clients resume on another
+   * node) and new ones are refused.
+   */
+  setLeaderless(leaderless: boolean): void {
+    if (leaderless === this.#leaderless) return;
+    this.#leaderless = leaderless;
+    if (!leaderless) return;
+    for (const w of this.#all()) {
+      this.#end(w, WatchReason.NO_LEADER, "this node has no leader; watch again elsewhere", {
+        rev: w.progress,
+      });
+    }
+  }
+
   /** Handles a WATCH request from an authorised connection. */
   start(conn: Connection, m: Received<WatchRequest>): void {
     const id = m.watch_id;
@@ -212,6 +236,10 @@ export class WatchHub {
       return;
     }
     const h = this.history;
+    if (this.#leaderless) {
+      this.#refuse(conn, id, WatchReason.NO_LEADER, "this node has no leader; watch elsewhere");
+      return;
+    }
     if (!h.enabled) {
       this.#refuse(
         conn,
@@ -391,8 +419,40 @@ export class WatchHub {
 
   #pumpAll(): void {
     let again = false;
-    for (const w of this.#all()) if (!w.gone && this.#pump(w)) again = true;
+    const quiet = this.#quietKeys();
+    const h = this.history;
+    for (const w of this.#all()) {
+      if (w.gone) continue;
+      if (quiet !== null && w.sel.single && w.seq === quiet.from && !quiet.keys.has(w.sel.start)) {
+        // Nothing for this key among the new events: move on without walking them.
+        w.seq = quiet.to;
+        w.progress = Math.max(w.progress, h.rev);
+        continue;
+      }
+      if (this.#pump(w)) again = true;
+    }
     if (again) this.changed();
+  }
+
+  /**
+   * With many single-key watches, the keys of the events since the last walk — [from, to) — so
+   * each caught-up key watch whose key has none skips them in O(1) instead of walking them (10,000
+   * key watches would otherwise each walk every new event). Null when not worth it, or when a
+   * flush is among them (every watch must see it).
+   */
+  #quietKeys(): { from: number; to: number; keys: Set<string> } | null {
+    const h = this.history;
+    const from = Math.max(this.#walked, h.firstSeq);
+    const to = h.endSeq;
+    this.#walked = to;
+    if (this.#count < QUIET_KEYS_MIN_WATCHES || to - from > QUIET_KEYS_MAX_EVENTS) return null;
+    const keys = new Set<string>();
+    for (let q = from; q < to; q++) {
+      const e = h.at(q);
+      if (e.type === EventType.FLUSH) return null;
+      keys.add(e.key);
+    }
+    return { from, to, keys };
   }
 
   /**

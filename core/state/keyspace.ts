@@ -47,6 +47,8 @@ export class KeyEntry {
   snapSeen: number;
   /** The lease the key is attached to, 0 = none (see `leases.ts`; set through {@link Keyspace.setLease}). */
   lease: number;
+  /** The last revision whose watch event this entry gave (watch_history.ts; not persisted). */
+  watchSeen: number;
 
   constructor(kind: KindTag, value: EntryValue, rev: number) {
     this.kind = kind;
@@ -57,6 +59,7 @@ export class KeyEntry {
     this.version = 1;
     this.snapSeen = 0;
     this.lease = 0;
+    this.watchSeen = 0;
   }
 
   /** Records a change made by the entry at log index `rev` (mod revision and version). */

@@ -46,17 +46,24 @@ export function eventBytes(e: HistoryEvent): number {
 
 /**
  * Which keys the entry being applied touched, and whether each existed (was in the store) before
- * it. The keyspace calls {@link note} (first call per key wins) and {@link cleared}.
+ * it. The keyspace calls {@link note} and {@link cleared}. Kept in arrays (no hashing on the write
+ * path: a command's consecutive notes of one key count once); {@link WatchHistory.commit} drops
+ * the other repeats.
  */
 export class ChangeRecorder {
-  /** Key → it was in the store before the entry. Insertion order is the events' order. */
-  readonly touched: Map<string, boolean> = new Map();
+  /** Keys in the order first touched (a key may repeat; see {@link existed}). */
+  readonly keys: string[] = [];
+  /** Whether `keys[i]` was in the store when it was noted. */
+  readonly existed: boolean[] = [];
   /** The entry removed every key (FLUSHALL/FLUSHDB). */
   flushed = false;
 
   /** The keyspace touches `key`; `existed` says whether it is in the store right now. */
   note(key: string, existed: boolean): void {
-    if (!this.touched.has(key)) this.touched.set(key, existed);
+    const n = this.keys.length;
+    if (n > 0 && this.keys[n - 1] === key) return;
+    this.keys.push(key);
+    this.existed.push(existed);
   }
 
   /** The keyspace is being cleared. */
@@ -64,9 +71,15 @@ export class ChangeRecorder {
     this.flushed = true;
   }
 
+  /** Keys noted so far (with repeats). */
+  get size(): number {
+    return this.keys.length;
+  }
+
   /** Forgets what was recorded (after each entry, and on a snapshot restore). */
   reset(): void {
-    this.touched.clear();
+    this.keys.length = 0;
+    this.existed.length = 0;
     this.flushed = false;
   }
 }
@@ -93,6 +106,8 @@ export class WatchHistory {
   #oldest = 1;
   /** The newest revision committed (the store's revision as this history knows it). */
   #rev = 0;
+  /** Scratch: the store's entry for each noted key (one lookup each). */
+  readonly #found: (KeyEntry | undefined)[] = [];
 
   constructor(limits: HistoryLimits) {
     this.limits = limits;
@@ -185,26 +200,54 @@ export class WatchHistory {
         modRev: index,
         version: 0,
       });
-    } else if (r.touched.size > 0) {
-      for (const [key, existed] of r.touched) {
-        const e = store.get(key);
-        if (e !== undefined) {
-          if (e.modRev === index) this.#push(putEvent(index, key, e));
-        } else if (existed) {
-          this.#push({
-            rev: index,
-            type: EventType.DELETE,
-            key,
-            value: null,
-            createRev: 0,
-            modRev: index,
-            version: 0,
-          });
-        }
-      }
+    } else if (r.keys.length > 0) {
+      this.#derive(index, store);
     }
     r.reset();
     this.#trim();
+  }
+
+  /**
+   * One event per distinct touched key, in the order first touched: a put when the key is there
+   * with `modRev === index` (repeats skipped by the entry's `watchSeen`), a delete when it is
+   * gone and existed when first touched. Only when some touched key is gone does this hash keys
+   * (to find each one's first note); batches of writes alone never do.
+   */
+  #derive(index: number, store: KeyStore): void {
+    const { keys, existed } = this.recorder;
+    const n = keys.length;
+    const found = this.#found;
+    let first: Set<string> | null = null;
+    for (let i = 0; i < n; i++) {
+      const e = store.get(keys[i]);
+      found[i] = e;
+      if (e === undefined) first ??= new Set();
+    }
+    for (let i = 0; i < n; i++) {
+      const key = keys[i];
+      if (first !== null) {
+        if (first.has(key)) continue;
+        first.add(key);
+      }
+      const e = found[i];
+      if (e !== undefined) {
+        if (e.modRev === index && e.watchSeen !== index) {
+          e.watchSeen = index;
+          this.#push(putEvent(index, key, e));
+        }
+      } else if (existed[i]) {
+        this.#push({
+          rev: index,
+          type: EventType.DELETE,
+          key,
+          value: null,
+          createRev: 0,
+          modRev: index,
+          version: 0,
+        });
+      }
+    }
+    found.length = 0;
   }
 
   #push(e: HistoryEvent): void {

@@ -442,6 +442,10 @@ export class WalStorage implements Storage {
       this.#written++;
       if (this.#segSize >= this.#segmentBytes) {
         const old = this.#fd;
+        // The old segment's tail is made durable before the next segment exists: a crash must
+        // not keep the new segment's header (chained after its last entry) but lose that tail,
+        // which recovery refuses (seen in the node simulation).
+        if (this.durable) this.#fs.fsyncSync(old);
         this.#openSegment(this.#segments[this.#segments.length - 1].seq + 1);
         if (this.durable) this.#retiring.push(old);
         else this.#fs.close(old);

@@ -72,6 +72,33 @@ test("a follower serves a watch: the same events as on the leader", async () => 
   for (const c of [writer, onFollower, onLeader]) await c.close();
 });
 
+test("a watch on a node cut off from the cluster moves to a node with a leader", async () => {
+  const leader = all.find((n) => n.status().role === "leader")!;
+  const [cut, other] = all.filter((n) => n !== leader);
+  const watcher = await connect({ endpoints: [addr(cut), addr(other), addr(leader)] });
+  const writer = await connect({ endpoints: [addr(leader)] });
+  const w = watcher.watch({ prefix: "cut:" });
+  const from = await w.ready;
+  await writer.command("SET", "cut:before", "1");
+  cut.partition([leader.id, other.id]); // its history stops: NO_LEADER after 2 election timeouts
+  for (let i = 0; i < 20; i++) await writer.command("SET", `cut:${i}`, `${i}`);
+  const got = await take(w, 21);
+  checkStream(got);
+  expect(got.map((e) => dec.decode(e.key))).toEqual([
+    "cut:before",
+    ...Array.from({ length: 20 }, (_, i) => `cut:${i}`),
+  ]);
+  cut.partition([]);
+  const check = await connect({ endpoints: [addr(leader)] });
+  const fresh = await take(check.watch({ prefix: "cut:", fromRev: from + 1 }), 21);
+  expect(got.map(brief)).toEqual(fresh.map(brief));
+  await waitFor(
+    "the cut node to catch up",
+    () => cut.status().applied >= leader.status().applied ? true : undefined,
+  );
+  for (const c of [watcher, writer, check]) await c.close();
+}, 30_000);
+
 test("a watch resumes across a leader change (its node stops): equal, gap-free", async () => {
   const leader = all.find((n) => n.status().role === "leader")!;
   const others = all.filter((n) => n !== leader);

@@ -7,7 +7,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { connect, WatchError } from "../../client/client.ts";
-import type { WatchEvent } from "../../client/watch.ts";
+import { type ClientWatcher, WATCH_QUEUE_HIGH_BYTES, type WatchEvent } from "../../client/watch.ts";
 import type { TinyKVNode } from "../../core/node/types.ts";
 import { MsgType, WatchReason } from "../../protocol/messages.ts";
 import { startTestNode } from "../helpers/in_process.ts";
@@ -83,6 +83,29 @@ test("key, prefix and range watches: live events, then catch-up from a revision"
   expect([...b.key]).toEqual([0xff, 0x00, 0x80]);
   expect([...b.value!]).toEqual([1, 2]);
   for (const w of [key, prefix, range, again, bin]) w.cancel();
+  await c.close();
+});
+
+test("many key watches: each gets its key's events only; quiet ones still advance", async () => {
+  const n = await node();
+  const c = await connect({ port: n.clientPort });
+  const ws = Array.from({ length: 40 }, (_, i) => c.watch({ key: `k${i}` }));
+  await Promise.all(ws.map((w) => w.ready));
+  for (let r = 0; r < 3; r++) {
+    await c.batch(Array.from({ length: 20 }, (_, i) => ["SET", `k${i}`, `${r}`]));
+  }
+  const last = (await c.command("GETREV", "k0") as unknown[])[2] as number;
+  for (let i = 0; i < 20; i++) {
+    expect((await take(ws[i], 3)).map((e) => dec.decode(e.value!))).toEqual(["0", "1", "2"]);
+  }
+  await c.command("SET", "k30", "late");
+  const [late] = await take(ws[30], 1);
+  expect(dec.decode(late.value!)).toBe("late");
+  // A watch whose key stayed quiet is told how far it is complete (progress notice).
+  const end = Date.now() + 5000;
+  while (ws[25].rev < last && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  expect(ws[25].rev).toBeGreaterThanOrEqual(last);
+  for (const w of ws) w.cancel();
   await c.close();
 });
 
@@ -209,6 +232,45 @@ test(
     const r = await slow.batch([["GET", "k1"]]);
     expect(r.codes).toEqual([0]);
     await fast.close();
+  },
+  60_000,
+);
+
+test(
+  "the client library: a slow consumer is stopped at a bounded queue, then cancelled SLOW",
+  async () => {
+    const n = await node({ watch_max_pending_bytes: 256 * 1024 });
+    const c = await connect({ port: n.clientPort });
+    const w = c.watch({ prefix: "k" }) as ClientWatcher;
+    await w.ready;
+    let writing = true;
+    let maxQueued = 0;
+    let got = 0;
+    const consuming = (async () => {
+      try {
+        for await (const _ of w) {
+          got++;
+          maxQueued = Math.max(maxQueued, w.pendingBytes);
+          if (writing) await new Promise((r) => setTimeout(r, 5)); // slow while the load runs
+        }
+        return null;
+      } catch (err) {
+        return err as WatchError;
+      }
+    })();
+    const value = "v".repeat(4096);
+    for (let b = 0; b < 150 && writing; b++) {
+      await c.batch(Array.from({ length: 100 }, (_, i) => ["SET", `k${i}`, value]));
+    }
+    writing = false;
+    const err = await consuming;
+    expect(err).toBeInstanceOf(WatchError);
+    expect(err!.reason).toBe("slow");
+    expect(err!.message).toContain("watch_max_pending_bytes = 262144");
+    expect(got).toBeLessThan(15_000);
+    // The client's queue stayed bounded: its pause level plus one message.
+    expect(maxQueued).toBeLessThan(WATCH_QUEUE_HIGH_BYTES + 1024 * 1024);
+    await c.close();
   },
   60_000,
 );

@@ -164,7 +164,8 @@ export async function checkWatches(
     }
   }
   for (const slot of w.slots) {
-    if (!slot.up || slot.node === null) continue;
+    // A node without a leader (a spare removed from the cluster) refuses watches (NO_LEADER).
+    if (!slot.up || slot.node === null || slot.node.status().leader === 0) continue;
     const c = simClient(w, `10.2.1.${finals.length + 1}`, [`${slot.host}:${clientPort}`], epoch);
     clients.push(c);
     const applied = slot.node.status().applied;
