@@ -238,7 +238,7 @@ export class Keyspace {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     if (this.changes !== null) this.changes.note(key, false);
     this.store.set(key, e);
-    this.index.insert(key);
+    this.index.addNew(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
     if (e.lease !== 0) this.leases.attach(key, e.lease);
   }

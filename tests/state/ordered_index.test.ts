@@ -182,3 +182,43 @@ test("an incremental snapshot taken while keys come and go restores an index of 
   expect(i).toBeGreaterThan(5);
   sameKeys(decodeSnapshot(h2.sm.snapshot()));
 });
+
+for (const seed of [5, 6]) {
+  test(`buffered adds (addNew) against a sorted array (seed ${seed})`, () => {
+    // Keys arrive as a keyspace adds them: mostly absent (addNew, buffered), mixed with deletes of
+    // buffered and merged keys, membership checks, and ordered reads that merge the buffer in.
+    const r = prng(seed);
+    const ix = new OrderedIndex();
+    const ref: string[] = [];
+    const key = (): string =>
+      r() < 0.5 ? `user:${Math.floor(r() * 40_000)}:x` : anyKey(r) + String(Math.floor(r() * 9));
+    for (let step = 0; step < 80_000; step++) {
+      const k = key();
+      const p = lowerBound(ref, k);
+      const present = p < ref.length && ref[p] === k;
+      const x = r();
+      if (x < (step < 50_000 ? 0.75 : 0.3)) {
+        if (!present) {
+          ix.addNew(k);
+          ref.splice(p, 0, k);
+        } else expect(ix.insert(k)).toBe(false);
+      } else if (x < 0.95) {
+        expect(ix.delete(k, step)).toBe(present);
+        if (present) ref.splice(p, 1);
+      } else expect(ix.has(k)).toBe(present);
+      expect(ix.size).toBe(ref.length);
+      if (step % 1499 === 0) {
+        const a = key();
+        const rev = r() < 0.5;
+        expect(walk(ix, a, null, rev, 30)).toEqual(expected(ref, a, null, rev, 30));
+      }
+      if (step % 9973 === 0) {
+        ix.verify();
+        expect(walk(ix, "", null, false, Infinity)).toEqual(ref);
+      }
+    }
+    ix.verify();
+    expect(walk(ix, "", null, false, Infinity)).toEqual(ref);
+    expect(walk(ix, "", null, true, Infinity)).toEqual([...ref].reverse());
+  });
+}
