@@ -108,7 +108,7 @@ function mutate(db: Keyspace, argv: Argv, from: number, ctx: ApplyContext, out: 
       if (px === null || px < 0 || !Number.isSafeInteger(now + px)) {
         return syntaxError(
           out,
-          `KVATOMIC SET px must be an integer from 0 to ${
+          `KVATOMIC SET expiry px must be an integer from 0 to ${
             Number.MAX_SAFE_INTEGER - Math.floor(now)
           }`,
         );
