@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import type { TinyKVNode } from "../../core/node/types.ts";
-import { startRespNode } from "../resp/helpers.ts";
+import { redisCli, startRespNode } from "../resp/helpers.ts";
 
 let node: TinyKVNode;
 let r: Redis;
@@ -33,12 +33,14 @@ test("MULTI/EXEC: a CHECK queued first guards, with and without WATCH", async ()
   await r.set("mk", "1");
   // Without WATCH: CHECK fails, SET does not apply.
   const a = await r.multi().call("CHECK", "mk", "VALUE", "2").set("mk", "changed").exec();
-  console.log("no watch", JSON.stringify(a?.map(([e, v]) => [e?.message ?? null, v])));
+  const why = "check 1 failed: key 'mk' value differs";
+  const aborted = [`ERR ${why}`, `ERR transaction aborted: ${why}`];
+  expect(a?.map(([e]) => e?.message)).toEqual(aborted);
   expect(await r.get("mk")).toBe("1");
   // With WATCH (nothing changed the watched key): CHECK fails; the SET must not apply either.
   await r.watch("other");
   const b = await r.multi().call("CHECK", "mk", "VALUE", "2").set("mk", "changed").exec();
-  console.log("watch", JSON.stringify(b?.map(([e, v]) => [e?.message ?? null, v])));
+  expect(b?.map(([e]) => e?.message)).toEqual(aborted);
   expect(await r.get("mk")).toBe("1");
   // With WATCH and a CHECK that holds: the SET applies.
   await r.watch("other");
@@ -67,4 +69,23 @@ test("malformed commands answer errors; the connection carries on", async () => 
     expect(String(v)).toStartWith("ERR:");
   }
   expect(await r.ping()).toBe("PONG");
+});
+
+test("pipelined CHECK (ioredis pipeline, redis-cli reading stdin) guards nothing", async () => {
+  const res = await r.pipeline()
+    .call("CHECK", "pipe", "EXISTS")
+    .set("pipe-a", "1")
+    .call("IFREV", "pipe", "3")
+    .set("pipe-b", "1")
+    .exec();
+  expect(res!.map(([e]) => e === null)).toEqual([false, true, false, true]);
+  expect(await r.mget("pipe-a", "pipe-b")).toEqual(["1", "1"]);
+  const cli = await redisCli(
+    ["-p", String(node.redisPort)],
+    "CHECK cli EXISTS\nSET cli-a 1\nCHECK cli-a VALUE 2\nSET cli-b 1\nMGET cli-a cli-b\n",
+  );
+  expect(cli.code).toBe(0);
+  expect(cli.out).toContain("check 1 failed: key 'cli' is absent");
+  expect(cli.out).toContain("check 1 failed: key 'cli-a' value differs");
+  expect(await r.mget("cli-a", "cli-b")).toEqual(["1", "1"]);
 });
