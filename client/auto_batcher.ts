@@ -2,7 +2,8 @@
  * The auto-batching pipeline: concurrent `command()` calls are queued and leave together as one
  * `COMMAND_BATCH` frame — when `maxBatch` commands are queued, or after `maxDelayMs` (0: on the
  * next event-loop turn). At most `maxInflightFrames` frames await their answers; further commands
- * wait in a queue bounded by `maxQueued`, beyond which `command()` rejects with `BUSY`.
+ * wait in a queue bounded by `maxQueued`, beyond which `command()` rejects with `BUSY`. A CHECK or
+ * IFREV that would open a frame leaves in a frame of its own (it would guard the rest).
  * @module
  */
 import { encodeCbor } from "../protocol/cbor.ts";
@@ -41,6 +42,13 @@ export function slotOutcome(r: Reply, i: number): Value | TinyKVError {
     r.errors[i] ?? "command failed",
     r.leader,
   );
+}
+
+/** True if `name` is CHECK or IFREV (any case): first in a batch, it guards the rest. */
+function isGuard(name: Arg | undefined): boolean {
+  if (name === undefined || name.length !== 5) return false;
+  const s = typeof name === "string" ? name : String.fromCharCode(...name);
+  return /^(check|ifrev)$/i.test(s);
 }
 
 /** Coalesces single commands into batch frames. */
@@ -125,6 +133,9 @@ export class AutoBatcher {
         items.push(q);
         bytes += q.bytes;
         this.#head++;
+        // A guard (CHECK, IFREV) first in a frame would guard the commands that happen to join
+        // it: it leaves alone, so concurrent commands mean what they mean one by one.
+        if (items.length === 1 && isGuard(q.args[0])) break;
       }
       if (this.#head === this.#queue.length) {
         this.#queue = [];

@@ -106,8 +106,17 @@ function copyBytes(v: ArrayBufferView | ArrayBuffer): Uint8Array {
     : new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer);
 }
 
+/**
+ * Deepest nesting of arrays, objects, Maps and Sets a value may have (the decoder's bound, so a
+ * value that is written can always be read back).
+ */
+export const MAX_VALUE_DEPTH = 512;
+
 /** Turns a JS value into the tree the CBOR encoder writes (see the module doc). */
-function toWire(v: unknown, seen: Set<object>): unknown {
+function toWire(v: unknown, seen: Set<object>, depth: number): unknown {
+  if (depth > MAX_VALUE_DEPTH) {
+    throw new TypeError(`value nested too deeply (max ${MAX_VALUE_DEPTH} levels)`);
+  }
   switch (typeof v) {
     case "undefined":
     case "boolean":
@@ -143,19 +152,21 @@ function toWire(v: unknown, seen: Set<object>): unknown {
   let out: unknown;
   if (Array.isArray(o)) {
     const a = new Array(o.length);
-    for (let i = 0; i < o.length; i++) a[i] = toWire(o[i], seen);
+    for (let i = 0; i < o.length; i++) a[i] = toWire(o[i], seen, depth + 1);
     out = a;
   } else if (o instanceof Map) {
     const a: unknown[] = [];
-    for (const [k, x] of o) a.push(toWire(k, seen), toWire(x, seen));
+    for (const [k, x] of o) a.push(toWire(k, seen, depth + 1), toWire(x, seen, depth + 1));
     out = new Tag(a, ValueTag.MAP);
   } else if (o instanceof Set) {
     const a: unknown[] = [];
-    for (const x of o) a.push(toWire(x, seen));
+    for (const x of o) a.push(toWire(x, seen, depth + 1));
     out = new Tag(a, ValueTag.SET);
   } else {
     const m = new Map<string, unknown>();
-    for (const k of Object.keys(o)) m.set(k, toWire((o as Record<string, unknown>)[k], seen));
+    for (const k of Object.keys(o)) {
+      m.set(k, toWire((o as Record<string, unknown>)[k], seen, depth + 1));
+    }
     out = m;
   }
   seen.delete(o);
@@ -170,7 +181,7 @@ function bad(what: string): never {
 }
 
 function fromWire(w: unknown, depth: number): unknown {
-  if (depth > 512) bad("nested too deeply");
+  if (depth > MAX_VALUE_DEPTH) bad("nested too deeply");
   if (w === null || typeof w !== "object") return w;
   if (w instanceof Uint8Array) return new Uint8Array(w); // a Buffer on Bun: a plain copy
   if (Array.isArray(w)) {
@@ -252,7 +263,7 @@ function fromWire(w: unknown, depth: number): unknown {
 /** Encodes a value (throws TypeError for what structured clone refuses: functions, symbols). */
 export function encodeValue(v: unknown): Uint8Array {
   if (v instanceof KvU64) return encodeU64(v.value);
-  return new Uint8Array(valueCodec.encode(toWire(v, new Set())));
+  return new Uint8Array(valueCodec.encode(toWire(v, new Set(), 0)));
 }
 
 /** Decodes bytes written by {@link encodeValue}; throws {@link ValueDecodeError} otherwise. */

@@ -98,12 +98,14 @@ export class Applier {
     const out: BatchResult = { codes: [], data: [], errors: [] };
     const sm = this.#sm;
     let replyBytes = 0;
+    let leading = true; // still among the guards the batch starts with
     for (let i = 0; i < cmds.length; i++) {
       const argv = toArgv(cmds[i]);
       if (typeof argv === "string") {
         out.codes.push(Code.SYNTAX);
         out.data.push(null);
         out.errors.push(argv);
+        leading = false;
         continue;
       }
       const before = out.codes.length;
@@ -115,15 +117,16 @@ export class Applier {
         out.codes.push(Code.INTERNAL);
         out.data.push(null);
         out.errors.push(`internal error: ${(err as Error).message}`);
-        continue;
       }
       const last = out.codes.length - 1;
-      if (i === 0 && cmds.length > 1 && out.codes[0] !== Code.OK && isGuard(argv[0])) {
-        // A guarded batch (WATCH/EXEC's IFREV, CHECK) whose guard failed: nothing else runs, on
-        // any replica; the others repeat the guard's reason (CHECK names the failing check).
-        const why = out.errors[0] ?? "";
+      if (leading) leading = isGuard(argv[0]);
+      if (leading && i + 1 < cmds.length && out.codes[last] !== Code.OK) {
+        // A guarded batch (WATCH/EXEC's IFREV, CHECK; every guard it starts with guards it, so
+        // WATCH's IFREV followed by a queued CHECK guards EXEC's commands) whose guard failed:
+        // nothing else runs, on any replica; the others repeat the guard's reason.
+        const why = out.errors[last] ?? "";
         const msg = why.startsWith("transaction aborted") ? why : `transaction aborted: ${why}`;
-        for (let k = 1; k < cmds.length; k++) {
+        for (let k = i + 1; k < cmds.length; k++) {
           out.codes.push(Code.ABORTED);
           out.data.push(null);
           out.errors.push(msg);

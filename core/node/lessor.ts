@@ -5,7 +5,8 @@
  * - Deadlines are on the leader's monotonic clock (the node's injected {@link Clock}): when a
  *   GRANT or KEEPALIVE applies here, the lease's deadline becomes now + ttl.
  * - On each tick, leases past their deadline are expired by proposing `LEASE EXPIRE id rev`
- *   (at most {@link MAX_EXPIRES_PER_ENTRY} in one entry) through the normal write path; `rev` is
+ *   (at most {@link MAX_EXPIRES_PER_ENTRY} leases holding at most
+ *   {@link MAX_EXPIRE_KEYS_PER_ENTRY} keys together in one entry) through the normal write path; `rev` is
  *   the lease's renewal revision, so an expiry that raced a keepalive applies as a no-op. Until
  *   the entry applies, the lease is re-proposed every `retryMs` (a lost proposal; a duplicate is
  *   a no-op).
@@ -27,12 +28,18 @@
 import { encodeCborCopy } from "../../protocol/cbor.ts";
 import type { Clock } from "../env/time.ts";
 import type { ClientBatch } from "../plugin/plugin.ts";
+import { MAX_LEASE_KEYS } from "../state/leases.ts";
 import type { LeaseInfo, LeaseListener } from "../state/types.ts";
 
 /** The client id of the lessor's proposals. */
 export const LESSOR_CLIENT_ID = "tinykv-lessor";
 /** Most leases one expiry entry revokes (more wait for the next tick). */
 export const MAX_EXPIRES_PER_ENTRY = 256;
+/**
+ * Most keys the leases expired in one entry hold together (a lease with more, up to
+ * MAX_LEASE_KEYS, goes alone), so one entry's apply deletes a bounded number of keys.
+ */
+export const MAX_EXPIRE_KEYS_PER_ENTRY = MAX_LEASE_KEYS;
 
 /** What the lessor needs from the node. */
 export interface LessorDeps {
@@ -123,15 +130,30 @@ export class Lessor implements LeaseListener {
     if (now < this.#earliest) return;
     const due: string[][] = [];
     let earliest = Infinity;
+    let keys = 0;
+    let counts: Map<number, number> | null = null;
     for (const [id, dl] of this.#deadlines) {
-      if (dl.at <= now && due.length < MAX_EXPIRES_PER_ENTRY) {
-        due.push(["LEASE", "EXPIRE", String(id), String(dl.rev)]);
-        dl.at = now + d.retryMs; // made again if it has not applied by then
+      if (dl.at <= now && due.length < MAX_EXPIRES_PER_ENTRY && keys < MAX_EXPIRE_KEYS_PER_ENTRY) {
+        counts ??= this.#keyCounts();
+        const n = counts.get(id) ?? 0;
+        // The entry's keys stay bounded (one lease always goes); the rest wait for the next tick.
+        if (due.length === 0 || keys + n <= MAX_EXPIRE_KEYS_PER_ENTRY) {
+          keys += n;
+          due.push(["LEASE", "EXPIRE", String(id), String(dl.rev)]);
+          dl.at = now + d.retryMs; // made again if it has not applied by then
+        }
       }
       if (dl.at < earliest) earliest = dl.at;
     }
     this.#earliest = earliest;
     if (due.length > 0) this.#propose("expire", due);
+  }
+
+  /** Keys attached per lease id (read only on a tick where some lease is due). */
+  #keyCounts(): Map<number, number> {
+    const m = new Map<number, number>();
+    for (const l of this.#d.leases()) m.set(l.id, l.keys?.size ?? 0);
+    return m;
   }
 
   /**

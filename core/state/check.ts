@@ -8,8 +8,9 @@
  * (etcd's convention); VALUE compares a string key's bytes (absent or another type fails).
  * As the first command of a batch it is a guard, like IFREV (core/node/applier.ts, `isGuard` in
  * `txn.ts`): the rest of the batch — one log entry — applies only if CHECK answered OK, on every
- * replica alike; otherwise every other command answers ABORTED and nothing changes. Anywhere else
- * in a batch it is a plain read. Checks are evaluated at apply time, in the leader's order.
+ * replica alike; otherwise every other command answers ABORTED and nothing changes. Every guard a
+ * batch starts with guards it (WATCH/EXEC's IFREV, then a queued CHECK); after any other command
+ * it is a plain read. Checks are evaluated at apply time, in the leader's order.
  * @module
  */
 import { Code } from "../../protocol/codes.ts";

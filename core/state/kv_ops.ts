@@ -60,6 +60,8 @@ const NOT_A_STRING = new Uint8Array(0);
 interface Pending {
   value: Uint8Array | null;
   expireAt: number;
+  /** Written by a SET (a put: detaches the key from its lease, as SET does), not in place. */
+  put: boolean;
 }
 
 const enum Op {
@@ -102,10 +104,18 @@ function mutate(db: Keyspace, argv: Argv, from: number, ctx: ApplyContext, out: 
     const k = bytesToKey(argv[i + 1]);
     if (op === Op.SET) {
       const px = parseIntArg(argv[i + 3]);
-      if (px === null || px < 0) return syntaxError(out, "KVATOMIC SET px must be an integer >= 0");
-      overlay.set(k, { value: argv[i + 2], expireAt: px === 0 ? 0 : now + px });
+      // now + px must stay a safe integer: the snapshot stores expiry times as exact integers.
+      if (px === null || px < 0 || !Number.isSafeInteger(now + px)) {
+        return syntaxError(
+          out,
+          `KVATOMIC SET expiry px must be an integer from 0 to ${
+            Number.MAX_SAFE_INTEGER - Math.floor(now)
+          }`,
+        );
+      }
+      overlay.set(k, { value: argv[i + 2], expireAt: px === 0 ? 0 : now + px, put: true });
     } else if (op === Op.DEL) {
-      overlay.set(k, { value: null, expireAt: 0 });
+      overlay.set(k, { value: null, expireAt: 0, put: true });
     } else {
       const arg = argv[i + 2];
       if (arg.length !== 8) return syntaxError(out, "KVATOMIC u64 operand must be 8 bytes");
@@ -137,7 +147,7 @@ function mutate(db: Keyspace, argv: Argv, from: number, ctx: ApplyContext, out: 
           ? (have < operand ? have : operand)
           : (have > operand ? have : operand);
       }
-      overlay.set(k, { value: u64Value(next), expireAt: 0 });
+      overlay.set(k, { value: u64Value(next), expireAt: 0, put: pend?.put ?? false });
     }
     i += take;
   }
@@ -154,6 +164,7 @@ function mutate(db: Keyspace, argv: Argv, from: number, ctx: ApplyContext, out: 
       e.value = own(p.value);
       e.bump(ctx.index);
       db.setExpire(k, e, p.expireAt);
+      if (p.put && e.lease !== 0) db.setLease(k, e, 0); // a put detaches, as SET does
     }
   }
   ok(out, ctx.index);

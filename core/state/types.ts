@@ -81,6 +81,8 @@ export interface LeaseInfo {
   readonly ttl: number;
   /** Log index of the last grant, keepalive or refresh (the guard of `LEASE EXPIRE`). */
   readonly renewRev: number;
+  /** The keys attached (their count bounds how many leases one EXPIRE entry takes). */
+  readonly keys?: { readonly size: number };
 }
 
 /**
