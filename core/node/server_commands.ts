@@ -130,6 +130,7 @@ export class ServerCommands {
       `bytes_in:${st.bytesIn}`,
       `bytes_out:${st.bytesOut}`,
       `keys:${d.sm.size()}`,
+      `keys_with_expiry:${d.sm.expiresCount?.() ?? 0}`,
       `leader_changes:${st.leaderChanges ?? 0}`,
       `loop_block_max_ms:${Math.round(st.loopBlocks?.maxMs ?? 0)}`,
       `loop_blocks_over_50ms:${loopBlocksOver(st, 50)}`,

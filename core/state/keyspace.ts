@@ -315,6 +315,11 @@ export class Keyspace {
     return done;
   }
 
+  /** Keys carrying an expiry (expired ones not reclaimed yet included, as Redis's `expires`). */
+  get withExpiry(): number {
+    return this.#withExpiry;
+  }
+
   /** Removes every key. */
   clear(): void {
     if (this.#snapGen !== 0) { for (const [k, e] of this.store.entries()) this.#touch(k, e); }

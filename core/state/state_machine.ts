@@ -157,6 +157,10 @@ class RedisStateMachine implements StateMachine {
   size(): number {
     return this.#db.store.size;
   }
+
+  expiresCount(): number {
+    return this.#db.withExpiry;
+  }
 }
 
 /** Creates an empty state machine. */

@@ -57,6 +57,8 @@ export interface StateMachine {
   restore(data: Uint8Array): void;
   /** Number of keys (including not-yet-collected expired ones is acceptable). */
   size(): number;
+  /** Keys with an expiry (INFO's `keys_with_expiry`, Redis's `expires`). Optional. */
+  expiresCount?(): number;
   /**
    * Sets who hears, as entries apply, of leases renewed or revoked (core/node/lessor.ts, which
    * acts only on the leader). Optional: a state machine without leases has none.

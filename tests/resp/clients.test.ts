@@ -8,6 +8,7 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import type { TinyKVNode } from "../../core/node/types.ts";
 import { HOST, startRespNode } from "./helpers.ts";
+import { startTestNode as startTestNodeWith } from "../helpers/in_process.ts";
 
 let node: TinyKVNode;
 let secured: TinyKVNode;
@@ -194,4 +195,29 @@ describe("node-redis", () => {
     expect(await c.get("nr:a")).toBe("1");
     await c.quit();
   });
+});
+
+test("INFO keyspace counts keys with an expiry; CONFIG GET appendonly says whether the node is durable", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const walPlugin = (await import("../../plugins/wal/mod.ts")).default;
+  const dir = mkdtempSync(join(tmpdir(), "tinykv-resp-aof-"));
+  const durable = await startTestNodeWith({ redis_port: 0, data_dir: dir }, [walPlugin]);
+  try {
+    for (const [n, appendonly] of [[node, "no"], [durable, "yes"]] as const) {
+      await withIo(n.redisPort, async (r) => {
+        await r.set("exp:a", "1", "EX", 100);
+        await r.set("exp:b", "1", "PX", 100_000);
+        await r.set("exp:c", "1");
+        const info = await r.info("keyspace");
+        expect(Number(/db0:keys=\d+,expires=(\d+)/.exec(info)?.[1])).toBeGreaterThanOrEqual(2);
+        expect(await r.config("GET", "appendonly")).toEqual(["appendonly", appendonly]);
+        await r.del("exp:a", "exp:b", "exp:c");
+      });
+    }
+  } finally {
+    await durable.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

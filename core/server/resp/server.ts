@@ -1259,8 +1259,11 @@ export class RespServer {
     }
   }
 
-  /** CONFIG GET: the keys clients and tools read, as TinyKV's options answer them. */
-  #configValues(): [string, string][] {
+  /**
+   * CONFIG GET: the keys clients and tools read, as TinyKV's options answer them; `durable` is the
+   * node's INFO `durable` (a wal node is append-only with fsync always).
+   */
+  #configValues(durable: boolean): [string, string][] {
     const o = this.#opts;
     return [
       ["bind", o.host],
@@ -1271,7 +1274,7 @@ export class RespServer {
       ["maxmemory", "0"],
       ["maxmemory-policy", "noeviction"],
       ["save", ""],
-      ["appendonly", "no"],
+      ["appendonly", durable ? "yes" : "no"],
       ["appendfsync", "always"],
       ["proto-max-bulk-len", String(o.maxMessageBytes)],
       ["client-query-buffer-limit", String(o.maxMessageBytes)],
@@ -1288,13 +1291,18 @@ export class RespServer {
     if (sub === "get") {
       if (argv.length < 3) return this.#reply(st, (w) => w.error(arityError("config|get")));
       const pats = argv.slice(2).map((a) => globToRegExp(lower(a)));
-      const hits = this.#configValues().filter(([k]) => pats.some((p) => p.test(k)));
-      return this.#reply(st, (w) => {
+      const answer = (durable: boolean) => (w: RespWriter) => {
+        const hits = this.#configValues(durable).filter(([k]) => pats.some((p) => p.test(k)));
         w.map(hits.length);
         for (const [k, v] of hits) {
           w.bulkText(k);
           w.bulkText(v);
         }
+      };
+      const p = this.#backend.serverCommand(["INFO"]);
+      if (p === null) return this.#reply(st, answer(false));
+      return this.#later(st, p, (w, r) => {
+        answer(typeof r.value === "string" && /^durable:true$/m.test(r.value))(w);
       });
     }
     if (sub === "set") {
@@ -1386,7 +1394,12 @@ export class RespServer {
             "slave_read_only:1",
           ],
       ],
-      ["keyspace", Number(g("keys", "0")) > 0 ? [`db0:keys=${g("keys")},expires=0,avg_ttl=0`] : []],
+      [
+        "keyspace",
+        Number(g("keys", "0")) > 0
+          ? [`db0:keys=${g("keys")},expires=${g("keys_with_expiry", "0")},avg_ttl=0`]
+          : [],
+      ],
       ["raft", [
         `raft_role:${role}`,
         `raft_term:${g("term")}`,
