@@ -15,7 +15,7 @@ import { OrderedIndex } from "./ordered_index.ts";
 import { Rng, seedOf } from "./random.ts";
 import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
-import type { ChangeRecorder } from "./watch_history.ts";
+import type { ChangeRecorder, WatchHistory } from "./watch_history.ts";
 
 /** Data type tags (also the snapshot's type bytes: never renumber). */
 export const Kind = { STRING: 0, LIST: 1, SET: 2, HASH: 3, ZSET: 4 } as const;
@@ -170,6 +170,8 @@ export class Keyspace {
   #rngPos = 0;
   /** Told which keys each entry touches, for the watch history (null when history is off). */
   changes: ChangeRecorder | null = null;
+  /** The watch history when kept (RANGE ... AT reads past revisions from it). */
+  history: WatchHistory | null = null;
 
   /**
    * A generator for a command that picks at random: seeded from the entry's index and leader
@@ -225,7 +227,7 @@ export class Keyspace {
     const e = this.store.get(key);
     if (e === undefined) return undefined;
     if (this.#snapGen !== 0) this.#touch(key, e);
-    if (this.changes !== null) this.changes.note(key, true);
+    if (this.changes !== null) this.changes.note(key, e);
     if (e.expireAt !== 0 && e.expireAt <= now) {
       this.remove(key, e);
       return undefined;
@@ -236,7 +238,7 @@ export class Keyspace {
   /** Adds a new key (the caller checked it is absent). */
   add(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
-    if (this.changes !== null) this.changes.note(key, false);
+    if (this.changes !== null) this.changes.note(key, undefined);
     this.store.set(key, e);
     this.index.addNew(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
@@ -246,7 +248,7 @@ export class Keyspace {
   /** Deletes a key. */
   remove(key: string, e: KeyEntry): void {
     if (this.#snapGen !== 0) this.#touch(key, e);
-    if (this.changes !== null) this.changes.note(key, true);
+    if (this.changes !== null) this.changes.note(key, e);
     if (e.expireAt !== 0) this.#withExpiry--;
     if (e.lease !== 0) {
       this.leases.detach(key, e.lease);
@@ -267,7 +269,7 @@ export class Keyspace {
   setExpire(key: string, e: KeyEntry, at: number): void {
     if (e.expireAt === at) return;
     if (this.#snapGen !== 0) this.#touch(key, e);
-    if (this.changes !== null) this.changes.note(key, true);
+    if (this.changes !== null) this.changes.note(key, e);
     if (e.expireAt !== 0) this.#withExpiry--;
     e.expireAt = at;
     if (at !== 0) this.#track(key, at);

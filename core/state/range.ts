@@ -26,6 +26,7 @@ import { Kind } from "./keyspace.ts";
 import type { KeyEntry, Keyspace } from "./keyspace.ts";
 import { fail, MAX_REPLY_BYTES, ok, syntaxError } from "./reply.ts";
 import type { ApplyContext, Argv, ResultSink, Value } from "./types.ts";
+import { EventType, type HistoryEvent, type WatchHistory } from "./watch_history.ts";
 
 /** Entries per RANGE page when LIMIT is not given. */
 export const DEFAULT_RANGE_LIMIT = 1000;
@@ -99,6 +100,14 @@ export function rangeRead(
     );
     return;
   }
+  if (at >= 0 && at < ctx.index && db.history !== null) {
+    const h = db.history;
+    if (
+      h.rev === ctx.index && h.oldest <= at + 1 && rangeFromHistory(db, h, start, end, o, ctx, out)
+    ) {
+      return;
+    }
+  }
   const res: Value[] = [];
   let bytes = 0;
   let changed: string | null = null; // why AT fails
@@ -126,13 +135,7 @@ export function rangeRead(
   });
   if (changed !== null) return rangeChanged(out, at, ctx.index, changed);
   if (bytes > MAX_REPLY_BYTES) {
-    fail(
-      out,
-      Code.TOO_LARGE,
-      `reply too large: RANGE entries pass ${MAX_REPLY_BYTES} bytes after ${res.length} entries (use LIMIT ${
-        Math.max(1, res.length)
-      } or KEYSONLY)`,
-    );
+    tooLarge(out, res.length);
     return;
   }
   if (at >= 0) {
@@ -152,6 +155,95 @@ export function rangeRead(
     }
   }
   ok(out, res);
+}
+
+/**
+ * `RANGE ... AT rev` from the watch history, which holds every event after `rev` (the caller
+ * checked) with each key's state before it: a key changed after `rev` answers the state its
+ * first later event recorded as previous; every other key in the range is unchanged since `rev`
+ * and answers its current state. False (nothing answered) when a FLUSHALL came after `rev`. A key
+ * whose state at `rev` carries an expiry that has passed by now may or may not have been expired
+ * at `rev` (the history does not keep each revision's time): ABORTED, as without history.
+ */
+function rangeFromHistory(
+  db: Keyspace,
+  h: WatchHistory,
+  start: string,
+  end: string | null,
+  o: RangeOpts,
+  ctx: ApplyContext,
+  out: ResultSink,
+): boolean {
+  const at = o.at;
+  const inRange = (k: string) => k >= start && (end === null || k < end);
+  const firstAfter = new Map<string, HistoryEvent>();
+  for (let seq = h.seekRev(at + 1); seq < h.endSeq; seq++) {
+    const ev = h.at(seq);
+    if (ev.type === EventType.FLUSH || ev.prevExists === undefined) return false;
+    if (inRange(ev.key) && !firstAfter.has(ev.key)) firstAfter.set(ev.key, ev);
+  }
+  // Keys that existed at `at` and changed since, in the page's order.
+  const past = [...firstAfter.keys()].filter((k) => firstAfter.get(k)!.prevExists).sort();
+  if (o.reverse) past.reverse();
+  const now = ctx.nowMs;
+  const res: Value[] = [];
+  let bytes = 0;
+  let why: string | null = null;
+  let pi = 0;
+  const emit = (
+    k: string,
+    value: Uint8Array | null,
+    c: number,
+    m: number,
+    v: number,
+    x: number,
+  ) => {
+    if (x !== 0 && x <= now) {
+      why = `key '${printable(keyToBytes(k))}' has an expiry that has passed`;
+      return false;
+    }
+    const val = o.keysOnly ? null : value;
+    bytes += k.length + (val === null ? 0 : val.length) + 40;
+    if (bytes > MAX_REPLY_BYTES) return false;
+    res.push([keyToBytes(k), val, c, m, v]);
+    return res.length < o.limit;
+  };
+  const emitPast = (k: string) => {
+    const p = firstAfter.get(k)!;
+    return emit(k, p.prevValue!, p.prevCreateRev!, p.prevModRev!, p.prevVersion!, p.prevExpireAt!);
+  };
+  const before = (a: string, b: string) => (o.reverse ? a > b : a < b);
+  let going = true;
+  db.index.forEach(start, end, o.reverse, (k) => {
+    while (going && pi < past.length && before(past[pi], k)) going = emitPast(past[pi++]);
+    if (!going) return false;
+    if (firstAfter.has(k)) return true; // changed after `at`: its state at `at` is in `past`
+    const e = db.store.get(k) as KeyEntry;
+    const v = e.kind === Kind.STRING ? e.value as Uint8Array : null;
+    going = emit(k, v, e.createRev, e.modRev, e.version, e.expireAt);
+    return going;
+  });
+  while (going && pi < past.length) going = emitPast(past[pi++]);
+  if (why !== null) {
+    rangeChanged(out, at, ctx.index, why);
+    return true;
+  }
+  if (bytes > MAX_REPLY_BYTES) {
+    tooLarge(out, res.length);
+    return true;
+  }
+  ok(out, res);
+  return true;
+}
+
+function tooLarge(out: ResultSink, entries: number): void {
+  fail(
+    out,
+    Code.TOO_LARGE,
+    `reply too large: RANGE entries pass ${MAX_REPLY_BYTES} bytes after ${entries} entries (use LIMIT ${
+      Math.max(1, entries)
+    } or KEYSONLY)`,
+  );
 }
 
 function rangeChanged(out: ResultSink, at: number, current: number, why: string): void {

@@ -85,6 +85,7 @@ class RedisStateMachine implements StateMachine {
   keepHistory(h: WatchHistory | null): void {
     this.#history = h;
     this.#db.changes = h !== null && h.enabled ? h.recorder : null;
+    this.#db.history = h !== null && h.enabled ? h : null;
   }
 
   commitHistory(index: number): void {

@@ -37,11 +37,30 @@ export interface HistoryEvent {
   readonly modRev: number;
   /** The key's version after a put (0 for a delete). */
   readonly version: number;
+  /**
+   * The key's state just before this revision (what `RANGE ... AT` an earlier revision answers
+   * for it): whether it existed, its value (strings only: string values are never mutated in
+   * place, so this is a reference), revisions, version and expiry. Flat fields, not an object:
+   * events stay one object each. Absent on flush events.
+   */
+  readonly prevExists?: boolean;
+  readonly prevValue?: Uint8Array | null;
+  readonly prevCreateRev?: number;
+  readonly prevModRev?: number;
+  readonly prevVersion?: number;
+  readonly prevExpireAt?: number;
 }
 
 /** Bytes an event is counted for (key, value and a fixed overhead). */
 export function eventBytes(e: HistoryEvent): number {
   return 64 + e.key.length + (e.value === null ? 0 : e.value.length);
+}
+
+/** Bytes an event holds in the history: {@link eventBytes} plus its previous state. */
+function heldBytes(e: HistoryEvent): number {
+  const pv = e.prevValue;
+  return eventBytes(e) + (e.prevExists === undefined ? 0 : 48) +
+    (pv === undefined || pv === null ? 0 : pv.length);
 }
 
 /**
@@ -55,15 +74,37 @@ export class ChangeRecorder {
   readonly keys: string[] = [];
   /** Whether `keys[i]` was in the store when it was noted. */
   readonly existed: boolean[] = [];
+  /** `keys[i]`'s state when it was noted (before the command changes it), field by field. */
+  readonly prevValue: (Uint8Array | null)[] = [];
+  readonly prevCreateRev: number[] = [];
+  readonly prevModRev: number[] = [];
+  readonly prevVersion: number[] = [];
+  readonly prevExpireAt: number[] = [];
   /** The entry removed every key (FLUSHALL/FLUSHDB). */
   flushed = false;
 
-  /** The keyspace touches `key`; `existed` says whether it is in the store right now. */
-  note(key: string, existed: boolean): void {
+  /**
+   * The keyspace is about to change `key`, whose entry is `e` (undefined: absent); its state now
+   * is kept as the event's previous state.
+   */
+  note(key: string, e: KeyEntry | undefined): void {
     const n = this.keys.length;
     if (n > 0 && this.keys[n - 1] === key) return;
     this.keys.push(key);
-    this.existed.push(existed);
+    this.existed.push(e !== undefined);
+    if (e === undefined) {
+      this.prevValue.push(null);
+      this.prevCreateRev.push(0);
+      this.prevModRev.push(0);
+      this.prevVersion.push(0);
+      this.prevExpireAt.push(0);
+    } else {
+      this.prevValue.push(e.kind === Kind.STRING ? e.value as Uint8Array : null);
+      this.prevCreateRev.push(e.createRev);
+      this.prevModRev.push(e.modRev);
+      this.prevVersion.push(e.version);
+      this.prevExpireAt.push(e.expireAt);
+    }
   }
 
   /** The keyspace is being cleared. */
@@ -80,6 +121,11 @@ export class ChangeRecorder {
   reset(): void {
     this.keys.length = 0;
     this.existed.length = 0;
+    this.prevValue.length = 0;
+    this.prevCreateRev.length = 0;
+    this.prevModRev.length = 0;
+    this.prevVersion.length = 0;
+    this.prevExpireAt.length = 0;
     this.flushed = false;
   }
 }
@@ -214,7 +260,8 @@ export class WatchHistory {
    * (to find each one's first note); batches of writes alone never do.
    */
   #derive(index: number, store: KeyStore): void {
-    const { keys, existed } = this.recorder;
+    const r = this.recorder;
+    const { keys, existed } = r;
     const n = keys.length;
     const found = this.#found;
     let first: Set<string> | null = null;
@@ -233,7 +280,7 @@ export class WatchHistory {
       if (e !== undefined) {
         if (e.modRev === index && e.watchSeen !== index) {
           e.watchSeen = index;
-          this.#push(putEvent(index, key, e));
+          this.#push(putEvent(index, key, e, r, i));
         }
       } else if (existed[i]) {
         this.#push({
@@ -244,6 +291,12 @@ export class WatchHistory {
           createRev: 0,
           modRev: index,
           version: 0,
+          prevExists: true,
+          prevValue: r.prevValue[i],
+          prevCreateRev: r.prevCreateRev[i],
+          prevModRev: r.prevModRev[i],
+          prevVersion: r.prevVersion[i],
+          prevExpireAt: r.prevExpireAt[i],
         });
       }
     }
@@ -252,7 +305,7 @@ export class WatchHistory {
 
   #push(e: HistoryEvent): void {
     this.#events.push(e);
-    this.#bytes += eventBytes(e);
+    this.#bytes += heldBytes(e);
   }
 
   /** Drops whole revisions from the front until both bounds hold (the newest is always kept). */
@@ -265,7 +318,7 @@ export class WatchHistory {
       const first = ev[h].rev;
       if (first >= this.#oldest && (this.#bytes <= this.limits.bytes || first >= this.#rev)) break;
       // Drop every event of revision `first`.
-      while (h < ev.length && ev[h].rev === first) this.#bytes -= eventBytes(ev[h++]);
+      while (h < ev.length && ev[h].rev === first) this.#bytes -= heldBytes(ev[h++]);
       if (this.#oldest <= first) this.#oldest = first + 1;
     }
     const dropped = h - this.#head;
@@ -280,7 +333,14 @@ export class WatchHistory {
   }
 }
 
-function putEvent(rev: number, key: string, e: KeyEntry): HistoryEvent {
+/** A put event of `key` (entry `e`), with the previous state the recorder noted at `i`. */
+function putEvent(
+  rev: number,
+  key: string,
+  e: KeyEntry,
+  r: ChangeRecorder,
+  i: number,
+): HistoryEvent {
   return {
     rev,
     type: EventType.PUT,
@@ -289,6 +349,12 @@ function putEvent(rev: number, key: string, e: KeyEntry): HistoryEvent {
     createRev: e.createRev,
     modRev: e.modRev,
     version: e.version,
+    prevExists: r.existed[i],
+    prevValue: r.prevValue[i],
+    prevCreateRev: r.prevCreateRev[i],
+    prevModRev: r.prevModRev[i],
+    prevVersion: r.prevVersion[i],
+    prevExpireAt: r.prevExpireAt[i],
   };
 }
 

@@ -7,43 +7,15 @@
 import { expect, test } from "bun:test";
 import { Code } from "../../protocol/codes.ts";
 import { Harness, prng } from "../state/harness.ts";
-
-type Row = [string, string | null, number, number, number];
-
-function page(
-  rows: Map<string, Row>,
-  lo: string,
-  hi: string | null,
-  limit: number,
-  rev: boolean,
-): Row[] {
-  const ks = [...rows.keys()].filter((k) => k >= lo && (hi === null || k < hi)).sort();
-  if (rev) ks.reverse();
-  return ks.slice(0, limit).map((k) => rows.get(k)!);
-}
+import { binKey, bytes, page, readOn, type Row, stateNow } from "../state/range_model.ts";
 
 test("AT answers only pages that are exactly the page at that revision", () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     const rnd = prng(seed);
     const h = new Harness();
-    const alphabet = ["\x00", "a", "b", "\xff"];
-    const key = () => {
-      let s = "";
-      const n = 1 + Math.floor(rnd() * 3);
-      for (let i = 0; i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
-      return s;
-    };
-    const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+    const key = () => binKey(rnd);
     const history: Map<string, Row>[] = [new Map()]; // state after revision i
-    const read = (...a: (string | Uint8Array)[]) => {
-      h.ctx.index--; // a read takes no revision
-      return h.run(...a);
-    };
-    const stateNow = (): Map<string, Row> => {
-      const m = new Map<string, Row>();
-      for (const r of read("RANGE", "", "", "LIMIT", "10000").value as Row[]) m.set(r[0], r);
-      return m;
-    };
+    const read = (...a: (string | Uint8Array)[]) => readOn(h, ...a);
     let answered = 0;
     for (let step = 0; step < 1500; step++) {
       const x = rnd();
@@ -54,7 +26,7 @@ test("AT answers only pages that are exactly the page at that revision", () => {
       else if (x < 0.905) h.run("FLUSHALL");
       else h.run("RPUSH", bytes(key()), "x");
       if (rnd() < 0.3) h.advance(Math.floor(rnd() * 20));
-      history[h.ctx.index] = stateNow();
+      history[h.ctx.index] = stateNow(h);
       const at = Math.max(0, h.ctx.index - Math.floor(rnd() * 30));
       const limit = 1 + Math.floor(rnd() * 6);
       const rev = rnd() < 0.5;

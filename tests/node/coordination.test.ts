@@ -125,7 +125,20 @@ test("RANGE AT: pages at the revision read with the first page, or a clear refus
   await c.command("SET", "elsewhere", "x"); // outside the range: the scan stays consistent
   const next = await c.command("RANGE", `${text(first[9][0])}\x00`, "at;", "AT", String(rev));
   expect((next as unknown[][]).map((e) => text(e[0]))[0]).toBe("at:10");
+  // Changes inside the range after `rev`: the page is still the page at `rev`, from the node's
+  // watch history (the deleted key is there, the overwritten one has its old value and revision).
+  const before15 = (next as unknown[][]).find((e) => text(e[0]) === "at:15")!;
   await c.command("DEL", "at:15");
+  await c.command("SET", "at:12", "new");
+  await c.command("SET", "at:105", "created later");
+  const again = await c.command("RANGE", "at:10", "at;", "AT", String(rev)) as unknown[][];
+  expect(again.map((e) => text(e[0]))).toEqual(
+    Array.from({ length: 10 }, (_, i) => `at:${10 + i}`),
+  );
+  expect(again.find((e) => text(e[0]) === "at:15")).toEqual(before15);
+  expect(text(again.find((e) => text(e[0]) === "at:12")![1] as Uint8Array)).toBe("v");
+  // Past what the history retains (here: before a FLUSHALL), a clear refusal.
+  await c.command("FLUSHALL");
   await expect(c.command("RANGE", "at:10", "at;", "AT", String(rev))).rejects.toThrow(
     /changed after revision \d+ .*current revision is \d+/,
   );
