@@ -1,10 +1,13 @@
-// Start-up failures from real permission errors (issue 12, item 6): the node runs as an
-// unprivileged user (setpriv to nobody, 65534), so EACCES happens for real — the suite otherwise
-// runs as root, for whom every directory is writable. Each failure is one clear line (no raw
-// errno, no stack) and exit code 2, on Bun and Deno. Skipped unless root with setpriv.
+// Start-up failures from real permission errors (issue 12, item 6): the node runs as root without
+// any capability (setpriv drops the bounding and inheritable sets: no CAP_DAC_OVERRIDE, no
+// CAP_NET_BIND_SERVICE), so EACCES happens for real — the suite otherwise runs as root, for whom
+// every directory is writable. (Not as the user nobody: a fresh checkout may sit in a 0700 temp
+// dir that nobody cannot enter.) Files the node must not use are owned by another user (65534) or
+// read-only for their owner. Each failure is one clear line (no raw errno, no stack) and exit
+// code 2, on Bun and Deno. Skipped unless root with setpriv.
 import { afterAll, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -19,8 +22,8 @@ const root = mkdtempSync(join(tmpdir(), "tkv-perm-"));
 chmodSync(root, 0o755);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Runs mod.ts as nobody (bounded); its exit code and stderr. */
-function runAsNobody(
+/** Runs mod.ts as root without capabilities (bounded); its exit code and stderr. */
+function runUnprivileged(
   runtime: RuntimeName,
   args: string[],
 ): Promise<{ code: number | null; stderr: string }> {
@@ -31,7 +34,7 @@ function runAsNobody(
   return new Promise((resolve) => {
     const p = spawn(
       "setpriv",
-      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", cmd, ...base, ...args],
+      ["--bounding-set=-all", "--inh-caps=-all", cmd, ...base, ...args],
       {
         cwd: fileURLToPath(new URL("../..", import.meta.url)),
         env: { ...process.env, HOME: root, DENO_DIR: denoDir },
@@ -62,9 +65,11 @@ test.skipIf(!canDrop)("a data dir this user cannot write: one line, exit 2", asy
   const ro = join(root, "ro");
   mkdirSync(ro);
   chmodSync(ro, 0o555);
-  const used = join(root, "used"); // a node's data dir written by root, then started as nobody
+  const used = join(root, "used"); // a node's data dir written by another user
   mkdirSync(used);
   writeFileSync(join(used, "LOCK"), "");
+  chownSync(join(used, "LOCK"), NOBODY, NOBODY);
+  chownSync(used, NOBODY, NOBODY);
   chmodSync(used, 0o755);
   for (const runtime of ["bun", "deno"] as const) {
     for (
@@ -74,7 +79,7 @@ test.skipIf(!canDrop)("a data dir this user cannot write: one line, exit 2", asy
         [used, `data dir ${used}:`],
       ]
     ) {
-      const r = await runAsNobody(runtime, [...ports, "--plugins", "wal", "--data-dir", dir]);
+      const r = await runUnprivileged(runtime, [...ports, "--plugins", "wal", "--data-dir", dir]);
       expect(r.code).toBe(2);
       const line = errorLine(r.stderr);
       expect(line).toContain(`cannot start: ${want}`);
@@ -92,7 +97,7 @@ test.skipIf(!canDrop)("ports below 1024 and unreadable files: one line, exit 2",
       [[...ports, "--plugins", "metrics", "--metrics-port", "82"], "127.0.0.1:82"],
     ];
     for (const [args, want] of cases) {
-      const r = await runAsNobody(runtime, args);
+      const r = await runUnprivileged(runtime, args);
       expect(r.code).toBe(2);
       const line = errorLine(r.stderr);
       expect(line).toContain(want);
@@ -103,12 +108,14 @@ test.skipIf(!canDrop)("ports below 1024 and unreadable files: one line, exit 2",
   }
   const cfg = join(root, "c.json");
   writeFileSync(cfg, "{}", { mode: 0o600 });
+  chownSync(cfg, NOBODY, NOBODY); // readable by its owner only: not this (capability-less) root
   const secret = join(root, "secret");
   writeFileSync(secret, "a-test-secret-of-enough-length\n", { mode: 0o600 });
-  const c = await runAsNobody("bun", ["--config", cfg]);
+  chownSync(secret, NOBODY, NOBODY);
+  const c = await runUnprivileged("bun", ["--config", cfg]);
   expect(c.code).toBe(2);
   expect(errorLine(c.stderr)).toBe(`tinykv: config file ${cfg}: cannot read (permission denied)`);
-  const s = await runAsNobody("bun", [
+  const s = await runUnprivileged("bun", [
     ...ports,
     "--peers",
     "1=127.0.0.1:1,2=127.0.0.1:2",

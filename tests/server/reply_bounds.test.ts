@@ -87,7 +87,11 @@ test(
       for (let k = 0; k < 10; k++) await c.batch(cmds, { batchId: `amp-more-${k}` });
       expect((await c.batch([["SET", "still", "writable"]]))[0].code).toBe("OK");
       expect(String((await c.batch([["GET", "amp-counter"]]))[0].value)).toBe("11");
-      expect(process.memoryUsage().rss - rss0).toBeLessThan(512 * 1024 * 1024);
+      // Unbounded, each batch built a ~900 MB reply and the cache kept it (~10 GB for these 12);
+      // bounded, RSS grows by the 12 transient ~15 MB replies and their copies: 240-440 MB
+      // measured alone, 640 MB once in a loaded fresh-clone run (RSS returns slowly). 1 GiB
+      // keeps the test's teeth without failing on a busy machine.
+      expect(process.memoryUsage().rss - rss0).toBeLessThan(1024 * 1024 * 1024);
     } finally {
       await c.close();
     }
