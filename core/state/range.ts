@@ -179,11 +179,11 @@ function rangeFromHistory(
   const firstAfter = new Map<string, HistoryEvent>();
   for (let seq = h.seekRev(at + 1); seq < h.endSeq; seq++) {
     const ev = h.at(seq);
-    if (ev.type === EventType.FLUSH || ev.prevExists === undefined) return false;
+    if (ev.type === EventType.FLUSH) return false;
     if (inRange(ev.key) && !firstAfter.has(ev.key)) firstAfter.set(ev.key, ev);
   }
   // Keys that existed at `at` and changed since, in the page's order.
-  const past = [...firstAfter.keys()].filter((k) => firstAfter.get(k)!.prevExists).sort();
+  const past = [...firstAfter.keys()].filter((k) => firstAfter.get(k)!.prev !== undefined).sort();
   if (o.reverse) past.reverse();
   const now = ctx.nowMs;
   const res: Value[] = [];
@@ -209,8 +209,8 @@ function rangeFromHistory(
     return res.length < o.limit;
   };
   const emitPast = (k: string) => {
-    const p = firstAfter.get(k)!;
-    return emit(k, p.prevValue!, p.prevCreateRev!, p.prevModRev!, p.prevVersion!, p.prevExpireAt!);
+    const p = firstAfter.get(k)!.prev!;
+    return emit(k, p.value, p.createRev, p.modRev, p.version, p.expireAt);
   };
   const before = (a: string, b: string) => (o.reverse ? a > b : a < b);
   let going = true;

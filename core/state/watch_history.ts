@@ -40,15 +40,11 @@ export interface HistoryEvent {
   /**
    * The key's state just before this revision (what `RANGE ... AT` an earlier revision answers
    * for it): whether it existed, its value (strings only: string values are never mutated in
-   * place, so this is a reference), revisions, version and expiry. Flat fields, not an object:
-   * events stay one object each. Absent on flush events.
+   * place, so this is a reference), revisions, version and expiry. Undefined when the key did
+   * not exist before the entry (a new key's put) and on flush events: only changes of existing
+   * keys cost an object.
    */
-  readonly prevExists?: boolean;
-  readonly prevValue?: Uint8Array | null;
-  readonly prevCreateRev?: number;
-  readonly prevModRev?: number;
-  readonly prevVersion?: number;
-  readonly prevExpireAt?: number;
+  readonly prev: PrevState | undefined;
 }
 
 /** Bytes an event is counted for (key, value and a fixed overhead). */
@@ -56,11 +52,19 @@ export function eventBytes(e: HistoryEvent): number {
   return 64 + e.key.length + (e.value === null ? 0 : e.value.length);
 }
 
+/** A key's state before the entry that changed it (see {@link HistoryEvent.prev}). */
+export interface PrevState {
+  readonly value: Uint8Array | null;
+  readonly createRev: number;
+  readonly modRev: number;
+  readonly version: number;
+  readonly expireAt: number;
+}
+
 /** Bytes an event holds in the history: {@link eventBytes} plus its previous state. */
 function heldBytes(e: HistoryEvent): number {
-  const pv = e.prevValue;
-  return eventBytes(e) + (e.prevExists === undefined ? 0 : 48) +
-    (pv === undefined || pv === null ? 0 : pv.length);
+  const p = e.prev;
+  return eventBytes(e) + (p === undefined ? 0 : 48 + (p.value === null ? 0 : p.value.length));
 }
 
 /**
@@ -74,12 +78,8 @@ export class ChangeRecorder {
   readonly keys: string[] = [];
   /** Whether `keys[i]` was in the store when it was noted. */
   readonly existed: boolean[] = [];
-  /** `keys[i]`'s state when it was noted (before the command changes it), field by field. */
-  readonly prevValue: (Uint8Array | null)[] = [];
-  readonly prevCreateRev: number[] = [];
-  readonly prevModRev: number[] = [];
-  readonly prevVersion: number[] = [];
-  readonly prevExpireAt: number[] = [];
+  /** `keys[i]`'s state when it was noted (before the command changes it); undefined if absent. */
+  readonly prev: (PrevState | undefined)[] = [];
   /** The entry removed every key (FLUSHALL/FLUSHDB). */
   flushed = false;
 
@@ -92,19 +92,15 @@ export class ChangeRecorder {
     if (n > 0 && this.keys[n - 1] === key) return;
     this.keys.push(key);
     this.existed.push(e !== undefined);
-    if (e === undefined) {
-      this.prevValue.push(null);
-      this.prevCreateRev.push(0);
-      this.prevModRev.push(0);
-      this.prevVersion.push(0);
-      this.prevExpireAt.push(0);
-    } else {
-      this.prevValue.push(e.kind === Kind.STRING ? e.value as Uint8Array : null);
-      this.prevCreateRev.push(e.createRev);
-      this.prevModRev.push(e.modRev);
-      this.prevVersion.push(e.version);
-      this.prevExpireAt.push(e.expireAt);
-    }
+    this.prev.push(
+      e === undefined ? undefined : {
+        value: e.kind === Kind.STRING ? e.value as Uint8Array : null,
+        createRev: e.createRev,
+        modRev: e.modRev,
+        version: e.version,
+        expireAt: e.expireAt,
+      },
+    );
   }
 
   /** The keyspace is being cleared. */
@@ -121,11 +117,7 @@ export class ChangeRecorder {
   reset(): void {
     this.keys.length = 0;
     this.existed.length = 0;
-    this.prevValue.length = 0;
-    this.prevCreateRev.length = 0;
-    this.prevModRev.length = 0;
-    this.prevVersion.length = 0;
-    this.prevExpireAt.length = 0;
+    this.prev.length = 0;
     this.flushed = false;
   }
 }
@@ -245,6 +237,7 @@ export class WatchHistory {
         createRev: 0,
         modRev: index,
         version: 0,
+        prev: undefined,
       });
     } else if (r.keys.length > 0) {
       this.#derive(index, store);
@@ -291,12 +284,7 @@ export class WatchHistory {
           createRev: 0,
           modRev: index,
           version: 0,
-          prevExists: true,
-          prevValue: r.prevValue[i],
-          prevCreateRev: r.prevCreateRev[i],
-          prevModRev: r.prevModRev[i],
-          prevVersion: r.prevVersion[i],
-          prevExpireAt: r.prevExpireAt[i],
+          prev: r.prev[i],
         });
       }
     }
@@ -349,12 +337,7 @@ function putEvent(
     createRev: e.createRev,
     modRev: e.modRev,
     version: e.version,
-    prevExists: r.existed[i],
-    prevValue: r.prevValue[i],
-    prevCreateRev: r.prevCreateRev[i],
-    prevModRev: r.prevModRev[i],
-    prevVersion: r.prevVersion[i],
-    prevExpireAt: r.prevExpireAt[i],
+    prev: r.prev[i],
   };
 }
 

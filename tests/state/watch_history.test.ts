@@ -184,6 +184,7 @@ test("selectors: key, prefix, range (byte order), and the prefix's end", () => {
       createRev: 1,
       modRev: 1,
       version: 1,
+      prev: undefined,
     }) as const;
   expect(selects(keySelector("a"), e("a"))).toBe(true);
   expect(selects(keySelector("a"), e("ab"))).toBe(false);
