@@ -181,15 +181,24 @@ export class OrderedIndex {
 
   #split(ci: number): void {
     const c = this.#chunks[ci];
-    const half = c.length >> 1;
-    const right = c.splice(half);
-    this.#seps.splice(ci + 1, 0, right[0]);
-    this.#chunks.splice(ci + 1, 0, right);
-    this.#nums.splice(ci + 1, 0, new Float64Array(CHUNK_MAX + 1));
-    this.#skip.splice(ci + 1, 0, 0);
-    this.#dels.splice(ci + 1, 0, this.#dels[ci]);
-    this.#renumber(ci);
-    this.#renumber(ci + 1);
+    const right = c.splice(c.length >> 1);
+    this.#cut(ci, [c, right]);
+  }
+
+  /**
+   * Replaces chunk `ci` by `pieces` (sorted, consecutive, non-empty): the first keeps `ci`'s
+   * separator and number array, each later one starts a region at its first key and inherits
+   * `ci`'s deletion revision.
+   */
+  #cut(ci: number, pieces: string[][]): void {
+    const extra = pieces.slice(1);
+    const del = this.#dels[ci];
+    this.#chunks.splice(ci, 1, ...pieces);
+    this.#seps.splice(ci + 1, 0, ...extra.map((p) => p[0]));
+    this.#nums.splice(ci + 1, 0, ...extra.map(() => new Float64Array(CHUNK_MAX + 1)));
+    this.#skip.splice(ci + 1, 0, ...extra.map(() => 0));
+    this.#dels.splice(ci + 1, 0, ...extra.map(() => del));
+    for (let p = ci; p < ci + pieces.length; p++) this.#renumber(p);
   }
 
   /**
@@ -279,24 +288,18 @@ export class OrderedIndex {
       }
       return;
     }
-    // Too many for one chunk: merge into a new array and cut it into half-full chunks.
+    // Too many for one chunk: merge into a new array and cut it into chunks about half full.
     const all: string[] = new Array(n + m);
     let a = 0;
     let b = from;
     for (let w = 0; w < n + m; w++) {
       all[w] = b >= to || (a < n && c[a] < keys[b]) ? c[a++] : keys[b++];
     }
-    const half = CHUNK_MAX >> 1;
+    const k = Math.ceil(all.length / (CHUNK_MAX >> 1));
+    const size = Math.ceil(all.length / k);
     const pieces: string[][] = [];
-    for (let p = 0; p < all.length; p += half) pieces.push(all.slice(p, p + half));
-    const k = pieces.length;
-    this.#chunks.splice(ci, 1, ...pieces);
-    this.#seps.splice(ci + 1, 0, ...pieces.slice(1).map((piece) => piece[0]));
-    this.#nums.splice(ci, 1, ...pieces.map(() => new Float64Array(CHUNK_MAX + 1)));
-    this.#skip.splice(ci, 1, ...pieces.map(() => 0));
-    const del = this.#dels[ci];
-    this.#dels.splice(ci, 1, ...pieces.map(() => del));
-    for (let p = ci; p < ci + k; p++) this.#renumber(p);
+    for (let p = 0; p < all.length; p += size) pieces.push(all.slice(p, p + size));
+    this.#cut(ci, pieces);
   }
 
   /** Removes every key (at revision `rev`: history before it is gone). */
