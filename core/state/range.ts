@@ -108,10 +108,8 @@ export function rangeRead(
       return;
     }
   }
-  const res: Value[] = [];
-  let bytes = 0;
+  const page = new Page(o);
   let changed: string | null = null; // why AT fails
-  let last: string | null = null;
   const store = db.store;
   db.index.forEach(start, end, o.reverse, (k) => {
     const e = store.get(k) as KeyEntry;
@@ -126,21 +124,15 @@ export function rangeRead(
       }
       return true;
     }
-    const v = !o.keysOnly && e.kind === Kind.STRING ? e.value as Uint8Array : null;
-    bytes += k.length + (v === null ? 0 : v.length) + 40;
-    if (bytes > MAX_REPLY_BYTES) return false;
-    res.push([keyToBytes(k), v, e.createRev, e.modRev, e.version]);
-    last = k;
-    return res.length < o.limit;
+    const v = e.kind === Kind.STRING ? e.value as Uint8Array : null;
+    return page.add(k, v, e.createRev, e.modRev, e.version);
   });
   if (changed !== null) return rangeChanged(out, at, ctx.index, changed);
-  if (bytes > MAX_REPLY_BYTES) {
-    tooLarge(out, res.length);
-    return;
-  }
+  if (page.overflow) return tooLarge(out, page.res.length);
   if (at >= 0) {
     // Removals in the part of the range this page covers (to its end when the page is short).
-    const full = res.length === o.limit && last !== null;
+    const last = page.last;
+    const full = page.res.length === o.limit && last !== null;
     let lo: string;
     let hi: string;
     if (!o.reverse) {
@@ -154,7 +146,7 @@ export function rangeRead(
       return rangeChanged(out, at, ctx.index, "a key was removed or the history is not retained");
     }
   }
-  ok(out, res);
+  ok(out, page.res);
 }
 
 /**
@@ -186,8 +178,7 @@ function rangeFromHistory(
   const past = [...firstAfter.keys()].filter((k) => firstAfter.get(k)!.prev !== undefined).sort();
   if (o.reverse) past.reverse();
   const now = ctx.nowMs;
-  const res: Value[] = [];
-  let bytes = 0;
+  const page = new Page(o);
   let why: string | null = null;
   let pi = 0;
   const emit = (
@@ -202,11 +193,7 @@ function rangeFromHistory(
       why = `key '${printable(keyToBytes(k))}' has an expiry that has passed`;
       return false;
     }
-    const val = o.keysOnly ? null : value;
-    bytes += k.length + (val === null ? 0 : val.length) + 40;
-    if (bytes > MAX_REPLY_BYTES) return false;
-    res.push([keyToBytes(k), val, c, m, v]);
-    return res.length < o.limit;
+    return page.add(k, value, c, m, v);
   };
   const emitPast = (k: string) => {
     const p = firstAfter.get(k)!.prev!;
@@ -224,16 +211,38 @@ function rangeFromHistory(
     return going;
   });
   while (going && pi < past.length) going = emitPast(past[pi++]);
-  if (why !== null) {
-    rangeChanged(out, at, ctx.index, why);
-    return true;
-  }
-  if (bytes > MAX_REPLY_BYTES) {
-    tooLarge(out, res.length);
-    return true;
-  }
-  ok(out, res);
+  if (why !== null) rangeChanged(out, at, ctx.index, why);
+  else if (page.overflow) tooLarge(out, page.res.length);
+  else ok(out, page.res);
   return true;
+}
+
+/** A RANGE reply being built: entries up to LIMIT, bounded in bytes. */
+class Page {
+  readonly res: Value[] = [];
+  /** The last key added. */
+  last: string | null = null;
+  #bytes = 0;
+  readonly #o: RangeOpts;
+
+  constructor(o: RangeOpts) {
+    this.#o = o;
+  }
+
+  /** True once an entry did not fit in {@link MAX_REPLY_BYTES} (it was not added). */
+  get overflow(): boolean {
+    return this.#bytes > MAX_REPLY_BYTES;
+  }
+
+  /** Adds an entry (its value dropped with KEYSONLY); false when the page is full or too large. */
+  add(k: string, value: Uint8Array | null, c: number, m: number, v: number): boolean {
+    const val = this.#o.keysOnly ? null : value;
+    this.#bytes += k.length + (val === null ? 0 : val.length) + 40;
+    if (this.#bytes > MAX_REPLY_BYTES) return false;
+    this.res.push([keyToBytes(k), val, c, m, v]);
+    this.last = k;
+    return this.res.length < this.#o.limit;
+  }
 }
 
 function tooLarge(out: ResultSink, entries: number): void {
