@@ -47,6 +47,28 @@ export interface KvAtomicResult {
   p99Ms: number;
 }
 
+/** One run's result from its start time, commit latencies (sorted here) and counts. */
+function summary(
+  start: number,
+  lat: number[],
+  commits: number,
+  conflicts: number,
+  applied: number,
+): KvAtomicResult {
+  const secs = (Date.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) =>
+    lat.length === 0 ? 0 : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+  return {
+    commits,
+    conflicts,
+    mutationsPerSec: applied / secs,
+    commitsPerSec: commits / secs,
+    p50Ms: q(0.5),
+    p99Ms: q(0.99),
+  };
+}
+
 /** Runs the workload against `kv` for `durationMs`. */
 export async function runKvAtomic(kv: AtomicKv, o: KvAtomicOptions): Promise<KvAtomicResult> {
   const workers = o.workers ?? 10;
@@ -79,18 +101,7 @@ export async function runKvAtomic(kv: AtomicKv, o: KvAtomicOptions): Promise<KvA
       } else conflicts++;
     }
   }));
-  const secs = (Date.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p: number) =>
-    lat.length === 0 ? 0 : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  return {
-    commits,
-    conflicts,
-    mutationsPerSec: applied / secs,
-    commitsPerSec: commits / secs,
-    p50Ms: q(0.5),
-    p99Ms: q(0.99),
-  };
+  return summary(start, lat, commits, conflicts, applied);
 }
 
 /** What the plain reference needs of a client (TinyKV's `Client`). */
@@ -121,16 +132,5 @@ export async function runPlainBatch(c: BatchClient, o: KvAtomicOptions): Promise
       commits++;
     }
   }));
-  const secs = (Date.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p: number) =>
-    lat.length === 0 ? 0 : lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  return {
-    commits,
-    conflicts: 0,
-    mutationsPerSec: (commits * batch) / secs,
-    commitsPerSec: commits / secs,
-    p50Ms: q(0.5),
-    p99Ms: q(0.99),
-  };
+  return summary(start, lat, commits, 0, commits * batch);
 }
