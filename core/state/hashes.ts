@@ -204,29 +204,52 @@ function hincrby(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): 
   }
   const k = bytesToKey(argv[1]);
   const f = bytesToKey(argv[2]);
-  const e0 = db.read(k, ctx.nowMs);
+  const v = fieldToIncrement(db, k, f, ctx, out);
+  if (v === null) return;
   let cur: number | bigint = 0;
-  if (e0 !== undefined) {
-    if (e0.kind !== Kind.HASH) {
-      wrongType(out);
+  if (v !== undefined) {
+    const p = parseInt64(v);
+    if (p === NOT_AN_INTEGER) {
+      fail(out, Code.NOT_INTEGER, "hash value is not an integer");
       return;
     }
-    const v = (e0.value as Hash).get(f);
-    if (v !== undefined) {
-      const p = parseInt64(v);
-      if (p === NOT_AN_INTEGER) {
-        fail(out, Code.NOT_INTEGER, "hash value is not an integer");
-        return;
-      }
-      cur = p;
-    }
+    cur = p;
   }
   const res = addInt64(cur, d, out);
   if (res === null) return;
-  const e = writeHash(db, k, ctx, out, true)!;
-  (e.value as Hash).set(f, intToBytes(res));
-  e.bump(ctx.index);
+  setIncremented(db, k, f, intToBytes(res), ctx, out);
   ok(out, typeof res === "number" ? res : String(res));
+}
+
+/** A hash field's bytes before HINCRBY(FLOAT): undefined when absent, null once WRONGTYPE went out. */
+function fieldToIncrement(
+  db: Keyspace,
+  k: string,
+  f: string,
+  ctx: ApplyContext,
+  out: ResultSink,
+): Uint8Array | undefined | null {
+  const e = db.read(k, ctx.nowMs);
+  if (e === undefined) return undefined;
+  if (e.kind !== Kind.HASH) {
+    wrongType(out);
+    return null;
+  }
+  return (e.value as Hash).get(f);
+}
+
+/** Stores HINCRBY(FLOAT)'s result in the field (creating the hash) and records the change. */
+function setIncremented(
+  db: Keyspace,
+  k: string,
+  f: string,
+  bytes: Uint8Array,
+  ctx: ApplyContext,
+  out: ResultSink,
+): void {
+  const e = writeHash(db, k, ctx, out, true)!;
+  (e.value as Hash).set(f, bytes);
+  e.bump(ctx.index);
 }
 
 function hincrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
@@ -241,28 +264,20 @@ function hincrbyfloat(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSi
   }
   const k = bytesToKey(argv[1]);
   const f = bytesToKey(argv[2]);
-  const e0 = db.read(k, ctx.nowMs);
+  const v = fieldToIncrement(db, k, f, ctx, out);
+  if (v === null) return;
   let cur = 0;
-  if (e0 !== undefined) {
-    if (e0.kind !== Kind.HASH) {
-      wrongType(out);
+  if (v !== undefined) {
+    const p = parseFloatArg(v);
+    if (p === null) {
+      fail(out, Code.NOT_INTEGER, "hash value is not a float");
       return;
     }
-    const v = (e0.value as Hash).get(f);
-    if (v !== undefined) {
-      const p = parseFloatArg(v);
-      if (p === null) {
-        fail(out, Code.NOT_INTEGER, "hash value is not a float");
-        return;
-      }
-      cur = p;
-    }
+    cur = p;
   }
   const bytes = addFloat(cur, d, out);
   if (bytes === null) return;
-  const e = writeHash(db, k, ctx, out, true)!;
-  (e.value as Hash).set(f, bytes);
-  e.bump(ctx.index);
+  setIncremented(db, k, f, bytes, ctx, out);
   ok(out, bytes);
 }
 
