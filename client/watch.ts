@@ -418,7 +418,12 @@ export class ClientWatcher implements Watcher {
       if (reason === WatchReason.COMPACTED) {
         const eps = this.#ctx.endpoints().length;
         // Another node may still hold the revision (one restored from a snapshot holds less).
-        if (++this.#compactedIn < eps) return this.#drop(c);
+        // A definite answer from a live node, not a connection failure: try the next node
+        // without the growing back-off.
+        if (++this.#compactedIn < eps) {
+          this.#attempt = 0;
+          return this.#drop(c);
+        }
         const oldest = typeof msg.compact_rev === "number" ? msg.compact_rev : undefined;
         return this.#finish(new WatchError("compacted", text, this.#progress, oldest));
       }

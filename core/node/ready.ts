@@ -6,9 +6,14 @@
  * 2. the leader's own messages (appends to followers) go out at once: the leader may send before
  *    its own append is durable, because it counts itself in a quorum only after `sync()`;
  * 3. a snapshot from the leader is installed durably and restored;
- * 4. entries are appended and the hard state recorded, then made durable with one `sync()`;
- * 5. only then are the other messages (votes, append responses) sent: they promise durability;
- * 6. committed entries are applied; confirmed ReadIndex reads are noted and served;
+ * 4. committed entries are applied. This comes before the round's own `sync()`: an entry is
+ *    committed only once a quorum holds it durably (the leader counts itself only after its
+ *    `sync()`), so applying it — and answering its clients — never waits for the fsync of the
+ *    newer entries this round appends. On the leader that takes one fsync off every write's
+ *    latency: the reply no longer waits for the next batch's fsync. Confirmed ReadIndex reads
+ *    are noted and served here too (a read needs its index applied, not this round's fsync);
+ * 5. entries are appended and the hard state recorded, then made durable with one `sync()`;
+ * 6. only then are the other messages (votes, append responses) sent: they promise durability;
  * 7. the core is told the Ready was handled (`advance`), and the round's after-advance work runs
  *    (a snapshot may be started: the core must know the entries are applied before compacting).
  *
@@ -108,12 +113,12 @@ export class ReadyDriver {
       await st.applySnapshot(rd.snapshot);
       h.restoreSnapshot(rd.snapshot);
     }
+    if (rd.committedEntries.length) h.applyEntries(rd.committedEntries);
+    if (rd.readStates.length) h.onReadStates(rd.readStates);
+    h.serveReads();
     if (rd.entries.length) st.append(rd.entries);
     if (rd.hardState) st.setHardState(rd.hardState);
     if (rd.mustSync || rd.entries.length) await st.sync();
     if (rd.messages.length) h.send(rd.messages);
-    if (rd.committedEntries.length) h.applyEntries(rd.committedEntries);
-    if (rd.readStates.length) h.onReadStates(rd.readStates);
-    h.serveReads();
   }
 }

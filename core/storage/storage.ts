@@ -4,8 +4,9 @@
  *
  * The node calls `append`/`setHardState`/`applySnapshot` for each Raft Ready, then `sync()` once
  * (group commit: one fsync covers everything appended since the previous sync), and only after
- * `sync()` resolves does it send replies that promise durability (appResp, voteResp) or
- * acknowledge client writes. `MemoryStorage` (core/storage/memory.ts) keeps everything in memory;
+ * `sync()` resolves does it send replies that promise durability (appResp, voteResp). Client
+ * writes are acknowledged when their entry is applied, which needs it committed: durable on a
+ * quorum, the leader's own copy counted only after its `sync()` (see `core/node/ready.ts`). `MemoryStorage` (core/storage/memory.ts) keeps everything in memory;
  * the `wal` plugin provides the durable implementation.
  * @module
  */
