@@ -22,7 +22,15 @@ import { KeyEntry, Kind } from "./keyspace.ts";
 import type { EntryValue, Keyspace, KindTag } from "./keyspace.ts";
 import { fail, MAX_REPLY_BYTES, nil, notInteger, ok, syntaxError, tooLarge } from "./reply.ts";
 import { prefixEnd } from "./range.ts";
-import { globMatch, globPrefix, parseCursor, scanSelect } from "./scan.ts";
+import type { KeyTable } from "./key_table.ts";
+import {
+  globMatch,
+  globPrefix,
+  parseCursor,
+  SCAN_MAX_BYTES,
+  scanSelect,
+  type ScanStep,
+} from "./scan.ts";
 import { SortedSet } from "./sorted_set.ts";
 import { expireTime } from "./strings.ts";
 import type { ApplyContext, Argv, ResultSink, Value } from "./types.ts";
@@ -218,6 +226,31 @@ export function cursorBytes(c: number): Uint8Array {
   return asciiBytes(String(c));
 }
 
+/**
+ * One SCAN step over the key table's positions (the cursor is a position: keys never move, and
+ * every replica that applied the same log, or restored the same snapshot, has them at the same
+ * positions — see `key_table.ts`). Examines up to `count` keys (and at most 8 × `count` free
+ * positions), so a step costs O(count) however large the keyspace; every key present for the
+ * whole iteration is returned exactly once.
+ */
+function scanPositions(store: KeyTable, cursor: number, count: number): ScanStep {
+  const items: string[] = [];
+  const span = store.span;
+  let p = cursor;
+  let bytes = 0;
+  for (let seen = 0; p < span && items.length < count && seen < 8 * count + 64; seen++, p++) {
+    const k = store.keyAt(p);
+    if (k === undefined) continue;
+    items.push(k);
+    bytes += k.length + 8;
+    if (bytes > SCAN_MAX_BYTES) {
+      p++;
+      break;
+    }
+  }
+  return { items, next: p >= span ? 0 : p };
+}
+
 function scan(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   const o = scanOpts(argv, 1, out, true);
   if (o === null) return;
@@ -233,7 +266,7 @@ function scan(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
     cands = ks;
   }
   const step = cands === null
-    ? scanSelect(() => store.keys(), store.size, o.cursor, o.count, (k) => k.length + 8)
+    ? scanPositions(store, o.cursor, o.count)
     : scanSelect(() => cands, cands.length, o.cursor, o.count, (k) => k.length + 8);
   const res: Value[] = [];
   const now = ctx.nowMs;
@@ -359,27 +392,25 @@ function expiretime(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink
 
 function randomkey(db: Keyspace, _argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   const store = db.store;
-  const n = store.size;
-  if (n === 0) {
+  const span = store.span;
+  if (store.size === 0) {
     nil(out);
     return;
   }
-  // A random position in the (replicated) insertion order, then the first live key from there.
-  const start = db.rng(ctx).below(n);
+  // A random position of the key table (positions are stable, see `key_table.ts`), then the
+  // first live key from there, wrapping around: O(1) expected while the table is not mostly
+  // free positions, and never more than one pass.
+  const start = db.rng(ctx).below(span);
   const now = ctx.nowMs;
-  let i = 0;
-  let first: string | null = null;
-  for (const [k, e] of store.entries()) {
-    const live = e.expireAt === 0 || e.expireAt > now;
-    if (live && i >= start) {
-      ok(out, keyToBytes(k));
+  for (let n = 0; n < span; n++) {
+    const p = start + n < span ? start + n : start + n - span;
+    const e = store.entryAt(p);
+    if (e !== undefined && (e.expireAt === 0 || e.expireAt > now)) {
+      ok(out, keyToBytes(store.keyAt(p)!));
       return;
     }
-    if (live && first === null) first = k;
-    i++;
   }
-  if (first === null) nil(out);
-  else ok(out, keyToBytes(first));
+  nil(out);
 }
 
 /** Redis 7.0's encoding names for a value, by its default size thresholds. */

@@ -10,6 +10,7 @@
  * @module
  */
 import type { Deque } from "./deque.ts";
+import { KeyTable } from "./key_table.ts";
 import { Leases } from "./leases.ts";
 import { OrderedIndex } from "./ordered_index.ts";
 import { Rng, seedOf } from "./random.ts";
@@ -68,20 +69,6 @@ export class KeyEntry {
     this.modRev = rev;
     this.version++;
   }
-}
-
-/**
- * The minimal key store the keyspace needs. A `Map` (hash, insertion-ordered) implements it
- * today; an ordered index for range/prefix scans can implement it later without touching commands.
- */
-export interface KeyStore {
-  get(key: string): KeyEntry | undefined;
-  set(key: string, e: KeyEntry): unknown;
-  delete(key: string): boolean;
-  clear(): void;
-  readonly size: number;
-  entries(): IterableIterator<[string, KeyEntry]>;
-  keys(): IterableIterator<string>;
 }
 
 /** How many expired keys each write command may reclaim actively (besides the key it touches). */
@@ -149,8 +136,8 @@ class ExpiryHeap {
 
 /** Keys plus expiry bookkeeping. */
 export class Keyspace {
-  /** The key store (insertion-ordered `Map`). */
-  readonly store: KeyStore = new Map<string, KeyEntry>();
+  /** The key store: a hash table that grows a little per write, never all at once (`key_table.ts`). */
+  readonly store: KeyTable = new KeyTable();
   /** The leases and the keys attached to each (kept in step by add/remove/clear/setLease). */
   readonly leases: Leases = new Leases();
   /** Every key of the store in byte order (RANGE, KEYS; see `ordered_index.ts`). */
@@ -235,11 +222,15 @@ export class Keyspace {
     return e;
   }
 
-  /** Adds a new key (the caller checked it is absent). */
-  add(key: string, e: KeyEntry): void {
+  /**
+   * Adds a new key (the caller checked it is absent); `pos` places it at that position of the
+   * key table (a snapshot being restored, see `key_table.ts`).
+   */
+  add(key: string, e: KeyEntry, pos = -1): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     if (this.changes !== null) this.changes.note(key, undefined);
-    this.store.set(key, e);
+    if (pos < 0) this.store.set(key, e);
+    else this.store.placeAt(pos, key, e);
     this.index.addNew(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
     if (e.lease !== 0) this.leases.attach(key, e.lease);

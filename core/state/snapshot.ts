@@ -1,8 +1,12 @@
 /**
  * The state machine's snapshot format: a compact, self-checking binary encoding of every key.
  *
- * Layout: `"TKVS"` magic, version byte (2), varint key count, the keys, then a CRC-32 (IEEE,
- * big-endian) of everything before it. Each key: kind byte, key bytes, varint expireAt, varint
+ * Layout: `"TKVS"` magic, version byte (3), varint key count, the key table's layout (version 3:
+ * varint span, varint free-position count, the free positions bottom of the stack first), the
+ * keys, then a CRC-32 (IEEE, big-endian) of everything before it. Each key: (version 3) a varint
+ * position tag — `2 × gap` for a key of the position-ordered walk (gap = positions skipped since
+ * the previous one), `2 × position + 1` for one preserved out of order — then kind byte, key
+ * bytes, varint expireAt, varint
  * createRev, varint modRev, varint version (not in version-1 snapshots: read as 1), then the
  * value by kind — string: bytes; list/set: varint count +
  * items; hash: varint count + (field, value) pairs; zset: varint count + (member, float64 score)
@@ -13,9 +17,11 @@
  * varint renewedAt (ms), varint renewRev, varint key count + keys (each key present in the
  * snapshot, on at most one lease). A state without leases encodes exactly as before it existed.
  *
- * Keys, set members and hash fields are written in the state's own (insertion) order, which is
- * replicated, so equal states (same applied log) produce identical bytes, and a restored replica
- * keeps the same order (e.g. HKEYS) as the one that applied the log.
+ * Keys are written in key-table position order, set members and hash fields in insertion order:
+ * both are replicated, so equal states (same applied log) produce identical bytes, and a restored
+ * replica keeps the same positions (RANDOMKEY, the snapshot's own order) and member order (e.g.
+ * HKEYS) as the one that applied the log. Versions 1 and 2 have no layout: keys take positions
+ * 0, 1, 2, ... in the order written.
  * @module
  */
 import { crc32 as nativeCrc32 } from "@node-rs/crc32";
@@ -27,7 +33,7 @@ import { Lease, MAX_LEASE_TTL, MAX_LEASES, MIN_LEASE_TTL } from "./leases.ts";
 import { SortedSet } from "./sorted_set.ts";
 
 const MAGIC = [0x54, 0x4b, 0x56, 0x53]; // "TKVS"
-const VERSION = 2;
+const VERSION = 3;
 /** The oldest snapshot version still read (1: no per-key version field). */
 const OLDEST_VERSION = 1;
 /** Marks the leases section after the keys. */
@@ -183,7 +189,10 @@ export class SnapshotEncoder {
   readonly #db: Keyspace;
   readonly #w: Writer;
   readonly #gen: number;
-  readonly #it: IterableIterator<[string, KeyEntry]>;
+  /** The key table's span at the start, the next position to walk, the last one written. */
+  readonly #span: number;
+  #next = 0;
+  #last = -1;
   #preserved: Writer | null = null;
   /** The leases section, encoded at the start (it is small: ids, ttls and the attached keys). */
   readonly #leases: Writer | null;
@@ -201,12 +210,21 @@ export class SnapshotEncoder {
     this.#crcPos = w.pos;
     for (const m of MAGIC) w.byte(m);
     w.byte(VERSION);
-    w.varint(db.store.size); // every key present now is written exactly once
+    const t = db.store;
+    w.varint(t.size); // every key present now is written exactly once
+    this.#span = t.span;
+    w.varint(t.span);
+    const free = t.freeList();
+    w.varint(free.length);
+    for (const p of free) w.varint(p);
     this.#w = w;
     this.#db = db;
     this.#leases = encodeLeases(db);
-    this.#gen = db.beginSnapshot((k, e) => encodeEntry(this.#preserved ??= new Writer(4096), k, e));
-    this.#it = db.store.entries();
+    this.#gen = db.beginSnapshot((k, e) => {
+      const pw = this.#preserved ??= new Writer(4096);
+      pw.varint(2 * t.positionOf(k) + 1); // still in the table: preserved before it changes
+      encodeEntry(pw, k, e);
+    });
   }
 
   /** Encodes up to `budget` more entries; true once every entry is written. */
@@ -214,17 +232,23 @@ export class SnapshotEncoder {
     if (this.#done) return true;
     const w = this.#w;
     const gen = this.#gen;
+    const t = this.#db.store;
     for (let n = 0; n < budget; n++) {
-      const r = this.#it.next();
-      if (r.done) {
+      const p = this.#next;
+      if (p >= this.#span) {
         this.#done = true;
         this.#db.endSnapshot();
         return true;
       }
-      const [k, e] = r.value;
-      if (e.snapSeen === gen) continue; // preserved earlier, or created after the start
+      this.#next = p + 1;
+      // Keys never move (key_table.ts): the walk sees every key present at the start that has
+      // not changed since; a position freed and reused meanwhile holds a new key (skipped).
+      const e = t.entryAt(p);
+      if (e === undefined || e.snapSeen === gen) continue; // free, preserved, or new
       e.snapSeen = gen;
-      encodeEntry(w, k, e);
+      w.varint(2 * (p - this.#last - 1));
+      this.#last = p;
+      encodeEntry(w, t.keyAt(p)!, e);
     }
     this.#checksum();
     return false;
@@ -363,7 +387,25 @@ export function decodeSnapshot(data: Uint8Array): Keyspace {
   r.pos = 5;
   const db = new Keyspace();
   const nkeys = r.count(5);
+  // The key table's layout (version 3): positions below span, each a key or free.
+  let span = nkeys;
+  let free: number[] = [];
+  if (format >= 3) {
+    span = r.varint();
+    const nfree = r.count(1);
+    if (span !== nkeys + nfree) r.fail(`span ${span} is not ${nkeys} keys + ${nfree} free`);
+    free = new Array(nfree);
+    for (let i = 0; i < nfree; i++) free[i] = r.varint();
+  }
+  let last = -1;
   for (let i = 0; i < nkeys; i++) {
+    let pos = i;
+    if (format >= 3) {
+      const tag = r.varint();
+      pos = tag % 2 === 1 ? (tag - 1) / 2 : last + 1 + tag / 2;
+      if (tag % 2 === 0) last = pos;
+      if (pos >= span) r.fail(`key position ${pos} beyond span ${span}`);
+    }
     const kind = r.byte();
     if (kind > Kind.ZSET) r.fail(`unknown type ${kind}`);
     const key = r.key();
@@ -421,7 +463,16 @@ export function decodeSnapshot(data: Uint8Array): Keyspace {
     e.modRev = modRev;
     e.version = version;
     e.expireAt = expireAt;
-    db.add(key, e);
+    try {
+      db.add(key, e, pos);
+    } catch (err) {
+      r.fail((err as Error).message); // two keys at one position
+    }
+  }
+  try {
+    db.store.restoreFree(span, free);
+  } catch (err) {
+    r.fail((err as Error).message);
   }
   if (r.pos < end && r.buf[r.pos] === LEASES_SECTION) decodeLeases(r, db);
   if (r.pos !== end) r.fail("trailing bytes");

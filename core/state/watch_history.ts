@@ -15,7 +15,8 @@
  * events for every revision and any node can serve a watch.
  * @module
  */
-import { type KeyEntry, type KeyStore, Kind } from "./keyspace.ts";
+import type { KeyTable } from "./key_table.ts";
+import { type KeyEntry, Kind } from "./keyspace.ts";
 
 /** Event types (the wire's event type numbers: never renumber). */
 export const EventType = { PUT: 0, DELETE: 1, FLUSH: 2 } as const;
@@ -221,7 +222,7 @@ export class WatchHistory {
    * Turns what the recorder saw during the entry at `index` into events (see the module doc),
    * reading each touched key's state from `store`, then drops what the bounds no longer allow.
    */
-  commit(index: number, store: KeyStore): void {
+  commit(index: number, store: KeyTable): void {
     const r = this.recorder;
     if (index <= this.#rev) {
       r.reset();
@@ -252,7 +253,7 @@ export class WatchHistory {
    * gone and existed when first touched. Only when some touched key is gone does this hash keys
    * (to find each one's first note); batches of writes alone never do.
    */
-  #derive(index: number, store: KeyStore): void {
+  #derive(index: number, store: KeyTable): void {
     const r = this.recorder;
     const { keys, existed } = r;
     const n = keys.length;

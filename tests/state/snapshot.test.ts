@@ -163,8 +163,13 @@ describe("snapshot / restore", () => {
       withBody(snap, (b) => (b[0] = 0x58)), // magic
       withBody(snap, (b) => (b[4] = 9)), // version
       withBody(snap, (b) => b.push(0)), // trailing bytes
-      withBody(snap, (b) => (b[6] = 7)), // unknown type of the first key
-      withBody(snap, (b) => (b[5] = b[5] + 1)), // one key more than present
+      // Body (version 3): magic(4) version(1) count(1) span(1) free count(1 = 0), then the first
+      // key's position tag(1) and type(1).
+      withBody(snap, (b) => (b[9] = 7)), // unknown type of the first key
+      withBody(snap, (b) => (b[5] = b[5] + 1)), // one key more than the span holds
+      withBody(snap, (b) => (b[5] = b[5] + 1, b[6] = b[6] + 1)), // one key more than present
+      withBody(snap, (b) => (b[6] = b[6] + 1)), // a position neither a key nor free
+      withBody(snap, (b) => (b[8] = 2 * 9)), // the first key beyond the span
       withBody(snap, (b) => (b[5] = 200)), // absurd key count
     ];
     for (let cut = 1; cut < snap.length; cut += 3) bad.push(snap.subarray(0, cut));
@@ -187,12 +192,43 @@ describe("snapshot / restore", () => {
     const h = new Harness();
     h.ok("SET", "a", "1");
     const snap = h.sm.snapshot();
-    // Body: magic(4) version(1) count(1) then one key record; duplicate the record.
+    // Body: magic(4) version(1) count(1) span(1) free count(1) then one key record (position
+    // tag first); duplicate the record (its tag 0 puts the copy at the next position).
     const dup = withBody(snap, (b) => {
-      const rec = b.slice(6);
+      const rec = b.slice(8);
       b[5] = 2;
+      b[6] = 2;
       b.push(...rec);
     });
     expect(() => h.sm.restore(dup)).toThrow(/duplicate key/);
+  });
+
+  test("the key table's layout is checked: positions, free positions, span", () => {
+    const h = new Harness();
+    for (const k of ["a", "b", "c"]) h.ok("SET", k, "v");
+    h.run("DEL", "b"); // position 1 is free
+    const snap = h.sm.snapshot();
+    // Body: magic(4) version(1) count(1)=2 span(1)=3 free count(1)=1 free[0](1)=1, then the
+    // records: "a" (tag 0: position 0), "c" (tag 2: gap 1, position 2).
+    const body = Array.from(snap.subarray(0, snap.length - 4));
+    expect(body.slice(5, 9)).toEqual([2, 3, 1, 1]);
+    const bad: [string, (b: number[]) => void][] = [
+      ["free position 0 holds a key", (b) => (b[8] = 0)],
+      ["bad free position 5", (b) => (b[8] = 5)],
+      ["two keys at position 0", (b) => (b[body.indexOf(99) - 3] = 1)], // "c"'s tag (before type, length) as 2 × 0 + 1
+    ];
+    for (const [why, edit] of bad) {
+      expect(() => h.sm.restore(withBody(snap, edit))).toThrow(why);
+    }
+    // A restored replica keeps the positions and the free stack: the next new key takes the
+    // freed position on both.
+    const r = new Harness();
+    r.sm.restore(snap);
+    expect(r.sm.snapshot()).toEqual(snap);
+    r.ctx.index = h.ctx.index;
+    r.ctx.nowMs = h.ctx.nowMs;
+    h.ok("SET", "d", "v");
+    r.ok("SET", "d", "v");
+    expect(r.sm.snapshot()).toEqual(h.sm.snapshot());
   });
 });

@@ -1,0 +1,358 @@
+/**
+ * The keyspace's key → entry table: a hash table that never stops the world to grow (#11).
+ *
+ * A JavaScript `Map` grows by rehashing every entry at once: 145 ms at 2²¹ keys, 285 ms at 2²²,
+ * and every replica does it at the same log index, so heartbeats stop on all of them together.
+ * This table splits the work the way Redis's dict does, a little per write:
+ *
+ * - **Dense storage** in pages of 65,536 positions: the key (string), the entry and the key's hash
+ *   (an `Int32Array` page) at one position each. A key keeps its position for as long as it
+ *   lives; a freed position is reused by a later key (a stack of free positions), so there is no
+ *   compaction that would move keys, and pages are added one at a time (never a copy of all).
+ * - **An index**: open addressing with linear probing over an `Int32Array` of pairs (position + 1,
+ *   hash; 0 = empty), at most 3/4 full, with backward-shift deletion (no tombstones). A probe
+ *   compares the hash beside the position (same cache line) before it touches a key string.
+ * - **Incremental growth**: when the index is 3/4 full, a twice-as-large one is allocated and the
+ *   live positions are moved into it {@link MIGRATE_PER_WRITE} per write. Until that is done,
+ *   lookups try the new index, then the old; new keys go to the new one only; the old one only
+ *   loses deleted keys.
+ *
+ * Iteration walks positions in order, so it is safe while the table changes (what the snapshot
+ * encoder needs, see `snapshot.ts`): a key present throughout is visited exactly once (keys never
+ * move); a deleted key is not visited after its deletion; a key added meanwhile may or may not be
+ * visited. The order is a function of this replica's history (the hash seed plays no part in it),
+ * and positions give SCAN a stable cursor and RANDOMKEY an O(1) pick (see `keys.ts`).
+ *
+ * The hash is seeded per process (a key set built to collide on one seed does not on another), and
+ * it only decides where the index looks: nothing observable depends on it.
+ * @module
+ */
+import type { KeyEntry } from "./keyspace.ts";
+
+/** Positions per page (a power of two). */
+const PAGE_BITS = 16;
+const PAGE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE - 1;
+/** The index's first size (slots, a power of two). */
+const MIN_SLOTS = 1024;
+/** Positions moved to the new index per write while it grows. */
+export const MIGRATE_PER_WRITE = 64;
+
+const SEED = (() => {
+  const b = new Uint32Array(1);
+  crypto.getRandomValues(b);
+  return b[0] | 0;
+})();
+
+/** The table's 32-bit hash of a key (one code unit per byte, see `bytes.ts`), seeded per process. */
+export function hashKey(s: string): number {
+  const n = s.length;
+  let h = SEED ^ n;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const w = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) |
+      (s.charCodeAt(i + 3) << 24);
+    h = Math.imul(h ^ w, 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  for (; i < n; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+function newPage<T>(): (T | undefined)[] {
+  const a: (T | undefined)[] = [];
+  for (let i = 0; i < PAGE; i++) a.push(undefined); // packed: a fast-elements array
+  return a;
+}
+
+/** Key → entry, insertion-stable positions, incremental growth (see the module comment). */
+export class KeyTable {
+  #keys: (string | undefined)[][] = [];
+  #vals: (KeyEntry | undefined)[][] = [];
+  #hashes: Int32Array[] = [];
+  /** Positions handed out so far (the high-water mark); positions below it may be free. */
+  #span = 0;
+  /** Freed positions below `#span`, reused last-freed first. */
+  #free: number[] = [];
+  #size = 0;
+  /** The index: pairs (position + 1, hash); position 0 = an empty slot. */
+  #slots = new Int32Array(2 * MIN_SLOTS);
+  /** While growing: the previous index, and how far (in positions) it has been moved. */
+  #old: Int32Array | null = null;
+  #moved = 0;
+  /** Positions below this were handed out before the growth began (the ones to move). */
+  #moveEnd = 0;
+
+  /** Live keys. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Positions handed out (live or free): SCAN cursors and RANDOMKEY picks are below it. */
+  get span(): number {
+    return this.#span;
+  }
+
+  /** The key at `pos`, or undefined for a free (or never used) position. */
+  keyAt(pos: number): string | undefined {
+    if (pos < 0 || pos >= this.#span) return undefined;
+    return this.#keys[pos >>> PAGE_BITS][pos & PAGE_MASK];
+  }
+
+  /** The entry at `pos`, or undefined. */
+  entryAt(pos: number): KeyEntry | undefined {
+    if (pos < 0 || pos >= this.#span) return undefined;
+    return this.#vals[pos >>> PAGE_BITS][pos & PAGE_MASK];
+  }
+
+  #hashAt(pos: number): number {
+    return this.#hashes[pos >>> PAGE_BITS][pos & PAGE_MASK];
+  }
+
+  /** The slot of `key` in `slots` (its index in the pair array), or -1. */
+  #find(slots: Int32Array, key: string, h: number): number {
+    const mask = (slots.length >> 1) - 1;
+    let i = h & mask;
+    for (;;) {
+      const v = slots[2 * i];
+      if (v === 0) return -1;
+      if (slots[2 * i + 1] === h) {
+        const pos = v - 1;
+        if (this.#keys[pos >>> PAGE_BITS][pos & PAGE_MASK] === key) return i;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** The position of `key`, or -1. */
+  #position(key: string, h: number): number {
+    let i = this.#find(this.#slots, key, h);
+    if (i >= 0) return this.#slots[2 * i] - 1;
+    const old = this.#old;
+    if (old === null) return -1;
+    i = this.#find(old, key, h);
+    return i >= 0 ? old[2 * i] - 1 : -1;
+  }
+
+  /** The position of `key`, or -1 (the snapshot records where each key lives). */
+  positionOf(key: string): number {
+    return this.#position(key, hashKey(key));
+  }
+
+  get(key: string): KeyEntry | undefined {
+    const pos = this.#position(key, hashKey(key));
+    return pos < 0 ? undefined : this.#vals[pos >>> PAGE_BITS][pos & PAGE_MASK];
+  }
+
+  has(key: string): boolean {
+    return this.#position(key, hashKey(key)) >= 0;
+  }
+
+  set(key: string, e: KeyEntry): this {
+    const h = hashKey(key);
+    const at = this.#position(key, h);
+    if (at >= 0) {
+      this.#vals[at >>> PAGE_BITS][at & PAGE_MASK] = e;
+      return this;
+    }
+    if (this.#old !== null) this.#migrate(MIGRATE_PER_WRITE);
+    if ((this.#size + 1) * 8 > this.#slots.length * 3) this.#grow(); // 3/4 of the pairs
+    // The position depends only on the sequence of sets and deletes (not on the index's growth),
+    // so replicas that applied the same log, or restored the same snapshot, agree on it.
+    const pos = this.#free.length > 0 ? this.#free.pop()! : this.#span++;
+    this.#put(pos, key, e, h);
+    return this;
+  }
+
+  /** Adds pages until page `page` exists. */
+  #pagesTo(page: number): void {
+    while (page >= this.#keys.length) {
+      this.#keys.push(newPage<string>());
+      this.#vals.push(newPage<KeyEntry>());
+      this.#hashes.push(new Int32Array(PAGE));
+    }
+  }
+
+  #put(pos: number, key: string, e: KeyEntry, h: number): void {
+    const page = pos >>> PAGE_BITS;
+    this.#pagesTo(page);
+    const off = pos & PAGE_MASK;
+    this.#keys[page][off] = key;
+    this.#vals[page][off] = e;
+    this.#hashes[page][off] = h;
+    insert(this.#slots, h, pos);
+    this.#size++;
+  }
+
+  /**
+   * Restore (`snapshot.ts`): puts a key absent from the table at position `pos`, which must be
+   * unused. Then {@link restoreFree} once every key is placed. Throws on a used position.
+   */
+  placeAt(pos: number, key: string, e: KeyEntry): void {
+    if (!Number.isSafeInteger(pos) || pos < 0) throw new Error(`bad key position ${pos}`);
+    if (pos < this.#span && this.keyAt(pos) !== undefined) {
+      throw new Error(`two keys at position ${pos}`);
+    }
+    if ((this.#size + 1) * 8 > this.#slots.length * 3) {
+      this.#grow();
+      this.#migrate(Infinity);
+    }
+    if (pos >= this.#span) this.#span = pos + 1;
+    this.#put(pos, key, e, hashKey(key));
+  }
+
+  /**
+   * Restore: the table's free positions, bottom of the stack first (as {@link freeList} gave
+   * them), and its span. Every position below `span` must be either a placed key or listed here
+   * exactly once; throws otherwise.
+   */
+  restoreFree(span: number, free: readonly number[]): void {
+    if (span < this.#span || span !== this.#size + free.length) {
+      throw new Error(
+        `span ${span} does not match ${this.#size} keys and ${free.length} free positions`,
+      );
+    }
+    if (span > 0) this.#pagesTo((span - 1) >>> PAGE_BITS);
+    this.#span = span;
+    const seen = new Uint8Array(span);
+    for (const p of free) {
+      if (!Number.isSafeInteger(p) || p < 0 || p >= span || seen[p] === 1) {
+        throw new Error(`bad free position ${p}`);
+      }
+      seen[p] = 1;
+      if (this.keyAt(p) !== undefined) throw new Error(`free position ${p} holds a key`);
+    }
+    this.#free = free.slice();
+  }
+
+  /** The free positions, bottom of the stack first (for the snapshot; a copy). */
+  freeList(): number[] {
+    return this.#free.slice();
+  }
+
+  delete(key: string): boolean {
+    const h = hashKey(key);
+    let pos = -1;
+    const i = this.#find(this.#slots, key, h);
+    if (i >= 0) {
+      pos = this.#slots[2 * i] - 1;
+      this.#unlink(this.#slots, i);
+    }
+    const old = this.#old;
+    if (old !== null) {
+      const j = this.#find(old, key, h);
+      if (j >= 0) {
+        pos = old[2 * j] - 1;
+        this.#unlink(old, j);
+      }
+    }
+    if (pos < 0) return false;
+    const page = pos >>> PAGE_BITS;
+    const off = pos & PAGE_MASK;
+    this.#keys[page][off] = undefined;
+    this.#vals[page][off] = undefined;
+    this.#free.push(pos);
+    this.#size--;
+    // Empty: start afresh (also mid-growth: whether a reset happens must not depend on the
+    // index, or a restored replica, whose index is sized differently, would diverge).
+    if (this.#size === 0) this.#reset();
+    return true;
+  }
+
+  clear(): void {
+    this.#reset();
+  }
+
+  #reset(): void {
+    this.#keys = [];
+    this.#vals = [];
+    this.#hashes = [];
+    this.#span = 0;
+    this.#free = [];
+    this.#size = 0;
+    this.#slots = new Int32Array(2 * MIN_SLOTS);
+    this.#old = null;
+    this.#moved = 0;
+    this.#moveEnd = 0;
+  }
+
+  /** Removes slot `i` of `slots`, shifting back the entries that probed past it. */
+  #unlink(slots: Int32Array, i: number): void {
+    const mask = (slots.length >> 1) - 1;
+    let hole = i;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const v = slots[2 * j];
+      if (v === 0) break;
+      const h = slots[2 * j + 1];
+      // The entry at j may fill the hole when the hole lies on its probe path (home .. j).
+      if (((j - (h & mask)) & mask) >= ((j - hole) & mask)) {
+        slots[2 * hole] = v;
+        slots[2 * hole + 1] = h;
+        hole = j;
+      }
+    }
+    slots[2 * hole] = 0;
+    slots[2 * hole + 1] = 0;
+  }
+
+  #grow(): void {
+    // A growth still under way finishes first (it is at most a few writes' worth of moves).
+    if (this.#old !== null) this.#migrate(Infinity);
+    this.#old = this.#slots;
+    this.#slots = new Int32Array(this.#old.length * 2);
+    this.#moved = 0;
+    this.#moveEnd = this.#span;
+  }
+
+  /** Moves up to `budget` positions from the old index into the new one. */
+  #migrate(budget: number): void {
+    const end = this.#moveEnd;
+    let p = this.#moved;
+    const stop = Math.min(end, p + budget);
+    for (; p < stop; p++) {
+      const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
+      if (k === undefined) continue;
+      const h = this.#hashAt(p);
+      // A freed position may have been reused while growing: its key went to the new index.
+      if (this.#find(this.#slots, k, h) < 0) insert(this.#slots, h, p);
+    }
+    this.#moved = p;
+    if (p >= end) this.#old = null;
+  }
+
+  /** Live `[key, entry]` pairs in position order; safe while the table changes. */
+  *entries(): IterableIterator<[string, KeyEntry]> {
+    for (let p = 0; p < this.#span; p++) {
+      const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
+      if (k !== undefined) yield [k, this.#vals[p >>> PAGE_BITS][p & PAGE_MASK]!];
+    }
+  }
+
+  /** Live keys in position order. */
+  *keys(): IterableIterator<string> {
+    for (let p = 0; p < this.#span; p++) {
+      const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
+      if (k !== undefined) yield k;
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, KeyEntry]> {
+    return this.entries();
+  }
+}
+
+/** Puts position `pos` (hash `h`) in the first empty slot of its probe path. */
+function insert(slots: Int32Array, h: number, pos: number): void {
+  const mask = (slots.length >> 1) - 1;
+  let i = h & mask;
+  while (slots[2 * i] !== 0) i = (i + 1) & mask;
+  slots[2 * i] = pos + 1;
+  slots[2 * i + 1] = h;
+}
