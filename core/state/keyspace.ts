@@ -26,12 +26,22 @@ export type KindTag = (typeof Kind)[keyof typeof Kind];
 /** The value held by a key, by kind. */
 export type EntryValue = Uint8Array | Deque | Set<string> | Map<string, Uint8Array> | SortedSet;
 
+const EMPTY = new ArrayBuffer(0);
+
 /** One key's state. Mutable in place; `value`'s runtime type follows `kind`. */
 export class KeyEntry {
   /** Data type tag. */
   kind: KindTag;
-  /** The value (bytes for strings; collection objects for the others). */
-  value: EntryValue;
+  /**
+   * The value's storage. A string's bytes are kept as (buffer, offset, length), not as a
+   * `Uint8Array`: a view is a JS object of ~64 bytes, one per key, that the major GC would walk
+   * millions of (#11); the buffer is shared (a slab of many values, see `bytes.ts`). Collections
+   * are kept as they are.
+   */
+  #v: ArrayBufferLike | Exclude<EntryValue, Uint8Array>;
+  #bytes = false;
+  #off = 0;
+  #len = 0;
   /** Absolute expiry time in ms (leader clock), 0 = no expiry. */
   expireAt: number;
   /** Log index of the write that created the key (etcd's create_revision). */
@@ -53,6 +63,7 @@ export class KeyEntry {
 
   constructor(kind: KindTag, value: EntryValue, rev: number) {
     this.kind = kind;
+    this.#v = EMPTY;
     this.value = value;
     this.expireAt = 0;
     this.createRev = rev;
@@ -61,6 +72,34 @@ export class KeyEntry {
     this.snapSeen = 0;
     this.lease = 0;
     this.watchSeen = 0;
+  }
+
+  /**
+   * The value: a string's bytes (a fresh view each read: string values are never changed in
+   * place, so a view stays valid for as long as it is held) or the collection object.
+   */
+  get value(): EntryValue {
+    const v = this.#v;
+    return this.#bytes
+      ? new Uint8Array(v as ArrayBufferLike, this.#off, this.#len)
+      : v as EntryValue;
+  }
+
+  set value(x: EntryValue) {
+    if (x instanceof Uint8Array) {
+      this.#v = x.buffer;
+      this.#bytes = true;
+      this.#off = x.byteOffset;
+      this.#len = x.byteLength;
+    } else {
+      this.#v = x;
+      this.#bytes = false;
+    }
+  }
+
+  /** Bytes of a string value (0 for collections), without making a view. */
+  get byteLength(): number {
+    return this.#bytes ? this.#len : 0;
   }
 
   /** Records a change made by the entry at log index `rev` (mod revision and version). */
