@@ -433,6 +433,10 @@ export class Node implements TinyKVNode {
       applied: this.#state.applied,
       maxInflight: c.raft_append_batch,
       maxSizePerMsg: 4 * 1024 * 1024,
+      // ~27 batches of 100 SETs: 5-10 ms of applying per round, so one round never holds the
+      // event loop for long (a follower catching up on 4 MiB at once held it 100-350 ms, its
+      // ticks and heartbeats waited, and elections followed).
+      maxCommittedSizePerReady: 256 * 1024,
       preVote: true,
       checkQuorum: true,
       random: this.#random,

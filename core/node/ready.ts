@@ -17,7 +17,9 @@
  * 7. the core is told the Ready was handled (`advance`), and the round's after-advance work runs
  *    (a snapshot may be started: the core must know the entries are applied before compacting).
  *
- * Rounds never overlap: a round awaits storage, and a new one starts only when it ended.
+ * Rounds never overlap: a round awaits storage, and a new one starts only when it ended, on a later
+ * event-loop turn. A round applies a bounded slice of the committed entries (the core's
+ * `maxCommittedSizePerReady`), so a backlog is applied a slice per turn.
  * @module
  */
 import type {
@@ -31,7 +33,7 @@ import type {
   Snapshot,
 } from "../raft/types.ts";
 import type { Storage } from "../storage/storage.ts";
-import type { Scheduler } from "../env/time.ts";
+import { nextTurn, type Scheduler } from "../env/time.ts";
 
 /** What the driver calls for the parts of a Ready (see the module comment for the order). */
 export interface ReadyHandlers {
@@ -93,7 +95,13 @@ export class ReadyDriver {
 
   async #run(): Promise<void> {
     try {
+      let rounds = 0;
       while (!this.#stopped && this.#raft.hasReady()) {
+        // Consecutive rounds (a backlog of committed entries, handed out a bounded slice per
+        // Ready) give the event loop a turn in between: incoming messages, ticks and client I/O
+        // run, so catching up never holds the loop for more than one slice.
+        if (rounds++ > 0) await nextTurn(this.#scheduler);
+        if (this.#stopped || !this.#raft.hasReady()) break;
         const rd = this.#raft.ready();
         await this.#handle(rd);
         this.#raft.advance(rd);

@@ -330,7 +330,9 @@ export class RaftNode implements RawNode {
     const snapshot = log.pendingSnapshot;
     const rd: Ready = {
       entries,
-      committedEntries: log.nextCommitted(this.#cfg.maxSizePerMsg),
+      committedEntries: log.nextCommitted(
+        this.#cfg.maxCommittedSizePerReady ?? this.#cfg.maxSizePerMsg,
+      ),
       messages: this.#msgs,
       leaderMessages: this.#leaderMsgs,
       readStates: this.#readStates,

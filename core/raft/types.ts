@@ -192,6 +192,12 @@ export interface RaftConfig {
   maxInflight: number;
   /** Max bytes per AppendEntries. */
   maxSizePerMsg: number;
+  /**
+   * Max bytes of committed entries handed out by one `Ready` (at least one entry): applying is
+   * synchronous, so this bounds how long one round keeps the event loop; the rest comes in the
+   * next Readys (etcd-io/raft's MaxCommittedSizePerReady). Default: `maxSizePerMsg`.
+   */
+  maxCommittedSizePerReady?: number;
   preVote: boolean;
   checkQuorum: boolean;
   /** Seeded random source in [0, 1). */

@@ -222,3 +222,31 @@ for (const seed of [5, 6]) {
     expect(walk(ix, "", null, true, Infinity)).toEqual([...ref].reverse());
   });
 }
+
+test("buffered adds removed before a merge: add/delete cycles past the buffer's size, holes, has", () => {
+  const ix = new OrderedIndex();
+  // A lock-style workload: the same key created and removed over and over, with no ordered read
+  // in between. Every cycle takes a slot of the buffer's table: it must merge (and clear) in time.
+  for (let i = 0; i < 20_000; i++) {
+    ix.addNew("lock");
+    expect(ix.has("lock")).toBe(true);
+    expect(ix.delete("lock", i + 1)).toBe(true);
+    expect(ix.has("lock")).toBe(false);
+  }
+  expect(ix.size).toBe(0);
+  // Holes among live buffered keys; deletes of keys that were never added; then one read.
+  const live = new Set<string>();
+  for (let i = 0; i < 3000; i++) {
+    const k = `k${i}`;
+    ix.addNew(k);
+    live.add(k);
+    if (i % 3 === 0) {
+      expect(ix.delete(`k${i - 1}`, 1)).toBe(i > 0);
+      live.delete(`k${i - 1}`);
+    }
+    expect(ix.delete(`absent${i}`, 1)).toBe(false);
+  }
+  expect(ix.size).toBe(live.size);
+  ix.verify();
+  expect(walk(ix, "", null, false, Infinity)).toEqual([...live].sort());
+});
