@@ -22,7 +22,7 @@ import { crc32c } from "@node-rs/crc32";
 import { Code } from "../../protocol/codes.ts";
 import { batchKey } from "../../core/node/pending.ts";
 import { type BatchResult, type ClientBatch, definePlugin } from "../../core/plugin/plugin.ts";
-import { keptForRetries, ResultCache } from "./cache.ts";
+import { keptForRetries, ResultCache, resultOf } from "./cache.ts";
 
 const MiB = 1024 * 1024;
 
@@ -88,7 +88,7 @@ export function createIdempotencyPlugin() {
           },
         };
       }
-      if (same(batch, hit.digest, hit.length)) return { respond: hit.result };
+      if (same(batch, hit.digest, hit.length)) return { respond: resultOf(hit) };
       return {
         reject: {
           code: Code.BATCH_CONFLICT,
@@ -100,7 +100,7 @@ export function createIdempotencyPlugin() {
       const hit = cache!.get(batchKey(batch.clientId, batch.batchId));
       if (!hit) return undefined;
       return same(batch, hit.digest, hit.length)
-        ? hit.result
+        ? resultOf(hit)
         : conflict(batch.count, batch.batchId);
     },
     onApply(entry, results) {

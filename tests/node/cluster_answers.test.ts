@@ -15,6 +15,7 @@ import { startNode } from "../../core/node/node.ts";
 import type { TinyKVNode } from "../../core/node/types.ts";
 import { batchKey } from "../../core/node/pending.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
+import { resultOf } from "../../plugins/idempotency/cache.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
@@ -75,7 +76,10 @@ test(
     const results = await waitFor(
       "every replica to apply the batch",
       () => {
-        const r = caches.map((x) => x.cache()?.get(key)?.result);
+        const r = caches.map((x) => {
+          const hit = x.cache()?.get(key);
+          return hit === undefined ? undefined : resultOf(hit);
+        });
         return r.every((x) => x !== undefined) ? r : undefined;
       },
     );

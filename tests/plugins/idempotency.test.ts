@@ -140,3 +140,45 @@ test("every node loads idempotency: with --plugins wal, none, or nothing listed"
   expect(await names(["coalesce"])).toEqual(["idempotency", "coalesce"]);
   expect(await names(["coalesce", "idempotency"])).toEqual(["coalesce", "idempotency"]);
 });
+
+test("uniform results (a batch of 100 OKs) are kept compactly: small snapshot, exact replies after restore", () => {
+  const p = createIdempotencyPlugin();
+  const ctx = fakeContext({}, p);
+  p.setup!(ctx);
+  const batches: ClientBatch[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const b = batch(`u${i}`, Array.from({ length: 100 }, (_, j) => ["SET", `k${i}:${j}`, "v"]));
+    batches.push(b);
+    p.onApply!(entry(i + 1, 1000 + i, [b]), [i % 2 === 0 ? ok(100) : mixed()], ctx);
+  }
+  const snap = p.snapshot!(ctx) as Uint8Array;
+  // 1,000 uniform rows of a few dozen bytes, 1,000 full rows of 100 slots (~500 bytes each).
+  expect(snap.length).toBeLessThan(1000 * 80 + 1000 * 700);
+  const q = createIdempotencyPlugin();
+  const qctx = fakeContext({}, q);
+  q.setup!(qctx);
+  q.restore!(snap, qctx);
+  for (const i of [0, 1, 1998, 1999]) {
+    const want = i % 2 === 0 ? ok(100) : mixed();
+    expect(q.onBatch!(batches[i], qctx)).toEqual({ respond: want });
+    expect(q.beforeApply!(batches[i], entry(5000, 3000, [batches[i]]), qctx)).toEqual(want);
+  }
+  // A version-1 snapshot (every row with three arrays) still restores.
+  const v1 = encodeCbor({
+    v: 1,
+    now: 1000,
+    rows: [["c1\u0000x", 0, 0, 1000, [Code.OK], ["OK"], [null]]],
+  }).slice();
+  q.restore!(v1, qctx);
+  // A uniform row claiming more slots than a batch can hold is refused.
+  const bad = encodeCbor({ v: 2, now: 1, rows: [["k", 0, 0, 1, 1e9, Code.OK, "OK"]] }).slice();
+  expect(() => q.restore!(bad, qctx)).toThrow(/malformed uniform row/);
+});
+
+function mixed(): BatchResult {
+  const r = ok(100);
+  r.codes[7] = Code.NOT_INTEGER;
+  r.data[7] = null;
+  r.errors[7] = "value is not an integer or out of range";
+  return r;
+}
