@@ -28,6 +28,17 @@ export type EntryValue = Uint8Array | Deque | Set<string> | Map<string, Uint8Arr
 
 const EMPTY = new ArrayBuffer(0);
 
+/** A view of the last buffer asked for (see {@link KeyEntry.copyBytes}). */
+let lastBuf: ArrayBufferLike = EMPTY;
+let lastView: Uint8Array = new Uint8Array(EMPTY);
+function slabView(b: ArrayBufferLike): Uint8Array {
+  if (b !== lastBuf) {
+    lastBuf = b;
+    lastView = new Uint8Array(b);
+  }
+  return lastView;
+}
+
 /** One key's state. Mutable in place; `value`'s runtime type follows `kind`. */
 export class KeyEntry {
   /** Data type tag. */
@@ -95,6 +106,19 @@ export class KeyEntry {
       this.#v = x;
       this.#bytes = false;
     }
+  }
+
+  /**
+   * Copies a string value's bytes into `dst` at `at` without making a view per call (the snapshot
+   * encoder writes millions; keys written one after another mostly share a slab, whose one view
+   * is reused).
+   */
+  copyBytes(dst: Uint8Array, at: number): void {
+    const n = this.#len;
+    const src = slabView(this.#v as ArrayBufferLike);
+    const off = this.#off;
+    if (n <= 64) { for (let i = 0; i < n; i++) dst[at + i] = src[off + i]; }
+    else dst.set(src.subarray(off, off + n), at);
   }
 
   /** Bytes of a string value (0 for collections), without making a view. */

@@ -92,6 +92,15 @@ class Writer {
     this.pos += n;
   }
 
+  /** A string entry's value, as {@link bytes} writes it, with no view made. */
+  entryBytes(e: KeyEntry): void {
+    const n = e.byteLength;
+    this.varint(n);
+    this.ensure(n);
+    e.copyBytes(this.buf, this.pos);
+    this.pos += n;
+  }
+
   /** A binary key string (one code unit per byte). */
   key(s: string): void {
     const n = s.length;
@@ -120,7 +129,7 @@ function encodeEntry(w: Writer, k: string, e: KeyEntry): void {
   w.varint(e.version);
   switch (e.kind) {
     case Kind.STRING:
-      w.bytes(e.value as Uint8Array);
+      w.entryBytes(e);
       break;
     case Kind.LIST: {
       const d = e.value as Deque;
