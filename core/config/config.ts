@@ -75,7 +75,7 @@ export interface Config {
   raft_submit_timeout_ms: number;
   /** Most entries in flight / in one AppendEntries. Default 500. */
   raft_append_batch: number;
-  /** Base election timeout in ms; randomised in [t, 2t). Default 150. */
+  /** Base election timeout in ms; randomised in [t, 2t). Default 400. */
   election_timeout_ms: number;
   /** Leader heartbeat interval in ms (must be below `election_timeout_ms`). Default 30. */
   heartbeat_ms: number;
@@ -336,7 +336,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: "election_timeout_ms",
     kind: "int",
     help: "base election timeout; randomised in [t, 2t)",
-    default: 150,
+    default: 400,
     min: 20,
     max: 60_000,
   },

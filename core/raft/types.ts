@@ -181,7 +181,7 @@ export interface RaftStorageView {
 /** Configuration of one Raft node. Times are in ticks. */
 export interface RaftConfig {
   id: NodeId;
-  /** Election timeout is randomised in [electionTick, 2*electionTick). Default 15 (150–300 ms at 10 ms/tick). */
+  /** Election timeout is randomised in [electionTick, 2*electionTick). The node's default: 40 (400–800 ms at 10 ms/tick). */
   electionTick: number;
   /** Default 3 (30 ms at 10 ms/tick). */
   heartbeatTick: number;

@@ -32,7 +32,7 @@ describe("config", () => {
     expect(c.batch_max_bytes).toBe(1024 * 1024);
     expect(c.raft_submit_timeout_ms).toBe(2000);
     expect(c.raft_append_batch).toBe(500);
-    expect(c.election_timeout_ms).toBe(150);
+    expect(c.election_timeout_ms).toBe(400);
     expect(c.heartbeat_ms).toBe(30);
     expect(c.socket_buffer_bytes).toBe(64 * 1024);
     expect(c.tcp_nodelay).toBe(true);
@@ -87,7 +87,7 @@ describe("config", () => {
 
   test("cross-field checks", () => {
     expect(() => makeConfig({ port: 6000, raft_port: 6000 })).toThrow(/must differ/);
-    expect(() => makeConfig({ heartbeat_ms: 200 })).toThrow(/heartbeat_ms/);
+    expect(() => makeConfig({ heartbeat_ms: 500 })).toThrow(/heartbeat_ms/);
   });
 
   test("names and help", () => {

@@ -116,7 +116,8 @@ test("a killed node is reported by id and restarted; the others keep serving", a
   cli.stderr!.on("data", (d) => (err += d));
   const exited = new Promise<number | null>((r) => cli.on("exit", (code) => r(code)));
   const log = () => out + err;
-  const listening = () => (err.match(/listening: clients/g) ?? []).length;
+  // Node lines only (a dead node's last lines are repeated, indented, in the supervisor's report).
+  const listening = () => (err.match(/^node\d \| .*listening: clients/gm) ?? []).length;
   await until("three nodes listening", () => listening() === 3, 20_000, log);
   for (const [, pid] of nodesOf(cli.pid!)) nodePids.add(pid);
 
