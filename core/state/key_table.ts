@@ -33,6 +33,9 @@ import type { KeyEntry } from "./keyspace.ts";
 const PAGE_BITS = 16;
 const PAGE = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE - 1;
+/** Positions per run (the live-key counts that let a walk skip free stretches). */
+const RUN_BITS = 8;
+const RUN = 1 << RUN_BITS;
 /** The index's first size (slots, a power of two). */
 const MIN_SLOTS = 1024;
 /** Positions moved to the new index per write while it grows. */
@@ -73,6 +76,9 @@ export class KeyTable {
   #keys: (string | undefined)[][] = [];
   #vals: (KeyEntry | undefined)[][] = [];
   #hashes: Int32Array[] = [];
+  /** Live keys per page, and per run of {@link RUN} positions within each page. */
+  #pageLive: number[] = [];
+  #runLive: Uint16Array[] = [];
   /** Positions handed out so far (the high-water mark); positions below it may be free. */
   #span = 0;
   /** Freed positions below `#span`, reused last-freed first. */
@@ -173,6 +179,54 @@ export class KeyTable {
       this.#keys.push(newPage<string>());
       this.#vals.push(newPage<KeyEntry>());
       this.#hashes.push(new Int32Array(PAGE));
+      this.#pageLive.push(0);
+      this.#runLive.push(new Uint16Array(PAGE / RUN));
+    }
+  }
+
+  #count(pos: number, d: number): void {
+    const page = pos >>> PAGE_BITS;
+    this.#pageLive[page] += d;
+    this.#runLive[page][(pos & PAGE_MASK) >>> RUN_BITS] += d;
+  }
+
+  /**
+   * The first live position at or after `pos`, or -1: skips free pages and free runs of 256
+   * positions by their counts, so a table left mostly free by deletes costs O(pages + 512) per
+   * call, not O(span).
+   */
+  nextLive(pos: number): number {
+    if (pos < 0) pos = 0;
+    while (pos < this.#span) {
+      const page = pos >>> PAGE_BITS;
+      if (this.#pageLive[page] === 0) {
+        pos = (page + 1) << PAGE_BITS;
+        continue;
+      }
+      const runs = this.#runLive[page];
+      const run = (pos & PAGE_MASK) >>> RUN_BITS;
+      if (runs[run] === 0) {
+        pos = (page << PAGE_BITS) + ((run + 1) << RUN_BITS);
+        continue;
+      }
+      const keys = this.#keys[page];
+      const end = Math.min((page << PAGE_BITS) + ((run + 1) << RUN_BITS), this.#span);
+      for (; pos < end; pos++) if (keys[pos & PAGE_MASK] !== undefined) return pos;
+    }
+    return -1;
+  }
+
+  /** The position of the `n`-th live key in position order (0 ≤ n < size): O(pages + 512). */
+  nthLive(n: number): number {
+    if (!(n >= 0 && n < this.#size)) throw new RangeError(`no live key number ${n}`);
+    let page = 0;
+    while (n >= this.#pageLive[page]) n -= this.#pageLive[page++];
+    const runs = this.#runLive[page];
+    let run = 0;
+    while (n >= runs[run]) n -= runs[run++];
+    const keys = this.#keys[page];
+    for (let off = run << RUN_BITS;; off++) {
+      if (keys[off] !== undefined && n-- === 0) return (page << PAGE_BITS) + off;
     }
   }
 
@@ -184,6 +238,7 @@ export class KeyTable {
     this.#vals[page][off] = e;
     this.#hashes[page][off] = h;
     insert(this.#slots, h, pos);
+    this.#count(pos, 1);
     this.#size++;
   }
 
@@ -255,6 +310,7 @@ export class KeyTable {
     this.#keys[page][off] = undefined;
     this.#vals[page][off] = undefined;
     this.#free.push(pos);
+    this.#count(pos, -1);
     this.#size--;
     // Empty: start afresh (also mid-growth: whether a reset happens must not depend on the
     // index, or a restored replica, whose index is sized differently, would diverge).
@@ -270,6 +326,8 @@ export class KeyTable {
     this.#keys = [];
     this.#vals = [];
     this.#hashes = [];
+    this.#pageLive = [];
+    this.#runLive = [];
     this.#span = 0;
     this.#free = [];
     this.#size = 0;

@@ -229,18 +229,22 @@ export function cursorBytes(c: number): Uint8Array {
 /**
  * One SCAN step over the key table's positions (the cursor is a position: keys never move, and
  * every replica that applied the same log, or restored the same snapshot, has them at the same
- * positions — see `key_table.ts`). Examines up to `count` keys (and at most 8 × `count` free
- * positions), so a step costs O(count) however large the keyspace; every key present for the
- * whole iteration is returned exactly once.
+ * positions — see `key_table.ts`). Takes up to `count` keys, skipping free stretches by the
+ * table's live counts, so a step costs O(count + pages) however large (or however emptied by
+ * deletes) the keyspace; every key present for the whole iteration is returned exactly once.
  */
 function scanPositions(store: KeyTable, cursor: number, count: number): ScanStep {
   const items: string[] = [];
   const span = store.span;
   let p = cursor;
   let bytes = 0;
-  for (let seen = 0; p < span && items.length < count && seen < 8 * count + 64; seen++, p++) {
-    const k = store.keyAt(p);
-    if (k === undefined) continue;
+  for (; p < span && items.length < count; p++) {
+    p = store.nextLive(p); // skips free stretches by the table's counts
+    if (p < 0) {
+      p = span;
+      break;
+    }
+    const k = store.keyAt(p)!;
     items.push(k);
     bytes += k.length + 8;
     if (bytes > SCAN_MAX_BYTES) {
@@ -392,23 +396,25 @@ function expiretime(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink
 
 function randomkey(db: Keyspace, _argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   const store = db.store;
-  const span = store.span;
   if (store.size === 0) {
     nil(out);
     return;
   }
-  // A random position of the key table (positions are stable, see `key_table.ts`), then the
-  // first live key from there, wrapping around: O(1) expected while the table is not mostly
-  // free positions, and never more than one pass.
-  const start = db.rng(ctx).below(span);
+  // A random live key (its number in position order: the key table's counts find it in
+  // O(pages + 512), however many positions deletes left free), then the first one from there
+  // that has not expired, wrapping around (expired keys not yet reclaimed are skipped).
+  const start = store.nthLive(db.rng(ctx).below(store.size));
   const now = ctx.nowMs;
-  for (let n = 0; n < span; n++) {
-    const p = start + n < span ? start + n : start + n - span;
-    const e = store.entryAt(p);
-    if (e !== undefined && (e.expireAt === 0 || e.expireAt > now)) {
+  let p = start;
+  for (let n = 0; n < store.size; n++) {
+    const e = store.entryAt(p)!;
+    if (e.expireAt === 0 || e.expireAt > now) {
       ok(out, keyToBytes(store.keyAt(p)!));
       return;
     }
+    p = store.nextLive(p + 1);
+    if (p < 0) p = store.nextLive(0);
+    if (p === start) break;
   }
   nil(out);
 }

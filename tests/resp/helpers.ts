@@ -9,7 +9,7 @@ import { createLogger } from "../../core/config/logger.ts";
 import { startNode } from "../../core/node/node.ts";
 import type { TinyKVNode } from "../../core/node/types.ts";
 import { startTestNode, TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
-import { freePort, waitFor } from "../helpers/net.ts";
+import { memberPorts, waitFor } from "../helpers/net.ts";
 
 export const HOST = "127.0.0.1";
 
@@ -26,20 +26,7 @@ export function leaderOf(nodes: TinyKVNode[]): TinyKVNode | undefined {
 /** Three in-process nodes on ephemeral loopback ports, each with a RESP listener. */
 export async function startRespCluster(extra: Record<string, unknown> = {}): Promise<TinyKVNode[]> {
   for (let attempt = 1;; attempt++) {
-    const ports: { client: number; raft: number }[] = [];
-    const seen = new Set<number>();
-    while (ports.length < 3) {
-      const client = await freePort(), raft = await freePort();
-      if (client === raft || seen.has(client) || seen.has(raft)) continue;
-      seen.add(client).add(raft);
-      ports.push({ client, raft });
-    }
-    const peers: Record<number, string> = {};
-    const peerClients: Record<number, string> = {};
-    ports.forEach((p, i) => {
-      peers[i + 1] = `${HOST}:${p.raft}`;
-      peerClients[i + 1] = `${HOST}:${p.client}`;
-    });
+    const { ports, peers, peerClients } = await memberPorts(3, HOST);
     const rs = await Promise.allSettled(ports.map((p, i) =>
       startNode(
         makeConfig({

@@ -14,7 +14,7 @@ import type { TinyKVNode } from "../../core/node/types.ts";
 import { createStateMachine } from "../../core/state/state_machine.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { freePort, waitFor } from "../helpers/net.ts";
+import { memberPorts, waitFor } from "../helpers/net.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
@@ -28,20 +28,7 @@ function leader(among = nodes): TinyKVNode | undefined {
 /** Starts three in-process nodes on ephemeral loopback ports (new ports if one was taken). */
 async function startCluster(extra: Record<string, unknown> = {}): Promise<TinyKVNode[]> {
   for (let attempt = 1;; attempt++) {
-    const ports: { client: number; raft: number }[] = [];
-    const seen = new Set<number>();
-    while (ports.length < 3) {
-      const client = await freePort(), raft = await freePort();
-      if (client === raft || seen.has(client) || seen.has(raft)) continue;
-      seen.add(client).add(raft);
-      ports.push({ client, raft });
-    }
-    const peers: Record<number, string> = {};
-    const peerClients: Record<number, string> = {};
-    ports.forEach((p, i) => {
-      peers[i + 1] = `127.0.0.1:${p.raft}`;
-      peerClients[i + 1] = `127.0.0.1:${p.client}`;
-    });
+    const { ports, peers, peerClients } = await memberPorts(3);
     const rs = await Promise.allSettled(ports.map((p, i) => {
       const config = makeConfig({
         node_id: i + 1,

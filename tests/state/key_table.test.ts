@@ -430,3 +430,32 @@ describe("KeyTable", () => {
     expect(t.positionOf("")).toBe(0);
   });
 });
+
+test("KeyTable live counts: nthLive and nextLive agree with iteration after scattered deletes", () => {
+  const t = new KeyTable();
+  const e = new KeyEntry(Kind.STRING, new Uint8Array(0), 1);
+  for (let i = 0; i < 150_000; i++) t.set(`k${i}`, e);
+  // Leave a few keys in a mostly free table: long free stretches, pages with none.
+  for (let i = 0; i < 150_000; i++) if (i % 9973 !== 0 && i !== 149_999) t.delete(`k${i}`);
+  const live: number[] = [];
+  for (let p = 0; p < t.span; p++) if (t.keyAt(p) !== undefined) live.push(p);
+  expect(live.length).toBe(t.size);
+  for (let n = 0; n < live.length; n++) expect(t.nthLive(n)).toBe(live[n]);
+  expect(() => t.nthLive(t.size)).toThrow(RangeError);
+  let p = t.nextLive(0);
+  const walked: number[] = [];
+  while (p >= 0) {
+    walked.push(p);
+    p = t.nextLive(p + 1);
+  }
+  expect(walked).toEqual(live);
+  // Freed positions are reused and counted again.
+  for (let i = 0; i < 1000; i++) t.set(`again${i}`, e);
+  const after: number[] = [];
+  for (let q = 0; q < t.span; q++) if (t.keyAt(q) !== undefined) after.push(q);
+  expect(after.length).toBe(t.size);
+  for (let n = 0; n < after.length; n++) expect(t.nthLive(n)).toBe(after[n]);
+  let count = 0;
+  for (let q = t.nextLive(0); q >= 0; q = t.nextLive(q + 1)) count++;
+  expect(count).toBe(t.size);
+});
