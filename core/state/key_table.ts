@@ -164,13 +164,25 @@ export class KeyTable {
       this.#vals[at >>> PAGE_BITS][at & PAGE_MASK] = e;
       return this;
     }
+    this.#addNew(key, e, h);
+    return this;
+  }
+
+  /**
+   * Adds `key`, which the caller knows is absent (the keyspace looked it up just before): no
+   * second probe. Adding a key that is present would leave it at two positions.
+   */
+  addNew(key: string, e: KeyEntry): void {
+    this.#addNew(key, e, hashKey(key));
+  }
+
+  #addNew(key: string, e: KeyEntry, h: number): void {
     if (this.#old !== null) this.#migrate(MIGRATE_PER_WRITE);
     if ((this.#size + 1) * 8 > this.#slots.length * 3) this.#grow(); // 3/4 of the pairs
     // The position depends only on the sequence of sets and deletes (not on the index's growth),
     // so replicas that applied the same log, or restored the same snapshot, agree on it.
     const pos = this.#free.length > 0 ? this.#free.pop()! : this.#span++;
     this.#put(pos, key, e, h);
-    return this;
   }
 
   /** Adds pages until page `page` exists. */
@@ -397,10 +409,6 @@ export class KeyTable {
       const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
       if (k !== undefined) yield k;
     }
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, KeyEntry]> {
-    return this.entries();
   }
 }
 

@@ -292,7 +292,7 @@ export class Keyspace {
   add(key: string, e: KeyEntry, pos = -1): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     if (this.changes !== null) this.changes.note(key, undefined);
-    if (pos < 0) this.store.set(key, e);
+    if (pos < 0) this.store.addNew(key, e);
     else this.store.placeAt(pos, key, e);
     this.index.addNew(key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
