@@ -31,7 +31,6 @@ import { readdirSync, rmSync } from "node:fs";
 import process from "node:process";
 import { crc32 } from "@node-rs/crc32";
 import { Redis } from "ioredis";
-import { makeConfig } from "../../core/config/config.ts";
 import type { Config } from "../../core/config/config.ts";
 import { createLogger } from "../../core/config/logger.ts";
 import { startNode } from "../../core/node/node.ts";
@@ -41,8 +40,8 @@ import { createStateMachine } from "../../core/state/state_machine.ts";
 import type { StateMachine, Value } from "../../core/state/types.ts";
 import { Code } from "../../protocol/codes.ts";
 import { type Client, connect } from "../../mod.ts";
-import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
-import { memberPorts, waitFor } from "../helpers/net.ts";
+import { waitFor } from "../helpers/net.ts";
+import { respMemberConfigs } from "../resp/helpers.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { HOST, ProcessCluster, sleep, text } from "../cluster/harness.ts";
 import { verifyAllNodes } from "../cluster/verify.ts";
@@ -340,22 +339,11 @@ function restoreProbe(c: InProcCluster, i: number): Plugin {
 }
 
 async function startInProc(size: number, extra: Partial<Config>): Promise<InProcCluster> {
-  const { ports, peers, peerClients } = await memberPorts(size, HOST);
-  const c: InProcCluster = { configs: [], nodes: [], restores: new Array(size).fill(0) };
-  for (const [i, p] of ports.entries()) {
-    c.configs.push(makeConfig({
-      node_id: i + 1,
-      port: p.client,
-      raft_port: p.raft,
-      redis_port: 0,
-      peers,
-      peer_clients: peerClients,
-      cluster_secret: TEST_CLUSTER_SECRET,
-      log_level: "error",
-      raft_submit_timeout_ms: 3000,
-      ...extra,
-    }));
-  }
+  const c: InProcCluster = {
+    configs: await respMemberConfigs(size, extra),
+    nodes: [],
+    restores: new Array(size).fill(0),
+  };
   for (let i = 0; i < size; i++) c.nodes.push(await startInProcNode(c, i));
   await waitFor("a leader", () => c.nodes.find((n) => n.status().role === "leader"));
   return c;

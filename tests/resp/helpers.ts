@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import net from "node:net";
-import { makeConfig } from "../../core/config/config.ts";
+import { type Config, makeConfig } from "../../core/config/config.ts";
 import { createLogger } from "../../core/config/logger.ts";
 import { startNode } from "../../core/node/node.ts";
 import type { TinyKVNode } from "../../core/node/types.ts";
@@ -23,27 +23,35 @@ export function leaderOf(nodes: TinyKVNode[]): TinyKVNode | undefined {
   return nodes.find((n) => n.status().role === "leader");
 }
 
+/** Configs of `n` in-process members on ephemeral loopback ports, each with a RESP listener. */
+export async function respMemberConfigs(
+  n: number,
+  extra: Record<string, unknown> = {},
+): Promise<Config[]> {
+  const { ports, peers, peerClients } = await memberPorts(n, HOST);
+  return ports.map((p, i) =>
+    makeConfig({
+      node_id: i + 1,
+      port: p.client,
+      raft_port: p.raft,
+      redis_port: 0,
+      peers,
+      peer_clients: peerClients,
+      cluster_secret: TEST_CLUSTER_SECRET,
+      log_level: "error",
+      raft_submit_timeout_ms: 3000,
+      ...extra,
+    })
+  );
+}
+
 /** Three in-process nodes on ephemeral loopback ports, each with a RESP listener. */
 export async function startRespCluster(extra: Record<string, unknown> = {}): Promise<TinyKVNode[]> {
   for (let attempt = 1;; attempt++) {
-    const { ports, peers, peerClients } = await memberPorts(3, HOST);
-    const rs = await Promise.allSettled(ports.map((p, i) =>
-      startNode(
-        makeConfig({
-          node_id: i + 1,
-          port: p.client,
-          raft_port: p.raft,
-          redis_port: 0,
-          peers,
-          peer_clients: peerClients,
-          cluster_secret: TEST_CLUSTER_SECRET,
-          log_level: "error",
-          raft_submit_timeout_ms: 3000,
-          ...extra,
-        }),
-        { logger: createLogger("error") },
-      )
-    ));
+    const configs = await respMemberConfigs(3, extra);
+    const rs = await Promise.allSettled(
+      configs.map((c) => startNode(c, { logger: createLogger("error") })),
+    );
     const started = rs.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
     const failed = rs.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     if (!failed) {
