@@ -157,6 +157,13 @@ for (
       else ix.forEach(keys[i], visit);
     }
   });
+  if (ix instanceof OrderedIndex) {
+    // The keyspace's path for fresh keys: buffered, merged in sorted runs (a flush per 4,096).
+    const fresh = new OrderedIndex();
+    time("addNew (random order)", N, () => {
+      for (let i = 0; i < N; i++) fresh.addNew(keys[i]);
+    });
+  }
   time("delete half", N >> 1, () => {
     for (let i = 0; i < N; i += 2) {
       if (ix instanceof OrderedIndex) ix.delete(keys[i], 1);

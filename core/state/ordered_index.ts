@@ -352,20 +352,36 @@ export class OrderedIndex {
     const m = to - from;
     this.#size += m;
     if (n + m <= CHUNK_MAX) {
-      // In place, from the back: both arrays stay sorted; only the new keys get numbers.
+      // In place, from the back: each new key's place among the old keys not yet moved is found
+      // by binary search on the numbers, and the old keys above it move up as one block (no
+      // string comparison per moved key). Under random keys a run is one or two keys landing in
+      // a chunk of hundreds: the element-by-element merge compared strings with long shared
+      // prefixes all the way down, ~10 µs per key at 3M keys.
       const nums = this.#nums[ci];
       const skip = this.#skip[ci];
       c.length = n + m;
-      let a = n - 1;
-      let b = to - 1;
-      for (let w = n + m - 1; b >= from; w--) {
-        if (a >= 0 && c[a] > keys[b]) {
-          c[w] = c[a];
-          nums[w] = nums[a--];
-        } else {
-          c[w] = keys[b];
-          nums[w] = keyNum(keys[b--], skip);
+      let a = n; // old keys c[0..a) have not moved
+      let w = n + m; // c[w..) is final
+      for (let b = to - 1; b >= from; b--) {
+        const key = keys[b];
+        const kn = keyNum(key, skip);
+        let lo = 0;
+        let hi = a;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          const x = nums[mid];
+          if (x < kn || (x === kn && c[mid] < key)) lo = mid + 1;
+          else hi = mid;
         }
+        const len = a - lo;
+        if (len > 0) {
+          nums.copyWithin(w - len, lo, a);
+          for (let i = a - 1, j = w - 1; i >= lo; i--, j--) c[j] = c[i];
+          w -= len;
+        }
+        c[--w] = key;
+        nums[w] = kn;
+        a = lo;
       }
       return;
     }
