@@ -11,6 +11,7 @@
  */
 import { setImmediate } from "node:timers";
 import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
+import type { PluginSnapshotJob } from "../plugin/plugin.ts";
 import type { StateMachine } from "../state/types.ts";
 
 const MAGIC = [0x54, 0x4b, 0x56, 0x4e]; // "TKVN"
@@ -35,21 +36,38 @@ function envelope(meta: Omit<NodeSnapshot, "state">): Uint8Array {
   return head;
 }
 
+/** What a node snapshot is made of before encoding: plugin states may still be jobs. */
+export interface NodeSnapshotParts extends Omit<NodeSnapshot, "state" | "plugins"> {
+  plugins: Record<string, Uint8Array | PluginSnapshotJob>;
+}
+
 /**
  * Encodes a node snapshot: the envelope and metadata, then `sm`'s snapshot of the state as it is
  * now, written in place `keysPerStep` keys per event-loop turn (commands applied meanwhile do not
- * change the result; see `StateMachine.beginSnapshot`). `sizeHint` (the expected size) presizes
- * the buffer; `nextTurn` waits for the next turn (default: `setImmediate`).
+ * change the result; see `StateMachine.beginSnapshot`). Plugin states given as jobs (captured
+ * with the state, at the same applied index) are stepped first, `keysPerStep` items per turn;
+ * the state's capture is taken here, before any turn passes. `sizeHint` (the expected size)
+ * presizes the buffer; `nextTurn` waits for the next turn (default: `setImmediate`).
  */
 export async function encodeNodeSnapshotInSteps(
   sm: StateMachine,
-  meta: Omit<NodeSnapshot, "state">,
+  parts: NodeSnapshotParts,
   sizeHint: number,
   keysPerStep: number,
   nextTurn: () => Promise<void> = () => new Promise<void>((r) => setImmediate(r)),
 ): Promise<Uint8Array> {
-  const job = sm.beginSnapshot(envelope(meta), sizeHint);
+  const job = sm.beginSnapshot(undefined, sizeHint);
   try {
+    const plugins: Record<string, Uint8Array> = {};
+    for (const [name, p] of Object.entries(parts.plugins)) {
+      if (p instanceof Uint8Array) {
+        plugins[name] = p;
+        continue;
+      }
+      while (!p.step(keysPerStep)) await nextTurn();
+      plugins[name] = p.finish();
+    }
+    job.prefix(envelope({ plugins, members: parts.members }));
     while (!job.step(keysPerStep)) await nextTurn();
   } catch (err) {
     job.abort();

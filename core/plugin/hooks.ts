@@ -10,6 +10,7 @@ import type {
   CommittedEntry,
   Plugin,
   PluginContext,
+  PluginSnapshotJob,
   ProposedEntry,
 } from "./plugin.ts";
 import type { Logger } from "../config/logger.ts";
@@ -218,13 +219,18 @@ export class HookBus {
     }
   }
 
-  /** Snapshots of every plugin with replicated state, by plugin name. */
-  snapshot(): Record<string, Uint8Array> {
-    const out: Record<string, Uint8Array> = {};
+  /**
+   * Snapshots of every plugin with replicated state, by plugin name: bytes, or a job still to be
+   * stepped (plugins with `snapshotInSteps`). Taken together, at one applied index.
+   */
+  snapshot(): Record<string, Uint8Array | PluginSnapshotJob> {
+    const out: Record<string, Uint8Array | PluginSnapshotJob> = {};
     for (const { plugin, ctx } of this.#all) {
-      if (!plugin.snapshot) continue;
+      if (!plugin.snapshot && !plugin.snapshotInSteps) continue;
       try {
-        out[plugin.name] = plugin.snapshot(ctx);
+        out[plugin.name] = plugin.snapshotInSteps
+          ? named(plugin.name, plugin.snapshotInSteps(ctx))
+          : plugin.snapshot!(ctx);
       } catch (err) {
         throw new PluginError(plugin.name, "snapshot", err);
       }
@@ -244,4 +250,24 @@ export class HookBus {
       }
     }
   }
+}
+
+/** `job` with its failures reported under the plugin's name. */
+function named(name: string, job: PluginSnapshotJob): PluginSnapshotJob {
+  return {
+    step(budget) {
+      try {
+        return job.step(budget);
+      } catch (err) {
+        throw new PluginError(name, "snapshot", err);
+      }
+    },
+    finish() {
+      try {
+        return job.finish();
+      } catch (err) {
+        throw new PluginError(name, "snapshot", err);
+      }
+    },
+  };
 }

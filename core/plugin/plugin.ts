@@ -266,11 +266,25 @@ export interface Plugin<O extends PluginOptions = PluginOptions> {
 
   /** Replicated plugin state to include in snapshots (state built in onApply/beforeApply). */
   snapshot?(ctx: PluginContext<O>): Uint8Array;
+  /**
+   * For large replicated state, instead of `snapshot` (used when both exist): the state as it is
+   * now, captured quickly, then encoded a slice per `step` across event-loop turns while entries
+   * keep being applied (the job must not see them). Its bytes go to `restore` like `snapshot()`'s.
+   */
+  snapshotInSteps?(ctx: PluginContext<O>): PluginSnapshotJob;
   /** Restore replicated plugin state from `snapshot()` output. */
   restore?(data: Uint8Array, ctx: PluginContext<O>): void;
 
   /** Provide the node's storage (at most one plugin may; the wal plugin does). */
   storage?(opts: StorageOptions, ctx: PluginContext<O>): Storage | Promise<Storage>;
+}
+
+/** An incremental plugin snapshot (see {@link Plugin.snapshotInSteps}). */
+export interface PluginSnapshotJob {
+  /** Encodes up to `budget` more items (the plugin's unit: rows, keys); true once done. */
+  step(budget: number): boolean;
+  /** The snapshot bytes (after `step` returned true). */
+  finish(): Uint8Array;
 }
 
 /**

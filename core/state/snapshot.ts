@@ -196,7 +196,11 @@ function encodeLeases(db: Keyspace): Writer | null {
  */
 export class SnapshotEncoder {
   readonly #db: Keyspace;
-  readonly #w: Writer;
+  /** The output, allocated once the head is known ({@link prefix} or the first step). */
+  #w: Writer | null = null;
+  /** The state header (magic, version, counts, free list), written at the start. */
+  readonly #start: Writer;
+  readonly #sizeHint: number;
   readonly #gen: number;
   /** The key table's span at the start, the next position to walk, the last one written. */
   readonly #span: number;
@@ -208,15 +212,15 @@ export class SnapshotEncoder {
   #done = false;
   /** CRC of the bytes before #crcPos, kept up to date step by step (no long pass at the end). */
   #crc = 0;
-  #crcPos: number;
+  #crcPos = 0;
 
+  /**
+   * Captures the state now. `head` is written first; without one, {@link prefix} may give it
+   * later, before the first {@link step} (the caller's envelope may hold other state captured at
+   * the same moment but encoded in steps of its own).
+   */
   constructor(db: Keyspace, head?: Uint8Array, sizeHint = 0) {
-    const w = new Writer(Math.ceil(sizeHint * 1.125) + (head?.length ?? 0));
-    if (head) {
-      w.buf.set(head);
-      w.pos = head.length;
-    }
-    this.#crcPos = w.pos;
+    const w = new Writer(64);
     for (const m of MAGIC) w.byte(m);
     w.byte(VERSION);
     const t = db.store;
@@ -226,7 +230,9 @@ export class SnapshotEncoder {
     const free = t.freeList();
     w.varint(free.length);
     for (const p of free) w.varint(p);
-    this.#w = w;
+    this.#start = w;
+    this.#sizeHint = sizeHint;
+    if (head) this.prefix(head);
     this.#db = db;
     this.#leases = encodeLeases(db);
     this.#gen = db.beginSnapshot((k, e) => {
@@ -236,10 +242,24 @@ export class SnapshotEncoder {
     });
   }
 
+  /** Sets the bytes written before the state (once, before the first {@link step}). */
+  prefix(head: Uint8Array): void {
+    if (this.#w !== null) throw new Error("snapshot head given after the encoding started");
+    const st = this.#start;
+    const w = new Writer(Math.ceil(this.#sizeHint * 1.125) + head.length + st.pos);
+    w.buf.set(head);
+    w.pos = head.length;
+    this.#crcPos = w.pos;
+    w.buf.set(st.buf.subarray(0, st.pos), w.pos);
+    w.pos += st.pos;
+    this.#w = w;
+  }
+
   /** Encodes up to `budget` more entries; true once every entry is written. */
   step(budget: number): boolean {
     if (this.#done) return true;
-    const w = this.#w;
+    if (this.#w === null) this.prefix(new Uint8Array(0));
+    const w = this.#w!;
     const gen = this.#gen;
     const t = this.#db.store;
     for (let n = 0; n < budget; n++) {
@@ -264,7 +284,7 @@ export class SnapshotEncoder {
   }
 
   #checksum(): void {
-    const w = this.#w;
+    const w = this.#w!;
     if (w.pos > this.#crcPos) {
       this.#crc = nativeCrc32(w.buf.subarray(this.#crcPos, w.pos), this.#crc);
       this.#crcPos = w.pos;
@@ -274,7 +294,7 @@ export class SnapshotEncoder {
   /** The finished snapshot (call after {@link step} returned true). */
   finish(): Uint8Array {
     if (!this.#done) throw new Error("snapshot not finished");
-    const w = this.#w;
+    const w = this.#w!;
     const pre = this.#preserved;
     if (pre) {
       w.ensure(pre.pos);

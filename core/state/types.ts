@@ -102,6 +102,8 @@ export interface LeaseListener {
 
 /** An incremental state snapshot (see {@link StateMachine.beginSnapshot}). */
 export interface SnapshotJob {
+  /** Sets the bytes that go before the state, when not given to `beginSnapshot` (before `step`). */
+  prefix(head: Uint8Array): void;
   /** Encodes up to `budget` more keys; true once done. */
   step(budget: number): boolean;
   /** The snapshot bytes (after `step` returned true). */

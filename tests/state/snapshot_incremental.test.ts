@@ -98,3 +98,21 @@ test("one snapshot at a time; an aborted one stops tracking and the next one wor
   expect(snap.store.get("after")).toBeDefined();
   expect(snap.store.size).toBe(61);
 });
+
+test("a head given after the capture (prefix): the state is the one at beginSnapshot, after the head", () => {
+  const h = new Harness();
+  populate(h, 120);
+  const expected = canonical(decodeSnapshot(h.sm.snapshot()));
+  const job = h.sm.beginSnapshot();
+  // Other state encoded in the meantime (a plugin's job): writes keep changing the keyspace.
+  const rnd = prng(9);
+  for (let k = 0; k < 200; k++) h.run(...mutation(rnd, 120));
+  h.ok("SET", "created-before-prefix", "x");
+  const head = new Uint8Array([1, 2, 3, 4, 5]);
+  job.prefix(head);
+  expect(() => job.prefix(head)).toThrow(/after the encoding started/);
+  while (!job.step(7)) h.run(...mutation(rnd, 120));
+  const out = job.finish();
+  expect([...out.subarray(0, 5)]).toEqual([1, 2, 3, 4, 5]);
+  expect(canonical(decodeSnapshot(out.subarray(5)))).toEqual(expected);
+});

@@ -1,0 +1,52 @@
+/**
+ * The idempotency cache's snapshot, at the size redis-benchmark -P 1 leaves in its 30 s window:
+ * one-shot encode, restore, and the stepped job a node uses (capture, then the longest step of
+ * 10,000 rows: what one event-loop turn holds).
+ *
+ *   deno run -A bench/idempotency.ts [--rows 600000]
+ *   bun bench/idempotency.ts
+ * @module
+ */
+import process from "node:process";
+import { ResultCache } from "../plugins/idempotency/cache.ts";
+
+const args = process.argv.slice(2);
+const ri = args.indexOf("--rows");
+const N = ri >= 0 ? Number(args[ri + 1]) : 600_000;
+
+const c = new ResultCache(2_000_000, 3_600_000);
+for (let i = 0; i < N; i++) {
+  // A RESP connection's single-command batches, each answered OK.
+  c.add(`resp-ab12cd34-${i % 10}\u0000r${i}`, {
+    digest: (i * 2654435761) >>> 0,
+    length: 40,
+    time: 1e12 + i,
+    result: { codes: [0], data: ["OK"], errors: [null] },
+  });
+}
+const ms = (t0: number) => `${(performance.now() - t0).toFixed(1)} ms`;
+let snap = new Uint8Array(0);
+for (let r = 0; r < 3; r++) {
+  const t0 = performance.now();
+  snap = c.snapshot();
+  console.log(`snapshot in one go: ${ms(t0)} (${snap.length} bytes, ${N} rows)`);
+}
+{
+  const t0 = performance.now();
+  new ResultCache(2_000_000, 3_600_000).restore(snap);
+  console.log(`restore: ${ms(t0)}`);
+}
+{
+  const t0 = performance.now();
+  const job = c.snapshotInSteps();
+  const capture = ms(t0);
+  let worst = 0;
+  for (;;) {
+    const a = performance.now();
+    const done = job.step(10_000);
+    worst = Math.max(worst, performance.now() - a);
+    if (done) break;
+  }
+  job.finish();
+  console.log(`in steps: capture ${capture}, longest step of 10,000 rows ${worst.toFixed(1)} ms`);
+}
