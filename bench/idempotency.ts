@@ -25,7 +25,7 @@ for (let i = 0; i < N; i++) {
   });
 }
 const ms = (t0: number) => `${(performance.now() - t0).toFixed(1)} ms`;
-let snap = new Uint8Array(0);
+let snap: Uint8Array = new Uint8Array(0);
 for (let r = 0; r < 3; r++) {
   const t0 = performance.now();
   snap = c.snapshot();
