@@ -36,6 +36,7 @@ export type {
   PluginOption,
   PluginOptionBase,
   PluginOptions,
+  PluginSnapshotJob,
   ProposedEntry,
 } from "./core/plugin/plugin.ts";
 export { Code, codeName, isSuccess, TinyKVError } from "./protocol/codes.ts";
