@@ -190,3 +190,42 @@ export function isReadOnlyBatch(bytes: Uint8Array, isRead: (name: Uint8Array) =>
   }
   return p === end;
 }
+
+/**
+ * The commands of a batch as argv arrays whose arguments are views into `bytes` — no decoding, no
+ * copy — when the batch has the usual shape: a definite-length array of non-empty arrays of byte
+ * strings and ASCII text strings (for those, the bytes are exactly what decoding and re-encoding
+ * would give). Anything else (string-form commands, numbers, non-ASCII text, indefinite lengths)
+ * answers null: the caller decodes it the general way. Every length is checked against the bytes
+ * present; a count never sizes an allocation before its bytes are seen.
+ */
+export function argvViews(bytes: Uint8Array): Uint8Array[][] | null {
+  const end = bytes.length;
+  if (end === 0 || bytes[0] >> 5 !== 4) return null;
+  let p = readHead(bytes, 0);
+  if (p < 0) return null;
+  const n = headerValue;
+  if (n > end - p) return null;
+  const out: Uint8Array[][] = [];
+  for (let i = 0; i < n; i++) {
+    if (p >= end || bytes[p] >> 5 !== 4) return null;
+    p = readHead(bytes, p);
+    if (p < 0) return null;
+    const argc = headerValue;
+    if (argc === 0 || argc > end - p) return null;
+    const argv: Uint8Array[] = [];
+    for (let a = 0; a < argc; a++) {
+      if (p >= end) return null;
+      const major = bytes[p] >> 5;
+      if (major !== 2 && major !== 3) return null;
+      const q = readHead(bytes, p);
+      if (q < 0 || headerValue > end - q) return null;
+      const e = q + headerValue;
+      if (major === 3) { for (let j = q; j < e; j++) if (bytes[j] >= 0x80) return null; }
+      argv.push(bytes.subarray(q, e));
+      p = e;
+    }
+    out.push(argv);
+  }
+  return p === end ? out : null;
+}

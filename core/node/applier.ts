@@ -10,6 +10,7 @@
  * @module
  */
 import { decodeCbor } from "../../protocol/cbor.ts";
+import { argvViews } from "../../protocol/cbor_peek.ts";
 import { toArgv } from "../server/argv.ts";
 import { isGuard } from "../state/txn.ts";
 import { Code } from "../../protocol/codes.ts";
@@ -88,11 +89,17 @@ export class Applier {
       this.#report(`batch ${batch.batchId} at entry ${ctx.index}: ${problem}; not applied`);
       return malformed(`malformed batch: ${problem}; not applied`);
     }
-    let cmds: unknown;
-    try {
-      cmds = decodeCbor(batch.commands);
-    } catch {
-      cmds = null;
+    // The usual batch (arrays of byte or ASCII strings) is applied from the entry's bytes: argv
+    // are views into them, with no decoded strings or copies per argument; anything else is
+    // decoded the general way.
+    let cmds: unknown = argvViews(batch.commands);
+    const views = cmds !== null;
+    if (!views) {
+      try {
+        cmds = decodeCbor(batch.commands);
+      } catch {
+        cmds = null;
+      }
     }
     if (!Array.isArray(cmds)) return malformed("malformed commands: not a CBOR array");
     const out: BatchResult = { codes: [], data: [], errors: [] };
@@ -100,7 +107,7 @@ export class Applier {
     let replyBytes = 0;
     let leading = true; // still among the guards the batch starts with
     for (let i = 0; i < cmds.length; i++) {
-      const argv = toArgv(cmds[i]);
+      const argv = views ? cmds[i] as Argv : toArgv(cmds[i]);
       if (typeof argv === "string") {
         out.codes.push(Code.SYNTAX);
         out.data.push(null);
