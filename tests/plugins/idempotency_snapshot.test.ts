@@ -102,36 +102,34 @@ test("hostile format-3 bytes: a clear error, nothing allocated by a count, the c
   cases.push(["truncated", good.slice(0, good.length - 3), /truncated row|bad value/]);
   cases.push(["trailing bytes", new Uint8Array([...good, 0]), /1 bytes after the last row/]);
   const kind = good.slice();
-  // First row: key length at 14, key, then 16 fixed bytes, then the kind byte.
-  const kl = view(kind).getUint16(14);
-  kind[14 + 2 + kl + 16] = 9;
+  // First row: key length (u32) at 14, key, then 16 fixed bytes, then the kind byte.
+  const kl = view(kind).getUint32(14);
+  kind[14 + 4 + kl + 16] = 9;
   cases.push(["unknown row kind", kind, /unknown row kind 9/]);
   const n0 = good.slice();
-  view(n0).setUint32(14 + 2 + kl + 17, 0);
+  view(n0).setUint32(14 + 4 + kl + 17, 0);
   cases.push(["uniform n = 0", n0, /malformed uniform row/]);
   const nBig = good.slice();
-  view(nBig).setUint32(14 + 2 + kl + 17, 1e9);
+  view(nBig).setUint32(14 + 4 + kl + 17, 1e9);
   cases.push(["uniform n over a batch", nBig, /malformed uniform row/]);
   const keyLen = good.slice();
-  view(keyLen).setUint16(14, 0xffff);
+  view(keyLen).setUint32(14, 0xfffffff0);
   cases.push(["key length beyond the data", keyLen, /truncated row/]);
   const version = good.slice();
   version[1] = 4;
   cases.push(["unknown version", version, /unknown format/]);
-  // A full row whose CBOR is not [codes, data, errors].
-  const fake = new Uint8Array(14 + 2 + 1 + 17 + 4 + 3);
-  const fv = view(fake);
-  fake[0] = 0xff;
-  fake[1] = 3;
-  fv.setUint32(10, 1);
-  fv.setUint16(14, 1);
-  fake[16] = 0x6b;
-  fake[17 + 16] = 2; // KIND_FULL
+  // A full row whose CBOR is not [codes, data, errors]: header, key "k", fixed part, kind 2.
   const body = encodeCbor([[1], [null]]);
-  fv.setUint32(17 + 17, body.length);
-  const full = new Uint8Array(fake.length - 3 + body.length);
-  full.set(fake.subarray(0, fake.length - 3));
-  full.set(body, fake.length - 3);
+  const full = new Uint8Array(14 + 4 + 1 + 17 + 4 + body.length);
+  const fv = view(full);
+  full[0] = 0xff;
+  full[1] = 3;
+  fv.setUint32(10, 1);
+  fv.setUint32(14, 1);
+  full[18] = 0x6b;
+  full[19 + 16] = 2; // KIND_FULL
+  fv.setUint32(19 + 17, body.length);
+  full.set(body, 19 + 17 + 4);
   cases.push(["full row of the wrong shape", full, /malformed row/]);
 
   const c = filled();
@@ -143,4 +141,13 @@ test("hostile format-3 bytes: a clear error, nothing allocated by a count, the c
     expect(c.size, name).toBe(500);
     expect(contents(c, KEYS), name).toEqual(before);
   }
+});
+
+test("a batch key over 64 KiB (a plugin's own ids) round trips instead of failing the snapshot", () => {
+  const c = new ResultCache(100, HOUR);
+  const key = "p".repeat(70_000) + "\u0000" + "b".repeat(300);
+  c.add(key, row(5, ok(3)));
+  const d = new ResultCache(100, HOUR);
+  d.restore(c.snapshot());
+  expect(resultOf(d.get(key)!)).toEqual(ok(3));
 });
