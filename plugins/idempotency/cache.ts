@@ -115,18 +115,23 @@ const SLOT_BYTES = 24;
  * (shallowly) arrays. No allocation; one pass over the slots.
  */
 export function resultBytes(key: string, r: BatchResult | UniformResult): number {
-  if (isUniform(r)) return resultBytes(key, { codes: [r.code], data: [r.value], errors: [null] });
+  // A uniform result costs what a one-slot result would (and builds no arrays to say so).
+  if (isUniform(r)) return ENTRY_OVERHEAD + 2 * key.length + SLOT_BYTES + payloadBytes(r.value);
   let n = ENTRY_OVERHEAD + 2 * key.length + r.codes.length * SLOT_BYTES;
   const data = r.data;
   for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v instanceof Uint8Array) n += v.byteLength;
-    else if (typeof v === "string") n += 2 * v.length;
-    else if (Array.isArray(v)) n += 16 * v.length;
+    n += payloadBytes(data[i]);
     const e = r.errors[i];
     if (e !== null && e !== undefined) n += 2 * e.length;
   }
   return n;
+}
+
+function payloadBytes(v: unknown): number {
+  if (v instanceof Uint8Array) return v.byteLength;
+  if (typeof v === "string") return 2 * v.length;
+  if (Array.isArray(v)) return 16 * v.length;
+  return 0;
 }
 
 /** Insertion-ordered (= log-ordered) cache, evicted by leader time only. */
