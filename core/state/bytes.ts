@@ -10,6 +10,22 @@
 
 const CHUNK = 4096;
 
+/** Below this many bytes, copying by hand costs less than a native `set()` call (and its view). */
+const SHORT_COPY = 64;
+
+/** Copies `src[from, from + n)` into `dst` at `at`: by hand when short, else with one `set()`. */
+export function copyInto(
+  dst: Uint8Array,
+  at: number,
+  src: Uint8Array,
+  from: number,
+  n: number,
+): void {
+  if (n <= SHORT_COPY) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+  } else dst.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), at);
+}
+
 /** Maps bytes to a string with one code unit per byte (lossless, order-preserving). */
 export function bytesToKey(b: Uint8Array): string {
   const n = b.length;

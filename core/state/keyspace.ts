@@ -9,6 +9,7 @@
  * replica restored from a snapshot sweeps exactly like one that applied the log.
  * @module
  */
+import { copyInto } from "./bytes.ts";
 import type { Deque } from "./deque.ts";
 import { KeyTable } from "./key_table.ts";
 import { Leases } from "./leases.ts";
@@ -114,11 +115,7 @@ export class KeyEntry {
    * is reused).
    */
   copyBytes(dst: Uint8Array, at: number): void {
-    const n = this.#len;
-    const src = slabView(this.#v as ArrayBufferLike);
-    const off = this.#off;
-    if (n <= 64) { for (let i = 0; i < n; i++) dst[at + i] = src[off + i]; }
-    else dst.set(src.subarray(off, off + n), at);
+    copyInto(dst, at, slabView(this.#v as ArrayBufferLike), this.#off, this.#len);
   }
 
   /** Bytes of a string value (0 for collections), without making a view. */

@@ -25,7 +25,7 @@
  * @module
  */
 import { crc32 as nativeCrc32 } from "@node-rs/crc32";
-import { alloc } from "./bytes.ts";
+import { alloc, copyInto } from "./bytes.ts";
 import { Deque } from "./deque.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
 import type { KindTag } from "./keyspace.ts";
@@ -83,12 +83,7 @@ class Writer {
     const n = b.length;
     this.varint(n);
     this.ensure(n);
-    if (n <= 64) {
-      // A native set() call costs more than copying a short value by hand.
-      const buf = this.buf;
-      let p = this.pos;
-      for (let i = 0; i < n; i++) buf[p++] = b[i];
-    } else this.buf.set(b, this.pos);
+    copyInto(this.buf, this.pos, b, 0, n);
     this.pos += n;
   }
 

@@ -16,6 +16,7 @@ import { decodeCbor, encodeCborCopy } from "../../protocol/cbor.ts";
 import { MAX_BATCH_COMMANDS, valueBytes } from "../../protocol/messages.ts";
 import type { BatchResult } from "../../core/plugin/plugin.ts";
 import type { Value } from "../../core/state/types.ts";
+import { bytesToKey, copyInto } from "../../core/state/bytes.ts";
 
 /** One cached batch outcome. */
 export interface CachedBatch {
@@ -402,8 +403,8 @@ function asciiOrUtf8(data: Uint8Array, p: number, n: number): string {
       break;
     }
   }
-  if (!ascii || n > 1024) return utf8.decode(data.subarray(p, p + n));
-  return String.fromCharCode.apply(null, data.subarray(p, p + n) as unknown as number[]);
+  // ASCII: one code unit per byte is the UTF-8 decoding.
+  return ascii ? bytesToKey(data.subarray(p, p + n)) : utf8.decode(data.subarray(p, p + n));
 }
 
 /** Writes a captured list of rows in format 3, a slice per step. */
@@ -440,12 +441,8 @@ class SnapshotRows {
     const n = bytes.length;
     this.#ensure(4 + n);
     this.#view.setUint32(this.#pos, n);
-    const buf = this.#buf;
-    const p = this.#pos + 4;
-    if (n <= 32) {
-      for (let i = 0; i < n; i++) buf[p + i] = bytes[i]; // cheaper than set() when short
-    } else buf.set(bytes, p);
-    this.#pos = p + n;
+    copyInto(this.#buf, this.#pos + 4, bytes, 0, n);
+    this.#pos += 4 + n;
   }
 
   /** The last uniform value encoded and its bytes: rows repeat it ("OK" for every SET). */

@@ -30,7 +30,7 @@ import type {
 } from "../../../transports/types.ts";
 import type { Logger } from "../../config/logger.ts";
 import type { BatchResult } from "../../plugin/plugin.ts";
-import { bytesToKey, printable, SlabPool } from "../../state/bytes.ts";
+import { bytesToKey, copyInto, printable, SlabPool } from "../../state/bytes.ts";
 import { commandDoc } from "../../state/command_docs.ts";
 import { AuthThrottle, PasswordCheck } from "../auth.ts";
 import {
@@ -73,8 +73,6 @@ export interface RespBackend extends ServerBackend {
 const MAX_ARGS = 1024 * 1024;
 /** Longest inline command (Redis: PROTO_INLINE_MAX_SIZE). */
 const MAX_INLINE = 64 * 1024;
-/** Arguments up to this long are copied byte by byte (cheaper than a subarray and a set). */
-const SMALL_COPY = 128;
 /** Reading pauses when more than this many × batch_max_bytes wait behind the batch in flight. */
 const WAIT_PAUSE = 2;
 /** ... and the connection is closed past this many (a transport that cannot pause). */
@@ -1484,12 +1482,8 @@ function encodeCommand(
   for (let i = 0; i < n; i++) {
     const s = starts[i], e = ends[i];
     p = writeHead(out, p, 0x40, e - s);
-    if (e - s <= SMALL_COPY) {
-      for (let j = s; j < e; j++) out[p++] = buf[j];
-    } else {
-      out.set(buf.subarray(s, e), p);
-      p += e - s;
-    }
+    copyInto(out, p, buf, s, e - s);
+    p += e - s;
   }
   b.len = p;
   b.count++;
