@@ -78,13 +78,15 @@ const SLAB_MAX_VALUE = 128;
 const values = new SlabPool(4096);
 
 /**
- * Returns `b` itself when it owns its whole buffer, else a compact copy. Values decoded from a
- * batch are views into the whole log entry; storing the view would keep the entry alive.
+ * Bytes to store: a small value is copied into a slab; a large one is `b` itself when it owns its
+ * whole buffer, else a compact copy. Values decoded from a batch are views into the whole log
+ * entry; storing the view would keep the entry alive. A small value is copied even when it owns
+ * its buffer: kept as it is, each would be one more JS object (its `ArrayBuffer`) per key for the
+ * major GC to mark (#11).
  */
 export function own(b: Uint8Array): Uint8Array {
   const n = b.byteLength;
-  if (b.byteOffset === 0 && n === b.buffer.byteLength) return b;
-  if (n > SLAB_MAX_VALUE) return b.slice();
+  if (n > SLAB_MAX_VALUE) return b.byteOffset === 0 && n === b.buffer.byteLength ? b : b.slice();
   const c = alloc(n);
   c.set(b);
   return c;

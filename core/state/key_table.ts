@@ -5,8 +5,9 @@
  * and every replica does it at the same log index, so heartbeats stop on all of them together.
  * This table splits the work the way Redis's dict does, a little per write:
  *
- * - **Dense storage** in pages of 65,536 positions: the key (string), the entry and the key's hash
- *   (an `Int32Array` page) at one position each. A key keeps its position for as long as it
+ * - **Dense storage** in pages of 65,536 positions: the key (string), the entry's fields (typed
+ *   arrays and a value reference, see `entry.ts`: no JS object per key) and the key's hash (an
+ *   `Int32Array` page) at one position each. A key keeps its position for as long as it
  *   lives; a freed position is reused by a later key (a stack of free positions), so there is no
  *   compaction that would move keys, and pages are added one at a time (never a copy of all).
  * - **An index**: open addressing with linear probing over an `Int32Array` of pairs (position + 1,
@@ -27,7 +28,7 @@
  * it only decides where the index looks: nothing observable depends on it.
  * @module
  */
-import type { KeyEntry } from "./keyspace.ts";
+import { EntryPage, KeyEntry } from "./entry.ts";
 
 /** Positions per page (a power of two). */
 const PAGE_BITS = 16;
@@ -74,7 +75,7 @@ function newPage<T>(): (T | undefined)[] {
 /** Key → entry, insertion-stable positions, incremental growth (see the module comment). */
 export class KeyTable {
   #keys: (string | undefined)[][] = [];
-  #vals: (KeyEntry | undefined)[][] = [];
+  #pages: EntryPage[] = [];
   #hashes: Int32Array[] = [];
   /** Live keys per page, and per run of {@link RUN} positions within each page. */
   #pageLive: number[] = [];
@@ -108,10 +109,17 @@ export class KeyTable {
     return this.#keys[pos >>> PAGE_BITS][pos & PAGE_MASK];
   }
 
-  /** The entry at `pos`, or undefined. */
-  entryAt(pos: number): KeyEntry | undefined {
+  /**
+   * The entry at `pos`, or undefined: a new handle, or `into` (a handle from this table) pointed
+   * at it, for a walk over many positions.
+   */
+  entryAt(pos: number, into?: KeyEntry): KeyEntry | undefined {
     if (pos < 0 || pos >= this.#span) return undefined;
-    return this.#vals[pos >>> PAGE_BITS][pos & PAGE_MASK];
+    const page = pos >>> PAGE_BITS, off = pos & PAGE_MASK;
+    if (this.#keys[page][off] === undefined) return undefined;
+    return into === undefined
+      ? KeyEntry.at(this.#pages[page], off)
+      : KeyEntry.point(into, this.#pages[page], off);
   }
 
   #hashAt(pos: number): number {
@@ -148,9 +156,10 @@ export class KeyTable {
     return this.#position(key, hashKey(key));
   }
 
+  /** The entry of `key` (a new handle, see `entry.ts`), or undefined. */
   get(key: string): KeyEntry | undefined {
     const pos = this.#position(key, hashKey(key));
-    return pos < 0 ? undefined : this.#vals[pos >>> PAGE_BITS][pos & PAGE_MASK];
+    return pos < 0 ? undefined : KeyEntry.at(this.#pages[pos >>> PAGE_BITS], pos & PAGE_MASK);
   }
 
   has(key: string): boolean {
@@ -161,7 +170,7 @@ export class KeyTable {
     const h = hashKey(key);
     const at = this.#position(key, h);
     if (at >= 0) {
-      this.#vals[at >>> PAGE_BITS][at & PAGE_MASK] = e;
+      KeyEntry.attach(e, this.#pages[at >>> PAGE_BITS], at & PAGE_MASK);
       return this;
     }
     this.#addNew(key, e, h);
@@ -189,7 +198,7 @@ export class KeyTable {
   #pagesTo(page: number): void {
     while (page >= this.#keys.length) {
       this.#keys.push(newPage<string>());
-      this.#vals.push(newPage<KeyEntry>());
+      this.#pages.push(new EntryPage(PAGE));
       this.#hashes.push(new Int32Array(PAGE));
       this.#pageLive.push(0);
       this.#runLive.push(new Uint16Array(PAGE / RUN));
@@ -247,7 +256,7 @@ export class KeyTable {
     this.#pagesTo(page);
     const off = pos & PAGE_MASK;
     this.#keys[page][off] = key;
-    this.#vals[page][off] = e;
+    KeyEntry.attach(e, this.#pages[page], off);
     this.#hashes[page][off] = h;
     insert(this.#slots, h, pos);
     this.#count(pos, 1);
@@ -320,7 +329,7 @@ export class KeyTable {
     const page = pos >>> PAGE_BITS;
     const off = pos & PAGE_MASK;
     this.#keys[page][off] = undefined;
-    this.#vals[page][off] = undefined;
+    this.#pages[page].v[off] = undefined;
     this.#free.push(pos);
     this.#count(pos, -1);
     this.#size--;
@@ -335,11 +344,19 @@ export class KeyTable {
   }
 
   #reset(): void {
-    this.#keys = [];
-    this.#vals = [];
-    this.#hashes = [];
-    this.#pageLive = [];
-    this.#runLive = [];
+    // The first page is kept (cleared over the positions used): a table that empties and fills
+    // again (one key SET and DELeted in a loop) allocated ~5 MiB of fresh pages each time.
+    if (this.#keys.length > 0) {
+      const used = Math.min(this.#span, PAGE);
+      this.#keys[0].fill(undefined, 0, used);
+      this.#pages[0].v.fill(undefined, 0, used);
+      this.#runLive[0].fill(0);
+      this.#keys.length = 1;
+      this.#pages.length = 1;
+      this.#hashes.length = 1;
+      this.#runLive.length = 1;
+      this.#pageLive = [0];
+    }
     this.#span = 0;
     this.#free = [];
     this.#size = 0;
@@ -399,7 +416,7 @@ export class KeyTable {
   *entries(): IterableIterator<[string, KeyEntry]> {
     for (let p = 0; p < this.#span; p++) {
       const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
-      if (k !== undefined) yield [k, this.#vals[p >>> PAGE_BITS][p & PAGE_MASK]!];
+      if (k !== undefined) yield [k, KeyEntry.at(this.#pages[p >>> PAGE_BITS], p & PAGE_MASK)];
     }
   }
 

@@ -9,127 +9,15 @@
  * replica restored from a snapshot sweeps exactly like one that applied the log.
  * @module
  */
-import { copyInto } from "./bytes.ts";
-import type { Deque } from "./deque.ts";
+import { KeyEntry } from "./entry.ts";
 import { KeyTable } from "./key_table.ts";
 import { Leases } from "./leases.ts";
 import { OrderedIndex } from "./ordered_index.ts";
 import { Rng, seedOf } from "./random.ts";
-import type { SortedSet } from "./sorted_set.ts";
 import type { ApplyContext } from "./types.ts";
 import type { ChangeRecorder, WatchHistory } from "./watch_history.ts";
 
-/** Data type tags (also the snapshot's type bytes: never renumber). */
-export const Kind = { STRING: 0, LIST: 1, SET: 2, HASH: 3, ZSET: 4 } as const;
-/** A data type tag. */
-export type KindTag = (typeof Kind)[keyof typeof Kind];
-
-/** The value held by a key, by kind. */
-export type EntryValue = Uint8Array | Deque | Set<string> | Map<string, Uint8Array> | SortedSet;
-
-const EMPTY = new ArrayBuffer(0);
-
-/** A view of the last buffer asked for (see {@link KeyEntry.copyBytes}). */
-let lastBuf: ArrayBufferLike = EMPTY;
-let lastView: Uint8Array = new Uint8Array(EMPTY);
-function slabView(b: ArrayBufferLike): Uint8Array {
-  if (b !== lastBuf) {
-    lastBuf = b;
-    lastView = new Uint8Array(b);
-  }
-  return lastView;
-}
-
-/** One key's state. Mutable in place; `value`'s runtime type follows `kind`. */
-export class KeyEntry {
-  /** Data type tag. */
-  kind: KindTag;
-  /**
-   * The value's storage. A string's bytes are kept as (buffer, offset, length), not as a
-   * `Uint8Array`: a view is a JS object of ~64 bytes, one per key, that the major GC would walk
-   * millions of (#11); the buffer is shared (a slab of many values, see `bytes.ts`). Collections
-   * are kept as they are.
-   */
-  #v: ArrayBufferLike | Exclude<EntryValue, Uint8Array>;
-  #bytes = false;
-  #off = 0;
-  #len = 0;
-  /** Absolute expiry time in ms (leader clock), 0 = no expiry. */
-  expireAt: number;
-  /** Log index of the write that created the key (etcd's create_revision). */
-  createRev: number;
-  /** Log index of the last write that changed the key's value or expiry (mod_revision). */
-  modRev: number;
-  /**
-   * How many revisions changed the key since it was created (etcd's version): 1 at creation,
-   * +1 for each later log entry that changes its value or expiry (several changes made by one
-   * entry count once, as they share one revision).
-   */
-  version: number;
-  /** The snapshot generation that already holds this entry (see {@link Keyspace.beginSnapshot}). */
-  snapSeen: number;
-  /** The lease the key is attached to, 0 = none (see `leases.ts`; set through {@link Keyspace.setLease}). */
-  lease: number;
-  /** The last revision whose watch event this entry gave (watch_history.ts; not persisted). */
-  watchSeen: number;
-
-  constructor(kind: KindTag, value: EntryValue, rev: number) {
-    this.kind = kind;
-    this.#v = EMPTY;
-    this.value = value;
-    this.expireAt = 0;
-    this.createRev = rev;
-    this.modRev = rev;
-    this.version = 1;
-    this.snapSeen = 0;
-    this.lease = 0;
-    this.watchSeen = 0;
-  }
-
-  /**
-   * The value: a string's bytes (a fresh view each read: string values are never changed in
-   * place, so a view stays valid for as long as it is held) or the collection object.
-   */
-  get value(): EntryValue {
-    const v = this.#v;
-    return this.#bytes
-      ? new Uint8Array(v as ArrayBufferLike, this.#off, this.#len)
-      : v as EntryValue;
-  }
-
-  set value(x: EntryValue) {
-    if (x instanceof Uint8Array) {
-      this.#v = x.buffer;
-      this.#bytes = true;
-      this.#off = x.byteOffset;
-      this.#len = x.byteLength;
-    } else {
-      this.#v = x;
-      this.#bytes = false;
-    }
-  }
-
-  /**
-   * Copies a string value's bytes into `dst` at `at` without making a view per call (the snapshot
-   * encoder writes millions; keys written one after another mostly share a slab, whose one view
-   * is reused).
-   */
-  copyBytes(dst: Uint8Array, at: number): void {
-    copyInto(dst, at, slabView(this.#v as ArrayBufferLike), this.#off, this.#len);
-  }
-
-  /** Bytes of a string value (0 for collections), without making a view. */
-  get byteLength(): number {
-    return this.#bytes ? this.#len : 0;
-  }
-
-  /** Records a change made by the entry at log index `rev` (mod revision and version). */
-  bump(rev: number): void {
-    if (this.modRev === rev) return;
-    this.modRev = rev;
-    this.version++;
-  }
-}
+export { type EntryValue, KeyEntry, Kind, type KindTag } from "./entry.ts";
 
 /** How many expired keys each write command may reclaim actively (besides the key it touches). */
 export const SWEEP_PER_WRITE = 4;
@@ -305,6 +193,7 @@ export class Keyspace {
       this.leases.detach(key, e.lease);
       e.lease = 0;
     }
+    KeyEntry.detach(e); // keeps its fields: a command may add it back under another key
     this.store.delete(key);
     this.index.delete(key, this.rev);
   }

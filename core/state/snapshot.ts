@@ -202,6 +202,8 @@ export class SnapshotEncoder {
   #next = 0;
   #last = -1;
   #preserved: Writer | null = null;
+  /** One handle pointed at each position walked (no handle per key). */
+  #cursor: KeyEntry | undefined;
   /** The leases section, encoded at the start (it is small: ids, ttls and the attached keys). */
   readonly #leases: Writer | null;
   #done = false;
@@ -267,8 +269,9 @@ export class SnapshotEncoder {
       this.#next = p + 1;
       // Keys never move (key_table.ts): the walk sees every key present at the start that has
       // not changed since; a position freed and reused meanwhile holds a new key (skipped).
-      const e = t.entryAt(p);
+      const e = t.entryAt(p, this.#cursor);
       if (e === undefined || e.snapSeen === gen) continue; // free, preserved, or new
+      this.#cursor = e;
       e.snapSeen = gen;
       w.varint(2 * (p - this.#last - 1));
       this.#last = p;

@@ -23,8 +23,12 @@ function shuffle<T>(a: T[], r: Rng): T[] {
 
 let rev = 0;
 const EMPTY = new Uint8Array(0);
-/** A distinct entry each call (compared by identity). */
+/** A distinct entry each call (told apart by its createRev: the table hands out handles, see entry.ts). */
 const entry = () => new KeyEntry(Kind.STRING, EMPTY, ++rev);
+/** The same entry (or both absent). */
+function same(a: KeyEntry | undefined, b: KeyEntry | undefined): boolean {
+  return a === undefined ? b === undefined : b !== undefined && a.createRev === b.createRev;
+}
 
 /** A cheap failure for hot loops (an expect() per operation is slow). */
 function fail(msg: string): never {
@@ -63,13 +67,13 @@ function checkAll(t: KeyTable, m: Model): void {
   for (const [k, e] of t.entries()) {
     if (seen.has(k)) fail(`entries() yielded ${k} twice`);
     seen.add(k);
-    if (m.map.get(k) !== e) fail(`entries() yielded ${k} with a wrong entry (or dead)`);
+    if (!same(m.map.get(k), e)) fail(`entries() yielded ${k} with a wrong entry (or dead)`);
   }
   expect(seen.size).toBe(m.map.size);
   const ks = [...t.keys()];
   expect(ks.length).toBe(m.map.size);
   for (const k of ks) if (!seen.has(k)) fail(`keys() yielded ${k}, entries() did not`);
-  for (const [k, e] of m.map) if (t.get(k) !== e || !t.has(k)) fail(`lost ${k}`);
+  for (const [k, e] of m.map) if (!same(t.get(k), e) || !t.has(k)) fail(`lost ${k}`);
   const free = t.freeList();
   expect(free.length + t.size).toBe(t.span);
   const isFree = new Uint8Array(t.span);
@@ -80,7 +84,7 @@ function checkAll(t: KeyTable, m: Model): void {
   for (let p = 0; p < t.span; p++) {
     const k = t.keyAt(p);
     if ((k === undefined) !== (isFree[p] === 1)) fail(`position ${p}: free list disagrees`);
-    if (k !== undefined && (t.positionOf(k) !== p || t.entryAt(p) !== m.map.get(k))) {
+    if (k !== undefined && (t.positionOf(k) !== p || !same(t.entryAt(p), m.map.get(k)))) {
       fail(`position ${p} (${k}): positionOf/entryAt disagree`);
     }
   }
@@ -106,7 +110,7 @@ function step(t: KeyTable, m: Model, r: Rng, pNew: number, fresh: { n: number })
     if (t.delete(k) !== m.delete(k)) fail(`delete(${k}) disagrees`);
   }
   const q = `k${r(fresh.n + 1)}`;
-  if (t.get(q) !== m.map.get(q) || t.has(q) !== m.map.has(q)) fail(`get/has(${q}) disagree`);
+  if (!same(t.get(q), m.map.get(q)) || t.has(q) !== m.map.has(q)) fail(`get/has(${q}) disagree`);
 }
 
 describe("KeyTable", () => {
@@ -129,7 +133,7 @@ describe("KeyTable", () => {
       if (m.map.size < 30_000) checkAll(t, m);
       for (let i = 0; i < 500; i++) {
         const q = `k${r(fresh.n)}`;
-        if (t.get(q) !== m.map.get(q)) fail(`mid-growth get(${q})`);
+        if (!same(t.get(q), m.map.get(q))) fail(`mid-growth get(${q})`);
       }
       // Reinsert the victims (shuffled): they reuse the freed positions, last freed first.
       for (const k of shuffle(victims, r)) {
@@ -187,7 +191,7 @@ describe("KeyTable", () => {
       if (++steps >= 100_000) fail("iteration does not end");
       if (yielded.has(k)) fail(`${k} yielded twice`);
       if (gone.has(k)) fail(`${k} yielded after its deletion`);
-      if (t.get(k) !== e) fail(`${k} yielded with a stale entry`);
+      if (!same(t.get(k), e)) fail(`${k} yielded with a stale entry`);
       yielded.add(k);
       const cur = t.positionOf(k);
       const x = r(100);
@@ -287,7 +291,7 @@ describe("KeyTable", () => {
     const ka = [...a.keys()];
     expect([...b.keys()]).toEqual(ka);
     for (const k of ka) {
-      if (b.positionOf(k) !== a.positionOf(k) || b.get(k) !== a.get(k)) fail(`${k} differs`);
+      if (b.positionOf(k) !== a.positionOf(k) || !same(b.get(k), a.get(k))) fail(`${k} differs`);
     }
   }
 
