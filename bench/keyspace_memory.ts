@@ -66,7 +66,7 @@ sm.apply([enc.encode("DBSIZE")], ctx, check);
 if (check.data[0] !== N) throw new Error(`DBSIZE ${check.data[0]}, expected ${N}`);
 const perKey = (b: number, a: number) => ((a - b) / N).toFixed(0);
 console.log(
-  `${N} keys: apply ${(N / (applyMs / 1000)).toFixed(0)} SET/s; V8 heap ${
+  `${N} keys: apply ${(N / (applyMs / 1000)).toFixed(0)} SET/s; heap ${
     perKey(before.heap, after.heap)
   } B/key, external ${perKey(before.external, after.external)} B/key; full GC ${
     gcs.map((x) => x.toFixed(0)).join(" / ")
