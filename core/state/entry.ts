@@ -290,6 +290,25 @@ export class KeyEntry {
     return (p.k[o] & BYTES) !== 0 ? p.u[o * NU + U_LEN] : 0;
   }
 
+  /**
+   * A string value's buffer (with {@link valueOffset} and {@link byteLength}), or null for a
+   * collection: what keeps a reference to the bytes without making a view (the watch history).
+   */
+  get valueBuffer(): ArrayBufferLike | null {
+    const d = this.#d;
+    if (d !== null) return d.bytes ? d.v as ArrayBufferLike : null;
+    const p = this.#p!, o = this.#o;
+    return (p.k[o] & BYTES) !== 0 ? p.v[o] as ArrayBufferLike : null;
+  }
+
+  /** A string value's offset in {@link valueBuffer} (0 for collections). */
+  get valueOffset(): number {
+    const d = this.#d;
+    if (d !== null) return d.bytes ? d.off : 0;
+    const p = this.#p!, o = this.#o;
+    return (p.k[o] & BYTES) !== 0 ? p.u[o * NU + U_OFF] : 0;
+  }
+
   #getF(i: number): number {
     return this.#p!.f[this.#o * NF + i];
   }

@@ -62,25 +62,24 @@ export interface PrevState {
   readonly expireAt: number;
 }
 
-/** Bytes an event holds in the history: {@link eventBytes} plus its previous state. */
-function heldBytes(e: HistoryEvent): number {
-  const p = e.prev;
-  return eventBytes(e) + (p === undefined ? 0 : 48 + (p.value === null ? 0 : p.value.length));
-}
+/** Bytes a previous state adds to an event in the history (a fixed part and its value). */
+const PREV_BYTES = 48;
 
 /**
- * Which keys the entry being applied touched, and whether each existed (was in the store) before
- * it. The keyspace calls {@link note} and {@link cleared}. Kept in arrays (no hashing on the write
- * path: a command's consecutive notes of one key count once); {@link WatchHistory.commit} drops
- * the other repeats.
+ * Which keys the entry being applied touched, whether each existed (was in the store) before it,
+ * and its state then. The keyspace calls {@link note} and {@link cleared}. Kept in parallel arrays
+ * of numbers and references (no object per touched key, no hashing on the write path: a command's
+ * consecutive notes of one key count once); {@link WatchHistory.commit} drops the other repeats.
  */
 export class ChangeRecorder {
   /** Keys in the order first touched (a key may repeat; see {@link existed}). */
   readonly keys: string[] = [];
   /** Whether `keys[i]` was in the store when it was noted. */
   readonly existed: boolean[] = [];
-  /** `keys[i]`'s state when it was noted (before the command changes it); undefined if absent. */
-  readonly prev: (PrevState | undefined)[] = [];
+  /** The noted state of `keys[i]` when it existed: a string value's buffer (null: a collection). */
+  readonly #buf: (ArrayBufferLike | null)[] = [];
+  /** Offset and length of that value, then createRev, modRev, version, expireAt: 6 per note. */
+  readonly #num: number[] = [];
   /** The entry removed every key (FLUSHALL/FLUSHDB). */
   flushed = false;
 
@@ -93,15 +92,33 @@ export class ChangeRecorder {
     if (n > 0 && this.keys[n - 1] === key) return;
     this.keys.push(key);
     this.existed.push(e !== undefined);
-    this.prev.push(
-      e === undefined ? undefined : {
-        value: e.kind === Kind.STRING ? e.value as Uint8Array : null,
-        createRev: e.createRev,
-        modRev: e.modRev,
-        version: e.version,
-        expireAt: e.expireAt,
-      },
+    if (e === undefined) {
+      this.#buf.push(null);
+      this.#num.push(0, 0, 0, 0, 0, 0);
+      return;
+    }
+    const b = e.kind === Kind.STRING ? e.valueBuffer : null;
+    this.#buf.push(b);
+    this.#num.push(
+      b === null ? 0 : e.valueOffset,
+      b === null ? 0 : e.byteLength,
+      e.createRev,
+      e.modRev,
+      e.version,
+      e.expireAt,
     );
+  }
+
+  /** Copies note `i`'s previous state (the key existed) into event `j` of `c`. */
+  copyPrev(i: number, c: EventChunk, j: number): void {
+    const x = this.#num, o = 6 * i;
+    c.pbuf[j] = this.#buf[i];
+    c.len[4 * j + 2] = x[o];
+    c.len[4 * j + 3] = x[o + 1];
+    c.num[8 * j + 4] = x[o + 2];
+    c.num[8 * j + 5] = x[o + 3];
+    c.num[8 * j + 6] = x[o + 4];
+    c.num[8 * j + 7] = x[o + 5];
   }
 
   /** The keyspace is being cleared. */
@@ -118,7 +135,8 @@ export class ChangeRecorder {
   reset(): void {
     this.keys.length = 0;
     this.existed.length = 0;
-    this.prev.length = 0;
+    this.#buf.length = 0;
+    this.#num.length = 0;
     this.flushed = false;
   }
 }
@@ -131,15 +149,63 @@ export interface HistoryLimits {
   bytes: number;
 }
 
+/** Events per chunk of the history's storage (a power of two). */
+const CHUNK_BITS = 12;
+const CHUNK = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK - 1;
+/** Flags beside an event's type: it has a value; it has a previous state; that state has a value. */
+const F_VALUE = 4;
+const F_PREV = 8;
+const F_PREV_VALUE = 16;
+/** Events made into objects lately and kept (watchers reading the same events share them). */
+const CACHE = 8192;
+
+/**
+ * Storage for {@link CHUNK} events in parallel arrays: no JS object per event (at ~60k writes/s a
+ * history of event objects was most of a node's old-generation garbage, #11). The strings and
+ * buffers are references to the keyspace's own (a key string, a value's slab).
+ */
+class EventChunk {
+  /** rev, createRev, modRev, version, then the previous state's createRev, modRev, version, expireAt. */
+  readonly num = new Float64Array(8 * CHUNK);
+  /** The value's offset and length, the previous value's offset and length. */
+  readonly len = new Uint32Array(4 * CHUNK);
+  /** The event type and the F_* flags. */
+  readonly flags = new Uint8Array(CHUNK);
+  readonly key: string[] = new Array<string>(CHUNK).fill("");
+  readonly vbuf: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(CHUNK).fill(null);
+  readonly pbuf: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(CHUNK).fill(null);
+
+  /** Drops the references (a chunk is reused once its events are dropped). */
+  clear(): void {
+    this.key.fill("");
+    this.vbuf.fill(null);
+    this.pbuf.fill(null);
+  }
+
+  /** Bytes event `j` is counted for: {@link eventBytes} plus its previous state. */
+  held(j: number): number {
+    const f = this.flags[j];
+    const v = (f & F_VALUE) !== 0 ? this.len[4 * j + 1] : 0;
+    const p = (f & F_PREV) === 0
+      ? 0
+      : PREV_BYTES + ((f & F_PREV_VALUE) !== 0 ? this.len[4 * j + 3] : 0);
+    return 64 + this.key[j].length + v + p;
+  }
+}
+
 /** The event ring. Events are numbered by a sequence (`seq`) that never goes back. */
 export class WatchHistory {
   readonly limits: HistoryLimits;
   readonly recorder: ChangeRecorder = new ChangeRecorder();
-  #events: HistoryEvent[] = [];
-  /** Index in `#events` of the oldest kept event (dropped ones are spliced out in bulk). */
-  #head = 0;
-  /** Sequence number of `#events[#head]`. */
+  /** The chunks holding events `#chunkBase` .. `#end - 1` (the first ones dropped whole). */
+  #chunks: EventChunk[] = [];
+  #chunkBase = 0;
+  /** A dropped chunk kept for reuse (no allocation per 4,096 events in a steady state). */
+  #spare: EventChunk | null = null;
+  /** Sequence number of the oldest event held, and of the next one. */
   #baseSeq = 0;
+  #end = 0;
   #bytes = 0;
   /** The oldest revision whose events are all here (a watch may start at it or later). */
   #oldest = 1;
@@ -147,6 +213,10 @@ export class WatchHistory {
   #rev = 0;
   /** Scratch: the store's entry for each noted key (one lookup each). */
   readonly #found: (KeyEntry | undefined)[] = [];
+  /** Events made into objects by {@link at} lately, at `seq % CACHE` (the seq beside it). */
+  readonly #cache: (HistoryEvent | undefined)[] = new Array<HistoryEvent | undefined>(CACHE)
+    .fill(undefined);
+  readonly #cacheSeq = new Float64Array(CACHE).fill(-1);
 
   constructor(limits: HistoryLimits) {
     this.limits = limits;
@@ -174,7 +244,7 @@ export class WatchHistory {
 
   /** Events held. */
   get size(): number {
-    return this.#events.length - this.#head;
+    return this.#end - this.#baseSeq;
   }
 
   /** Sequence number of the oldest event held. */
@@ -184,24 +254,60 @@ export class WatchHistory {
 
   /** Sequence number the next event will get. */
   get endSeq(): number {
-    return this.#baseSeq + this.#events.length - this.#head;
+    return this.#end;
   }
 
-  /** The event with sequence number `seq` (firstSeq <= seq < endSeq). */
+  /** The revision of event `seq` (firstSeq <= seq < endSeq), without making its object. */
+  revAt(seq: number): number {
+    const q = seq - this.#chunkBase;
+    return this.#chunks[q >>> CHUNK_BITS].num[8 * (q & CHUNK_MASK)];
+  }
+
+  /**
+   * The event with sequence number `seq` (firstSeq <= seq < endSeq), as an object made on demand;
+   * the same object for the same event while it is among the last few thousand asked for (an
+   * event's wire encoding is cached per object, see watch_wire.ts, so a fan-out encodes it once).
+   */
   at(seq: number): HistoryEvent {
-    return this.#events[this.#head + seq - this.#baseSeq];
+    const slot = seq % CACHE;
+    if (this.#cacheSeq[slot] === seq) return this.#cache[slot]!;
+    const q = seq - this.#chunkBase;
+    const c = this.#chunks[q >>> CHUNK_BITS];
+    const j = q & CHUNK_MASK;
+    const f = c.flags[j], n = c.num, l = c.len;
+    const e: HistoryEvent = {
+      rev: n[8 * j],
+      type: (f & 3) as EventTypeNumber,
+      key: c.key[j],
+      value: (f & F_VALUE) !== 0 ? new Uint8Array(c.vbuf[j]!, l[4 * j], l[4 * j + 1]) : null,
+      createRev: n[8 * j + 1],
+      modRev: n[8 * j + 2],
+      version: n[8 * j + 3],
+      prev: (f & F_PREV) === 0 ? undefined : {
+        value: (f & F_PREV_VALUE) !== 0
+          ? new Uint8Array(c.pbuf[j]!, l[4 * j + 2], l[4 * j + 3])
+          : null,
+        createRev: n[8 * j + 4],
+        modRev: n[8 * j + 5],
+        version: n[8 * j + 6],
+        expireAt: n[8 * j + 7],
+      },
+    };
+    this.#cacheSeq[slot] = seq;
+    this.#cache[slot] = e;
+    return e;
   }
 
   /** Sequence number of the first event held with revision >= `rev` (endSeq when none). */
   seekRev(rev: number): number {
-    let lo = this.#head;
-    let hi = this.#events.length;
+    let lo = this.#baseSeq;
+    let hi = this.#end;
     while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#events[mid].rev < rev) lo = mid + 1;
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (this.revAt(mid) < rev) lo = mid + 1;
       else hi = mid;
     }
-    return this.#baseSeq + lo - this.#head;
+    return lo;
   }
 
   /**
@@ -210,9 +316,10 @@ export class WatchHistory {
    */
   reset(index: number): void {
     this.recorder.reset();
-    this.#baseSeq += this.#events.length - this.#head;
-    this.#events = [];
-    this.#head = 0;
+    for (const c of this.#chunks) c.clear();
+    this.#chunks = [];
+    this.#baseSeq = this.#end;
+    this.#chunkBase = this.#end;
     this.#bytes = 0;
     this.#rev = index;
     this.#oldest = index + 1;
@@ -230,16 +337,7 @@ export class WatchHistory {
     }
     this.#rev = index;
     if (r.flushed) {
-      this.#push({
-        rev: index,
-        type: EventType.FLUSH,
-        key: "",
-        value: null,
-        createRev: 0,
-        modRev: index,
-        version: 0,
-        prev: undefined,
-      });
+      this.#record(EventType.FLUSH, index, "", undefined, -1);
     } else if (r.keys.length > 0) {
       this.#derive(index, store);
     }
@@ -274,72 +372,91 @@ export class WatchHistory {
       if (e !== undefined) {
         if (e.modRev === index && e.watchSeen !== index) {
           e.watchSeen = index;
-          this.#push(putEvent(index, key, e, r, i));
+          this.#record(EventType.PUT, index, key, e, i);
         }
       } else if (existed[i]) {
-        this.#push({
-          rev: index,
-          type: EventType.DELETE,
-          key,
-          value: null,
-          createRev: 0,
-          modRev: index,
-          version: 0,
-          prev: r.prev[i],
-        });
+        this.#record(EventType.DELETE, index, key, undefined, i);
       }
     }
     found.length = 0;
   }
 
-  #push(e: HistoryEvent): void {
-    this.#events.push(e);
-    this.#bytes += heldBytes(e);
+  /**
+   * Stores an event at revision `index`: a put of `key` (its entry `e`, as it is now), a delete
+   * (`e` undefined) or a flush (`i` = -1), with the previous state the recorder noted at `i` when
+   * the key existed then.
+   */
+  #record(
+    type: EventTypeNumber,
+    index: number,
+    key: string,
+    e: KeyEntry | undefined,
+    i: number,
+  ): void {
+    const q = this.#end - this.#chunkBase;
+    if ((q >>> CHUNK_BITS) >= this.#chunks.length) {
+      this.#chunks.push(this.#spare ?? new EventChunk());
+      this.#spare = null;
+    }
+    this.#end++;
+    const c = this.#chunks[q >>> CHUNK_BITS];
+    const j = q & CHUNK_MASK;
+    const n = c.num;
+    let f: number = type;
+    n[8 * j] = index;
+    c.key[j] = key;
+    let b: ArrayBufferLike | null = null;
+    if (e !== undefined) {
+      n[8 * j + 1] = e.createRev;
+      n[8 * j + 2] = e.modRev;
+      n[8 * j + 3] = e.version;
+      if (e.kind === Kind.STRING) {
+        b = e.valueBuffer;
+        f |= F_VALUE;
+        c.len[4 * j] = e.valueOffset;
+        c.len[4 * j + 1] = e.byteLength;
+      }
+    } else {
+      n[8 * j + 1] = 0;
+      n[8 * j + 2] = index;
+      n[8 * j + 3] = 0;
+    }
+    c.vbuf[j] = b;
+    const r = this.recorder;
+    if (i >= 0 && r.existed[i]) {
+      f |= F_PREV;
+      r.copyPrev(i, c, j);
+      if (c.pbuf[j] !== null) f |= F_PREV_VALUE;
+    } else c.pbuf[j] = null;
+    c.flags[j] = f;
+    this.#bytes += c.held(j);
   }
 
   /** Drops whole revisions from the front until both bounds hold (the newest is always kept). */
   #trim(): void {
     const floor = this.#rev - this.limits.revisions + 1;
     if (this.#oldest < floor) this.#oldest = floor;
-    const ev = this.#events;
-    let h = this.#head;
-    while (h < ev.length) {
-      const first = ev[h].rev;
+    let h = this.#baseSeq;
+    const end = this.#end;
+    while (h < end) {
+      const first = this.revAt(h);
       if (first >= this.#oldest && (this.#bytes <= this.limits.bytes || first >= this.#rev)) break;
       // Drop every event of revision `first`.
-      while (h < ev.length && ev[h].rev === first) this.#bytes -= heldBytes(ev[h++]);
+      while (h < end && this.revAt(h) === first) {
+        const q = h++ - this.#chunkBase;
+        this.#bytes -= this.#chunks[q >>> CHUNK_BITS].held(q & CHUNK_MASK);
+      }
       if (this.#oldest <= first) this.#oldest = first + 1;
     }
-    const dropped = h - this.#head;
-    if (dropped > 0) {
-      this.#baseSeq += dropped;
-      this.#head = h;
-      if (h > 1024 && h * 2 > ev.length) {
-        this.#events = ev.slice(h);
-        this.#head = 0;
-      }
+    this.#baseSeq = h;
+    // Chunks whose events are all dropped go (one is kept for reuse).
+    while (h - this.#chunkBase >= CHUNK) {
+      const c = this.#chunks.shift()!;
+      c.clear();
+      this.#spare = c;
+      this.#chunkBase += CHUNK;
     }
   }
-}
-
-/** A put event of `key` (entry `e`), with the previous state the recorder noted at `i`. */
-function putEvent(
-  rev: number,
-  key: string,
-  e: KeyEntry,
-  r: ChangeRecorder,
-  i: number,
-): HistoryEvent {
-  return {
-    rev,
-    type: EventType.PUT,
-    key,
-    value: e.kind === Kind.STRING ? e.value as Uint8Array : null,
-    createRev: e.createRev,
-    modRev: e.modRev,
-    version: e.version,
-    prev: r.prev[i],
-  };
 }
 
 /** Which keys a watch selects: one key, or the range [start, end) (end null = no upper bound). */

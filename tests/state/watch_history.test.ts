@@ -199,3 +199,77 @@ test("selectors: key, prefix, range (byte order), and the prefix's end", () => {
   expect(selects(rangeSelector("b", ""), e("zzz"))).toBe(true);
   expect(selects(rangeSelector("b", "d"), { ...e(""), type: EventType.FLUSH })).toBe(true);
 });
+
+test("events stay exact across the storage's chunks of 4,096: rollover, drops, reuse, reset", () => {
+  // A model of what the history must hold: every event of the last `keep` revisions, computed
+  // here from the commands (puts with values and previous states, deletes), compared with the
+  // history event by event after each entry, while the ring rolls over many chunks.
+  const keep = 700;
+  const r = new Replica(keep, 1 << 30);
+  type M = [string, string, string | null, number, number, number, number, string | null, number];
+  const model: M[] = []; // brief + createRev, modRev, version, prev value, prev modRev
+  const live = new Map<string, { v: string; c: number; m: number; ver: number }>();
+  const dec = new TextDecoder();
+  const show = (e: HistoryEvent): M =>
+    [
+      ...brief(e) as [string, string, string | null, number],
+      e.createRev,
+      e.modRev,
+      e.version,
+      e.prev?.value == null ? null : dec.decode(e.prev.value),
+      e.prev?.modRev ?? -1,
+    ] as unknown as M;
+  let n = 0;
+  for (let round = 0; round < 3200; round++) {
+    // 7 commands per entry over 50 keys: overwrites, deletes and fresh keys mixed.
+    const cmds: string[][] = [];
+    for (let c = 0; c < 7; c++) {
+      const k = `k${(n * 7919) % 50}`;
+      cmds.push(n % 5 === 4 ? ["DEL", k] : ["SET", k, `v${n}`]);
+      n++;
+    }
+    const rev = r.index + 1;
+    const seen = new Set<string>();
+    const before = new Map(live);
+    for (const [op, k, v] of cmds) {
+      if (op === "SET") {
+        const o = live.get(k);
+        live.set(
+          k,
+          o
+            ? { v, c: o.c, m: rev, ver: o.m === rev ? o.ver : o.ver + 1 }
+            : { v, c: rev, m: rev, ver: 1 },
+        );
+      } else live.delete(k);
+    }
+    for (const [, k] of cmds) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const now = live.get(k), was = before.get(k);
+      if (now !== undefined && now.m === rev) {
+        model.push(["put", k, now.v, rev, now.c, now.m, now.ver, was?.v ?? null, was?.m ?? -1]);
+      } else if (now === undefined && was !== undefined) {
+        model.push(["del", k, null, rev, 0, rev, 0, was.v, was.m]);
+      }
+    }
+    r.entry(...cmds);
+    while (model.length > 0 && model[0][3] < r.index - keep + 1) model.shift();
+    if (round % 97 === 0 || round > 3190) expect(r.events().map(show)).toEqual(model);
+  }
+  expect(r.h.endSeq).toBeGreaterThan(4 * 4096);
+  expect(r.h.size).toBe(model.length);
+  expect(r.h.seekRev(r.index - 10)).toBe(
+    r.h.endSeq - model.filter((m) => m[3] >= r.index - 10).length,
+  );
+  // Bytes: the documented count (64 + key + value, + 48 + previous value), summed over the ring.
+  const counted = r.events().reduce((s, e) =>
+    s + 64 + e.key.length + (e.value?.length ?? 0) +
+    (e.prev === undefined ? 0 : 48 + (e.prev.value?.length ?? 0)), 0);
+  expect(r.h.bytes).toBe(counted);
+  // A restore starts afresh: sequence numbers go on, nothing before is held.
+  const end = r.h.endSeq;
+  r.h.reset(r.index);
+  expect([r.h.firstSeq, r.h.endSeq, r.h.size, r.h.bytes]).toEqual([end, end, 0, 0]);
+  r.entry(["SET", "after", "reset"]);
+  expect(r.events().map(brief)).toEqual([["put", "after", "reset", r.index]]);
+});
