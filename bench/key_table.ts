@@ -13,7 +13,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { bytesToKey, keyToBytes } from "../core/state/bytes.ts";
 import { KeyTable } from "../core/state/key_table.ts";
-import type { KeyEntry } from "../core/state/keyspace.ts";
+import { KeyEntry, Kind } from "../core/state/keyspace.ts";
 
 const { values } = parseArgs({
   options: { keys: { type: "string", default: "4000000" }, only: { type: "string" } },
@@ -32,7 +32,8 @@ const keys: Uint8Array[] = [];
 for (let i = 0; i < N; i++) {
   keys.push(keyToBytes(`key:${String((i * 7919) % 100_000_000).padStart(10, "0")}`));
 }
-const entry = {} as KeyEntry;
+// One entry for every key (the table copies its fields into each position).
+const entry = new KeyEntry(Kind.STRING, new Uint8Array(0), 1);
 interface Store {
   set(k: string, e: KeyEntry): unknown;
   get(k: string): KeyEntry | undefined;
