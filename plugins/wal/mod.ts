@@ -36,7 +36,18 @@ function histogram(ctx: PluginContext, name: string, help: string): Histogram {
   return new Histogram({ name, help, buckets: DURATION_BUCKETS, registers: [ctx.metrics] });
 }
 
-/** `tinykv_wal_fsync_duration_seconds` and `tinykv_snapshot_save_duration_seconds`, fed by the WAL. */
+/** A group commit at least this slow is reported (see {@link walObservers}). */
+export const SLOW_FSYNC_MS = 100;
+/** At most one slow-fsync warning per this many ms (it counts the ones in between). */
+export const SLOW_FSYNC_REPORT_MS = 10_000;
+
+/**
+ * `tinykv_wal_fsync_duration_seconds` and `tinykv_snapshot_save_duration_seconds`, fed by the WAL,
+ * and a warning when group commits take {@link SLOW_FSYNC_MS} or more (at most one per
+ * {@link SLOW_FSYNC_REPORT_MS}, with how many and the slowest): while a Ready round waits for its
+ * fsync no new round runs, so a leader sends no heartbeats meanwhile, and a stall of the order of
+ * the election timeout becomes an election (etcd warns about slow fdatasync for the same reason).
+ */
 export function walObservers(ctx: PluginContext): WalObservers {
   const fsync = histogram(
     ctx,
@@ -48,9 +59,32 @@ export function walObservers(ctx: PluginContext): WalObservers {
     "tinykv_snapshot_save_duration_seconds",
     "Saving a locally taken snapshot (write, fsync, rename, compact), seconds",
   );
+  let slow = 0;
+  let worst = 0;
+  let reported = -Infinity;
+  const slowFsync = (ms: number) => {
+    slow++;
+    if (ms > worst) worst = ms;
+    const now = ctx.clock.monoMs();
+    if (now - reported < SLOW_FSYNC_REPORT_MS) return;
+    ctx.logger.warn(
+      `slow fsync: ${slow} group commit(s) took ${SLOW_FSYNC_MS} ms or more` +
+        `${Number.isFinite(reported) ? " since the last report" : ""}, the slowest ` +
+        `${
+          Math.round(worst)
+        } ms (election timeout ${ctx.config.election_timeout_ms} ms): a leader ` +
+        "sends no heartbeats while it waits for its fsync; is the disk shared or saturated?",
+    );
+    slow = 0;
+    worst = 0;
+    reported = now;
+  };
   return {
     nowMs: () => ctx.clock.monoMs(),
-    fsyncSeconds: (s) => fsync.observe(s),
+    fsyncSeconds: (s) => {
+      fsync.observe(s);
+      if (s * 1000 >= SLOW_FSYNC_MS) slowFsync(s * 1000);
+    },
     snapshotSeconds: (s) => snapshot.observe(s),
   };
 }
