@@ -50,7 +50,12 @@ export interface HistoryEvent {
 
 /** Bytes an event is counted for (key, value and a fixed overhead). */
 export function eventBytes(e: HistoryEvent): number {
-  return 64 + e.key.length + (e.value === null ? 0 : e.value.length);
+  return countedBytes(e.key.length, e.value === null ? 0 : e.value.length);
+}
+
+/** {@link eventBytes} from the lengths (the history's storage counts without an event object). */
+function countedBytes(keyLength: number, valueLength: number): number {
+  return 64 + keyLength + valueLength;
 }
 
 /** A key's state before the entry that changed it (see {@link HistoryEvent.prev}). */
@@ -190,7 +195,7 @@ class EventChunk {
     const p = (f & F_PREV) === 0
       ? 0
       : PREV_BYTES + ((f & F_PREV_VALUE) !== 0 ? this.len[4 * j + 3] : 0);
-    return 64 + this.key[j].length + v + p;
+    return countedBytes(this.key[j].length, v) + p;
   }
 }
 
