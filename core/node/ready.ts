@@ -20,6 +20,12 @@
  * Rounds never overlap: a round awaits storage, and a new one starts only when it ended, on a later
  * event-loop turn. A round applies a bounded slice of the committed entries (the core's
  * `maxCommittedSizePerReady`), so a backlog is applied a slice per turn.
+ *
+ * What may be sent before persisting does not wait for a round in progress, though: while one
+ * awaits its fsync, each scheduled turn sends the core's early messages at once
+ * (`takeEarlyMessages`). A leader's heartbeats and new appends, and a follower's heartbeat
+ * replies, would otherwise wait as long as the disk does; a 350 ms fsync on a shared disk, plus a
+ * GC pause, was enough for followers to start an election.
  * @module
  */
 import type {
@@ -79,7 +85,11 @@ export class ReadyDriver {
       this.#scheduled = false;
       if (this.#stopped) return;
       this.#h.beforeRound();
-      if (this.#running) return;
+      if (this.#running) {
+        const early = this.#raft.takeEarlyMessages();
+        if (early.length) this.#h.send(early);
+        return;
+      }
       this.#running = this.#run().finally(() => {
         this.#running = null;
         if (this.#raft.hasReady()) this.schedule();
@@ -116,7 +126,7 @@ export class ReadyDriver {
     const h = this.#h;
     const st = this.#storage;
     if (rd.softState) h.onSoftState(rd.softState.role, rd.softState.leader);
-    if (rd.leaderMessages.length) h.send(rd.leaderMessages);
+    if (rd.earlyMessages.length) h.send(rd.earlyMessages);
     if (rd.snapshot && rd.snapshot.meta.index > 0) {
       await st.applySnapshot(rd.snapshot);
       h.restoreSnapshot(rd.snapshot);

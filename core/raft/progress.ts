@@ -92,6 +92,8 @@ export class Progress {
   snapshotTicks = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** `match` when the previous heartbeat reply came (replicate: has the peer moved on since?). */
+  matchAtHeartbeat = -1;
   /** Learners receive the log but do not vote and are not counted. */
   isLearner: boolean;
   /** In-flight window (replicate state). */

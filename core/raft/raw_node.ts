@@ -85,7 +85,7 @@ export class RaftNode implements RawNode {
   readonly #prs = new Map<NodeId, Progress>();
   readonly #votes = new Map<NodeId, boolean>();
   #msgs: Message[] = [];
-  #leaderMsgs: Message[] = [];
+  #earlyMsgs: Message[] = [];
   #readStates: ReadState[] = [];
   #electionElapsed = 0;
   #heartbeatElapsed = 0;
@@ -313,7 +313,7 @@ export class RaftNode implements RawNode {
   hasReady(): boolean {
     this.#flush();
     const log = this.#log;
-    if (this.#msgs.length > 0 || this.#leaderMsgs.length > 0) return true;
+    if (this.#msgs.length > 0 || this.#earlyMsgs.length > 0) return true;
     if (log.unstable.length > 0 || log.pendingSnapshot !== undefined) return true;
     if (this.#readStates.length > 0 || log.hasNextCommitted()) return true;
     const s = this.#prevSoft;
@@ -334,7 +334,7 @@ export class RaftNode implements RawNode {
         this.#cfg.maxCommittedSizePerReady ?? this.#cfg.maxSizePerMsg,
       ),
       messages: this.#msgs,
-      leaderMessages: this.#leaderMsgs,
+      earlyMessages: this.#earlyMsgs,
       readStates: this.#readStates,
       mustSync: entries.length > 0 || snapshot !== undefined,
     };
@@ -351,9 +351,22 @@ export class RaftNode implements RawNode {
       rd.hardState = { ...this.#prevHard };
     }
     this.#msgs = [];
-    this.#leaderMsgs = [];
+    this.#earlyMsgs = [];
     this.#readStates = [];
     return rd;
+  }
+
+  /**
+   * Takes the messages that may be sent before persisting (see {@link Ready.earlyMessages}) without
+   * a Ready: the caller may call it while it still handles a Ready (awaiting its fsync), so a
+   * leader's heartbeats and new appends, and a follower's heartbeat replies, do not wait for a
+   * slow disk. Proposals since the last Ready are sent as appends first.
+   */
+  takeEarlyMessages(): Message[] {
+    this.#flush();
+    const out = this.#earlyMsgs;
+    if (out.length > 0) this.#earlyMsgs = [];
+    return out;
   }
 
   /** The caller has persisted, sent and applied `rd`. */
@@ -507,11 +520,14 @@ export class RaftNode implements RawNode {
   }
 
   #send(m: Message): void {
-    // A leader may send appends, heartbeats and snapshots before persisting its own log.
+    // Sent before persisting: a leader's appends, heartbeats and snapshots (it writes its own log
+    // in parallel), and anyone's heartbeat reply, which promises nothing about the disk (as in
+    // etcd-io/raft, where only append and vote replies wait for the write).
     if (
+      m.type === "heartbeatResp" ||
       this.#role === "leader" && (m.type === "app" || m.type === "heartbeat" || m.type === "snap")
     ) {
-      this.#leaderMsgs.push(m);
+      this.#earlyMsgs.push(m);
     } else {
       this.#msgs.push(m);
     }
@@ -914,7 +930,16 @@ export class RaftNode implements RawNode {
         pr.recentActive = true;
         pr.probeSent = false;
         if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirst();
-        if (pr.match < this.#log.lastIndex()) this.#sendAppend(m.from, true);
+        // Behind: send (an empty append, if nothing new) so that lost appends surface as a
+        // rejection. In replicate state only once the peer stopped moving between two heartbeat
+        // replies: a reply arrives before the appends in flight are answered (heartbeat replies
+        // do not wait for the peer's fsync), and an empty append overtaking them would be
+        // rejected and drop the peer back to probing for nothing.
+        if (pr.match < this.#log.lastIndex()) {
+          const stalled = pr.state !== "replicate" || pr.match === pr.matchAtHeartbeat;
+          this.#sendAppend(m.from, stalled);
+        }
+        pr.matchAtHeartbeat = pr.match;
         if (m.context) {
           const done = this.#readOnly.ack(m.from, m.context, (acks) => this.#isQuorum(acks));
           if (done.sentAt > -Infinity) this.#renewLease(done.sentAt);

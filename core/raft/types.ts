@@ -9,7 +9,7 @@
  * ## Durability contract (what the node wiring must do with a Ready)
  * 1. `hardState` and `entries` (and `snapshot`) must be durable (fsynced when the storage is
  *    durable) before any message in `messages` is sent — with one exception: messages listed in
- *    `leaderMessages` may be sent before persisting (the leader writes to its disk in parallel with
+ *    `earlyMessages` may be sent before persisting (the leader writes to its disk in parallel with
  *    replicating; Raft thesis §10.2.1). The leader counts its own log towards a quorum only for
  *    entries it has persisted, i.e. after `advance()`.
  * 2. `committedEntries` may be applied only after the entries themselves are persisted.
@@ -155,8 +155,12 @@ export interface Ready {
   committedEntries: Entry[];
   /** Messages to send after persisting. */
   messages: Message[];
-  /** Leader-only messages that may be sent before persisting (pipelined AppendEntries). */
-  leaderMessages: Message[];
+  /**
+   * Messages that may be sent before persisting: a leader's appends, heartbeats and snapshots
+   * (pipelined AppendEntries), and heartbeat replies. `takeEarlyMessages()` hands out the ones
+   * produced while a Ready is still being handled.
+   */
+  earlyMessages: Message[];
   readStates: ReadState[];
   /** True when hardState or entries must be fsynced before sending `messages`. */
   mustSync: boolean;
@@ -277,6 +281,11 @@ export interface RawNode {
   campaign(): void;
   hasReady(): boolean;
   ready(): Ready;
+  /**
+   * The messages that may be sent before persisting, produced since the last `ready()` (or the
+   * last call); callable between `ready()` and `advance()`, so they need not wait for a fsync.
+   */
+  takeEarlyMessages(): Message[];
   advance(rd: Ready): void;
   /** Tell the core the state machine has applied up to `index` (after a snapshot restore, for example). */
   reportSnapshot(to: NodeId, ok: boolean): void;

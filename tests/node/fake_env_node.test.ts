@@ -6,11 +6,7 @@
  * INFO in a write batch with the same error from every replica's cache.
  */
 import { expect, test } from "bun:test";
-import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
-import { makeConfig } from "../../core/config/config.ts";
 import { Code } from "../../protocol/codes.ts";
-import { createLogger } from "../../core/config/logger.ts";
-import { startNode } from "../../core/node/node.ts";
 import type { TinyKVNode } from "../../core/node/types.ts";
 import { batchKey } from "../../core/node/pending.ts";
 import {
@@ -20,78 +16,15 @@ import {
   type PluginContext,
 } from "../../core/plugin/plugin.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
-import { fakeClock, FakeScheduler, MemoryNetwork } from "../helpers/fake_env.ts";
-import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
+import { fakeClient, type FakeEnv, fakeEnv, startFakeNode } from "../helpers/fake_node.ts";
 
 const SUBMIT_MS = 2000;
 
-interface Env {
-  s: FakeScheduler;
-  net: MemoryNetwork;
-}
+const env = fakeEnv;
+const client = fakeClient;
 
-function env(): Env {
-  const s = new FakeScheduler();
-  return { s, net: new MemoryNetwork(s) };
-}
-
-async function start(e: Env, id: number, peers: Record<number, string>, plugins: Plugin[] = []) {
-  const node = await startNode(
-    makeConfig({
-      node_id: id,
-      port: peers[id] ? 30_000 + id : 0,
-      raft_port: peers[id] ? Number(peers[id].split(":")[1]) : 0,
-      peers,
-      cluster_secret: TEST_CLUSTER_SECRET,
-      log_level: "error",
-      raft_submit_timeout_ms: SUBMIT_MS,
-    }),
-    {
-      logger: createLogger("error"),
-      plugins,
-      clock: fakeClock(e.s),
-      scheduler: e.s,
-      random: seeded(id),
-      transport: e.net.transport(),
-    },
-  );
-  return node;
-}
-
-function seeded(seed: number): () => number {
-  let x = seed * 2654435761 % 2 ** 32 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
-
-/** A client on the memory network. */
-function client(e: Env, node: TinyKVNode) {
-  const { conn, received } = e.net.connect(`127.0.0.1:${node.clientPort}`);
-  let n = 0;
-  return {
-    send(commands: unknown[], batchId = `b${++n}`, extra: Record<string, unknown> = {}): string {
-      conn.send(
-        encodeCbor({
-          type: 3,
-          batch_id: batchId,
-          commands_cbor: encodeCbor(commands).slice(),
-          ...extra,
-        }),
-      );
-      return batchId;
-    },
-    reply(batchId: string): Record<string, unknown> | undefined {
-      for (const m of received) {
-        const r = decodeCbor(m) as Record<string, unknown>;
-        if (r.batch_id === batchId) return r;
-      }
-      return undefined;
-    },
-  };
+function start(e: FakeEnv, id: number, peers: Record<number, string>, plugins: Plugin[] = []) {
+  return startFakeNode(e, id, peers, { plugins, config: { raft_submit_timeout_ms: SUBMIT_MS } });
 }
 
 /** A plugin that takes every write batch over and answers it (without applying) only when told. */

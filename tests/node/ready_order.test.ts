@@ -21,7 +21,7 @@ test("committed entries apply and reads are served before the round's fsync; res
     entries: [entry(11)],
     committedEntries: [entry(9), entry(10)],
     messages: [{ to: 1 } as unknown as Message],
-    leaderMessages: [],
+    earlyMessages: [],
     readStates: [{ index: 10, context: new Uint8Array([1]) }],
     mustSync: true,
     hardState: { term: 2, vote: 1, commit: 10 },

@@ -33,7 +33,7 @@ describe("vote rules", () => {
     const rd = drain(raft);
     expect(rd.hardState).toEqual({ term: 2, vote: 2, commit: 0 });
     expect(rd.mustSync).toBe(true);
-    expect(rd.leaderMessages).toEqual([]);
+    expect(rd.earlyMessages).toEqual([]);
     expect(rd.messages.map((m) => [m.type, m.to, m.term, m.reject])).toEqual([
       ["voteResp", 2, 2, false],
     ]);

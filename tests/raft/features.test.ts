@@ -10,11 +10,11 @@ describe("ReadIndex", () => {
     const r1 = net.node(1).raft;
     for (let i = 0; i < 5; i++) r1.readIndex(enc(`q${i}`));
     const rd = r1.ready();
-    const hbs = rd.leaderMessages.filter((m) => m.type === "heartbeat");
+    const hbs = rd.earlyMessages.filter((m) => m.type === "heartbeat");
     expect(hbs.length).toBe(2); // one round: one heartbeat per follower for all 5 reads
     expect(rd.readStates).toEqual([]);
     net.node(1).raft.advance(rd);
-    net.queue.push(...rd.leaderMessages);
+    net.queue.push(...rd.earlyMessages);
     net.deliver();
     const n1 = net.node(1);
     expect(n1.readStates.map((r) => dec(r.context))).toEqual(["q0", "q1", "q2", "q3", "q4"]);
@@ -84,7 +84,7 @@ describe("ReadIndex", () => {
     r1.readIndex(enc("l"), 1000);
     const rd = r1.ready();
     expect(rd.readStates).toEqual([]);
-    expect(rd.leaderMessages.filter((m) => m.type === "heartbeat").length).toBe(2);
+    expect(rd.earlyMessages.filter((m) => m.type === "heartbeat").length).toBe(2);
     r1.advance(rd);
   });
 });

@@ -108,7 +108,7 @@ export class Net {
   process(n: TNode): void {
     for (let guard = 0; guard < 100 && n.raft.hasReady(); guard++) {
       const rd = n.raft.ready();
-      this.queue.push(...rd.leaderMessages);
+      this.queue.push(...rd.earlyMessages);
       if (rd.snapshot) n.log.installSnapshot(rd.snapshot);
       n.log.append(rd.entries);
       if (rd.hardState) n.log.setHardState(rd.hardState);

@@ -34,11 +34,63 @@ describe("log replication", () => {
     const r1 = net.node(1).raft;
     for (let i = 0; i < 50; i++) r1.propose(enc(`b${i}`));
     const rd = r1.ready();
-    const apps = rd.leaderMessages.filter((m) => m.type === "app");
+    const apps = rd.earlyMessages.filter((m) => m.type === "app");
     expect(apps.length).toBe(2);
     expect(apps.every((m) => m.entries.length === 50)).toBe(true);
     net.node(1).log.append(rd.entries);
     r1.advance(rd);
+  });
+
+  test("while a Ready is handled, takeEarlyMessages hands out heartbeats, appends and heartbeat replies; nothing else", () => {
+    const net = new Net([1, 2, 3]);
+    net.elect(1);
+    const r1 = net.node(1).raft;
+    const r2 = net.node(2).raft;
+    // The leader took a Ready and awaits its fsync: a tick and a proposal still go out at once.
+    r1.propose(enc("a"));
+    const rd = r1.ready();
+    r1.tick();
+    r1.propose(enc("b"));
+    const early = r1.takeEarlyMessages();
+    expect(early.filter((m) => m.type === "heartbeat").map((m) => m.to).sort()).toEqual([2, 3]);
+    const apps = early.filter((m) => m.type === "app");
+    expect(apps.map((m) => [m.to, m.entries.map((e) => e.index)])).toEqual([
+      [2, [rd.entries[0].index + 1]],
+      [3, [rd.entries[0].index + 1]],
+    ]);
+    expect(r1.takeEarlyMessages()).toEqual([]);
+    net.node(1).log.append(rd.entries);
+    r1.advance(rd);
+    // A follower in the middle of its own Ready answers a heartbeat early, an append only after.
+    const rd2 = r2.ready();
+    r2.step(early.find((m) => m.type === "heartbeat" && m.to === 2)!);
+    r2.step(apps[0]);
+    expect(r2.takeEarlyMessages().map((m) => m.type)).toEqual(["heartbeatResp"]);
+    r2.advance(rd2);
+    const later = r2.ready();
+    expect(later.messages.map((m) => m.type)).toEqual(["appResp"]);
+    expect(later.earlyMessages).toEqual([]);
+    r2.advance(later);
+  });
+
+  test("a heartbeat reply while appends are in flight sends no empty append; a second one without progress does", () => {
+    const net = new Net([1, 2, 3]);
+    net.elect(1);
+    const r1 = net.node(1).raft;
+    const hbResp = () => msg({ type: "heartbeatResp", from: 2, to: 1, term: r1.status().term });
+    const empties = () => {
+      const rd = r1.ready();
+      net.node(1).log.append(rd.entries);
+      r1.advance(rd);
+      return rd.earlyMessages.filter((m) => m.type === "app" && m.to === 2 && !m.entries.length);
+    };
+    r1.propose(enc("x"));
+    expect(empties()).toEqual([]); // the append of x is in flight to 2
+    expect(r1.status().progress![2].state).toBe("replicate");
+    r1.step(hbResp()); // answered before 2's fsync: 2 may well be busy with x
+    expect(empties()).toEqual([]);
+    r1.step(hbResp()); // still no progress a heartbeat later: perhaps x was lost, so probe
+    expect(empties().map((m) => m.index)).toEqual([r1.status().progress![2].next - 1]);
   });
 
   test("pipelining: several appends in flight, bounded by maxInflight entries", () => {
@@ -49,7 +101,7 @@ describe("log replication", () => {
     for (let i = 0; i < 10; i++) {
       r1.propose(enc(`p${i}`));
       const rd = r1.ready();
-      for (const m of rd.leaderMessages) {
+      for (const m of rd.earlyMessages) {
         if (m.to === 2 && m.type === "app") sent.push(m.entries.length);
       }
       net.node(1).log.append(rd.entries);

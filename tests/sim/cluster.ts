@@ -249,7 +249,7 @@ export class SimCluster {
   #handleReady(n: SimNode, rd: Ready): void {
     const raft = n.raft!;
     // Pipelined leader appends leave before the leader's own disk write...
-    this.#send(rd.leaderMessages);
+    this.#send(rd.earlyMessages);
     // ...and a crash right here loses everything in this Ready that was not yet persisted.
     if (this.#chaos && this.rng.chance(this.#crashRate * 3)) {
       this.#crash(n);
@@ -565,7 +565,12 @@ export class SimCluster {
         this.#writes.push(finalWrite);
         continue;
       }
-      if (finalWrite.op.ret === Infinity) continue;
+      if (finalWrite.op.ret === Infinity) {
+        // Timed out (its leader lost leadership before committing it): its outcome is unknown, as
+        // for any client write; propose another on the current leader.
+        if (!this.#writes.includes(finalWrite)) finalWrite = undefined;
+        continue;
+      }
       const commit = l.raft!.status().commit;
       const members = l.raft!.status().conf;
       const caughtUp = [...members.voters, ...members.learners].every((id) => {

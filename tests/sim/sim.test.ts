@@ -41,8 +41,12 @@ describe("raft cluster simulation", () => {
   }, 300_000);
   // Seeds that once found bugs (kept as regression tests).
   // 5654: a snapshot whose membership predates the recipient's addition must still be installed.
+  // 1037: the settle phase's final write went to a leader deposed before committing it; settle
+  // must propose it again rather than wait for it forever.
+  // 3145: heartbeat replies sent before the fsync made the leader send empty appends that overtook
+  // the appends in flight; each was rejected and dropped the follower back to probing.
   test("regression seeds", () => {
-    for (const s of [5654]) check(s, 500);
+    for (const s of [5654, 1037, 3145]) check(s, 500);
   });
   test("runs are deterministic: same seed, same history", () => {
     const a = runSeed(optionsForSeed(42, 300));
