@@ -45,8 +45,8 @@ export const SLOW_FSYNC_REPORT_MS = 10_000;
  * `tinykv_wal_fsync_duration_seconds` and `tinykv_snapshot_save_duration_seconds`, fed by the WAL,
  * and a warning when group commits take {@link SLOW_FSYNC_MS} or more (at most one per
  * {@link SLOW_FSYNC_REPORT_MS}, with how many and the slowest): while a Ready round waits for its
- * fsync no new round runs, so a leader sends no heartbeats meanwhile, and a stall of the order of
- * the election timeout becomes an election (etcd warns about slow fdatasync for the same reason).
+ * fsync no new round runs: heartbeats still go out (core/node/ready.ts), but commits and replies
+ * wait for the disk (etcd warns about slow fdatasync for the same reason).
  */
 export function walObservers(ctx: PluginContext): WalObservers {
   const fsync = histogram(
@@ -72,8 +72,8 @@ export function walObservers(ctx: PluginContext): WalObservers {
         `${Number.isFinite(reported) ? " since the last report" : ""}, the slowest ` +
         `${
           Math.round(worst)
-        } ms (election timeout ${ctx.config.election_timeout_ms} ms): a leader ` +
-        "sends no heartbeats while it waits for its fsync; is the disk shared or saturated?",
+        } ms (election timeout ${ctx.config.election_timeout_ms} ms): commits wait for ` +
+        "the disk; is it shared or saturated?",
     );
     slow = 0;
     worst = 0;
