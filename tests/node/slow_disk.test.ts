@@ -5,7 +5,7 @@
  * election timeout (as when three nodes share one disk that stalls), on the real node over the
  * fake scheduler and memory network: writes keep succeeding, and the first leader's term never
  * changes. Before the fix, followers heard nothing for the length of the leader's fsync, started an
- * election, and the term moved on within a second of fake time.
+ * election, and the term moved on (2 -> 3) during the writes.
  */
 import { expect, test } from "bun:test";
 import type { ConfState } from "../../core/raft/types.ts";
