@@ -9,9 +9,10 @@
  * ## Durability contract (what the node wiring must do with a Ready)
  * 1. `hardState` and `entries` (and `snapshot`) must be durable (fsynced when the storage is
  *    durable) before any message in `messages` is sent — with one exception: messages listed in
- *    `earlyMessages` may be sent before persisting (the leader writes to its disk in parallel with
- *    replicating; Raft thesis §10.2.1). The leader counts its own log towards a quorum only for
- *    entries it has persisted, i.e. after `advance()`.
+ *    `earlyMessages` may be sent before persisting: the leader writes to its disk in parallel with
+ *    replicating (Raft thesis §10.2.1), and heartbeat replies promise nothing about the disk. The
+ *    leader counts its own log towards a quorum only for entries it has persisted, i.e. after
+ *    `advance()`.
  * 2. `committedEntries` may be applied only after the entries themselves are persisted.
  * 3. `advance(ready)` is called after all of the above; only then may `ready()` be called again.
  * @module

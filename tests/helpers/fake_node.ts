@@ -1,6 +1,7 @@
 /**
  * The real node (startNode) on the fake environment of `fake_env.ts`: a fake scheduler and clock,
- * an in-memory network, a seeded random source, and a native-protocol client on that network.
+ * an in-memory network, a random source seeded by the node id (the simulation's `Prng`), and a
+ * native-protocol client on that network.
  */
 import { decodeCbor, encodeCbor } from "../../protocol/cbor.ts";
 import { type Config, makeConfig } from "../../core/config/config.ts";
@@ -10,6 +11,7 @@ import type { StartOptions, TinyKVNode } from "../../core/node/types.ts";
 import type { Plugin } from "../../core/plugin/plugin.ts";
 import { fakeClock, FakeScheduler, MemoryNetwork } from "./fake_env.ts";
 import { TEST_CLUSTER_SECRET } from "./in_process.ts";
+import { Prng } from "../sim/prng.ts";
 
 /** A fake scheduler and the memory network on it. */
 export interface FakeEnv {
@@ -29,6 +31,7 @@ export function startFakeNode(
   peers: Record<number, string>,
   opts: { plugins?: Plugin[]; config?: Partial<Config>; storage?: StartOptions["storage"] } = {},
 ): Promise<TinyKVNode> {
+  const rng = new Prng(id);
   return startNode(
     makeConfig({
       node_id: id,
@@ -44,22 +47,11 @@ export function startFakeNode(
       plugins: opts.plugins ?? [],
       clock: fakeClock(e.s),
       scheduler: e.s,
-      random: seeded(id),
+      random: () => rng.next(),
       transport: e.net.transport(),
       ...(opts.storage ? { storage: opts.storage } : {}),
     },
   );
-}
-
-/** A deterministic random source (xorshift32). */
-export function seeded(seed: number): () => number {
-  let x = seed * 2654435761 % 2 ** 32 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
 }
 
 /** A native-protocol client of `node` on the memory network. */

@@ -20,9 +20,6 @@ import { fakeClient, type FakeEnv, fakeEnv, startFakeNode } from "../helpers/fak
 
 const SUBMIT_MS = 2000;
 
-const env = fakeEnv;
-const client = fakeClient;
-
 function start(e: FakeEnv, id: number, peers: Record<number, string>, plugins: Plugin[] = []) {
   return startFakeNode(e, id, peers, { plugins, config: { raft_submit_timeout_ms: SUBMIT_MS } });
 }
@@ -54,10 +51,10 @@ function holder() {
 }
 
 test("single node on a fake scheduler: elects itself, writes and reads, INFO in a write batch is refused", async () => {
-  const e = env();
+  const e = fakeEnv();
   const node = await start(e, 1, {});
   await e.s.until("leader", () => node.status().role === "leader", 1000);
-  const c = client(e, node);
+  const c = fakeClient(e, node);
   const w = c.send([["SET", "k", "v"], ["INFO"]]);
   // Batches in flight together are concurrent: the read goes once the write is answered.
   await e.s.until("write reply", () => !!c.reply(w), 1000);
@@ -76,11 +73,11 @@ test("single node on a fake scheduler: elects itself, writes and reads, INFO in 
 
 /** A single node with one write batch held by the `holder` plugin. */
 async function heldBatch() {
-  const e = env();
+  const e = fakeEnv();
   const h = holder();
   const node = await start(e, 1, {}, [h.plugin]);
   await e.s.until("leader", () => node.status().role === "leader", 1000);
-  const c = client(e, node);
+  const c = fakeClient(e, node);
   const b = c.send([["SET", "a", "1"]]);
   await e.s.until("the batch to be held", () => h.held.length === 1, 100);
   return { e, h, c, b, node };
@@ -119,10 +116,10 @@ test("stop() with a batch that never applies ends after the submit timeout (TIME
 });
 
 test("ADD_NODE is answered when its entry applies (no polling)", async () => {
-  const e = env();
+  const e = fakeEnv();
   const node = await start(e, 1, {});
   await e.s.until("leader", () => node.status().role === "leader", 1000);
-  const c = client(e, node);
+  const c = fakeClient(e, node);
   // A conf change is refused (BUSY) until the leader applied its term's first entry.
   const w = c.send([["SET", "k", "v"]]);
   await e.s.until("a write", () => !!c.reply(w), 1000);
@@ -147,14 +144,14 @@ test("ADD_NODE is answered when its entry applies (no polling)", async () => {
 });
 
 test("3 nodes on the memory network: every replica caches the same answer for INFO in a write batch", async () => {
-  const e = env();
+  const e = fakeEnv();
   const peers = { 1: "127.0.0.1:31001", 2: "127.0.0.1:31002", 3: "127.0.0.1:31003" };
   const idem = [1, 2, 3].map(() => createIdempotencyPlugin());
   const nodes: TinyKVNode[] = [];
   for (const id of [1, 2, 3]) nodes.push(await start(e, id, peers, [idem[id - 1]]));
   await e.s.until("a leader", () => nodes.some((n) => n.status().role === "leader"), 5000);
   const leader = nodes.find((n) => n.status().role === "leader")!;
-  const c = client(e, leader);
+  const c = fakeClient(e, leader);
   const w = c.send([["SET", "k", "v"], ["INFO"]], "w1", { client_id: "tester" });
   await e.s.until("reply", () => !!c.reply(w), 2000);
   expect(c.reply(w)!.codes).toEqual([Code.OK, Code.SYNTAX]);
