@@ -536,14 +536,15 @@ export class WalStorage implements Storage {
       this.#segments[0].maxIndex <= base
     ) {
       const seg = this.#segments.shift()!;
-      this.#fs.remove(seg.path);
+      // Asynchronously: unlinking a large file holds the caller while its blocks are freed.
+      await this.#fs.removeAsync(seg.path);
       changed = true;
     }
     const keepIndex = parseSnapshotFileName(keep)!.index;
     for (const n of this.#fs.list(this.dir)) {
       const p = parseSnapshotFileName(n);
       if (p && p.index < keepIndex) {
-        this.#fs.remove(join(this.dir, n));
+        await this.#fs.removeAsync(join(this.dir, n));
         changed = true;
       }
     }

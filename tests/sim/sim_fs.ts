@@ -356,6 +356,11 @@ class SimFsView implements FileSystem {
   remove(path: string): void {
     if (!this.#dead) this.disk.remove(path);
   }
+  removeAsync(path: string): Promise<void> {
+    if (this.#dead) return new Promise(() => {});
+    this.disk.remove(path);
+    return Promise.resolve();
+  }
   syncDir(dir: string): Promise<void> {
     if (this.#dead) return new Promise(() => {});
     return this.disk.syncDir(dir, this.scope);
