@@ -5,18 +5,23 @@
  * and every replica does it at the same log index, so heartbeats stop on all of them together.
  * This table splits the work the way Redis's dict does, a little per write:
  *
- * - **Dense storage** in pages of 65,536 positions: the key (string), the entry's fields (typed
- *   arrays and a value reference, see `entry.ts`: no JS object per key) and the key's hash (an
- *   `Int32Array` page) at one position each. A key keeps its position for as long as it
- *   lives; a freed position is reused by a later key (a stack of free positions), so there is no
- *   compaction that would move keys, and pages are added one at a time (never a copy of all).
+ * - **Dense storage** in pages of 65,536 positions: the key (string) and the entry's fields (typed
+ *   arrays and a value reference, see `entry.ts`: no JS object per key) at one position each. A
+ *   key keeps its position for as long as it lives; a freed position is reused by a later key (a
+ *   stack of free positions), so there is no compaction that would move keys, and pages are added
+ *   one at a time (never a copy of all).
  * - **An index**: open addressing with linear probing over an `Int32Array` of pairs (position + 1,
- *   hash; 0 = empty), at most 3/4 full, with backward-shift deletion (no tombstones). A probe
- *   compares the hash beside the position (same cache line) before it touches a key string.
+ *   hash; 0 = empty), at most 3/4 full, with backward-shift deletion (no tombstones, but in an
+ *   index being moved: below). A probe compares the hash beside the position (same cache line)
+ *   before it touches a key string.
  * - **Incremental growth**: when the index is 3/4 full, a twice-as-large one is allocated and the
- *   live positions are moved into it {@link MIGRATE_PER_WRITE} per write. Until that is done,
- *   lookups try the new index, then the old; new keys go to the new one only; the old one only
- *   loses deleted keys.
+ *   old one's slots are moved into it in slot order, {@link MIGRATE_PER_WRITE} slots per new key.
+ *   Until that is done, lookups try the new index, then the old; new keys go to the new one only;
+ *   the old one only loses deleted keys, as tombstones (a backward shift could move a slot not yet
+ *   moved behind the cursor). In slot order, the old index is read sequentially and the new one
+ *   written nearly so (a slot's keys land at the same offset in one of the new index's halves), so
+ *   the fresh index's pages are touched in order: moving in position order made each move a random
+ *   first touch of the new index (a page fault, ~2 µs: 70 ms in one Ready at 6M keys).
  *
  * Iteration walks positions in order, so it is safe while the table changes (what the snapshot
  * encoder needs, see `snapshot.ts`): a key present throughout is visited exactly once (keys never
@@ -30,6 +35,8 @@
  */
 import { EntryPage, KeyEntry } from "./entry.ts";
 
+/** An old index's slot whose key was deleted while the index is being moved (see `#migrate`). */
+const TOMBSTONE = -1;
 /** Positions per page (a power of two). */
 const PAGE_BITS = 16;
 const PAGE = 1 << PAGE_BITS;
@@ -40,12 +47,11 @@ const RUN = 1 << RUN_BITS;
 /** The index's first size (slots, a power of two). */
 const MIN_SLOTS = 1024;
 /**
- * Positions moved to the new index per new key while it grows. A growth starts at 3/4 load with
- * about as many positions as keys, and the next one only after the keys doubled, so 1 would do;
- * 8 leaves a wide margin (a growth still unfinished then is completed at once). Each move is a
- * random write into the new index (a cache and TLB miss at millions of keys, ~0.3 µs under load):
- * at 64 a replica applying a 256 KiB slice of new keys spent ~50 ms per round moving, 300 ms in a
- * row in a 3-node run at 6M keys; at 8 the same work is spread over 8 times as many writes.
+ * Old-index slots moved to the new index per new key while it grows. A growth starts with the old
+ * index 3/4 full, and the next one comes after the keys grew by half the old slot count, so 2
+ * would do; 8 leaves a margin (a growth still unfinished then is completed at once) and finishes
+ * a growth within an eighth of that. A slot costs a sequential read, and a live one a nearly
+ * sequential write (see the module comment).
  */
 export const MIGRATE_PER_WRITE = 8;
 
@@ -83,7 +89,6 @@ function newPage<T>(): (T | undefined)[] {
 export class KeyTable {
   #keys: (string | undefined)[][] = [];
   #pages: EntryPage[] = [];
-  #hashes: Int32Array[] = [];
   /** Live keys per page, and per run of {@link RUN} positions within each page. */
   #pageLive: number[] = [];
   #runLive: Uint16Array[] = [];
@@ -94,11 +99,12 @@ export class KeyTable {
   #size = 0;
   /** The index: pairs (position + 1, hash); position 0 = an empty slot. */
   #slots = new Int32Array(2 * MIN_SLOTS);
-  /** While growing: the previous index, and how far (in positions) it has been moved. */
+  /**
+   * While growing: the previous index (where a deleted key leaves a {@link TOMBSTONE}), and the
+   * number of its slots moved so far (slots below it are in the new index too).
+   */
   #old: Int32Array | null = null;
   #moved = 0;
-  /** Positions below this were handed out before the growth began (the ones to move). */
-  #moveEnd = 0;
 
   /** Live keys. */
   get size(): number {
@@ -129,10 +135,6 @@ export class KeyTable {
       : KeyEntry.point(into, this.#pages[page], off);
   }
 
-  #hashAt(pos: number): number {
-    return this.#hashes[pos >>> PAGE_BITS][pos & PAGE_MASK];
-  }
-
   /** The slot of `key` in `slots` (its index in the pair array), or -1. */
   #find(slots: Int32Array, key: string, h: number): number {
     const mask = (slots.length >> 1) - 1;
@@ -140,7 +142,7 @@ export class KeyTable {
     for (;;) {
       const v = slots[2 * i];
       if (v === 0) return -1;
-      if (slots[2 * i + 1] === h) {
+      if (v !== TOMBSTONE && slots[2 * i + 1] === h) {
         const pos = v - 1;
         if (this.#keys[pos >>> PAGE_BITS][pos & PAGE_MASK] === key) return i;
       }
@@ -206,7 +208,6 @@ export class KeyTable {
     while (page >= this.#keys.length) {
       this.#keys.push(newPage<string>());
       this.#pages.push(new EntryPage(PAGE));
-      this.#hashes.push(new Int32Array(PAGE));
       this.#pageLive.push(0);
       this.#runLive.push(new Uint16Array(PAGE / RUN));
     }
@@ -264,7 +265,6 @@ export class KeyTable {
     const off = pos & PAGE_MASK;
     this.#keys[page][off] = key;
     KeyEntry.attach(e, this.#pages[page], off);
-    this.#hashes[page][off] = h;
     insert(this.#slots, h, pos);
     this.#count(pos, 1);
     this.#size++;
@@ -329,7 +329,7 @@ export class KeyTable {
       const j = this.#find(old, key, h);
       if (j >= 0) {
         pos = old[2 * j] - 1;
-        this.#unlink(old, j);
+        old[2 * j] = TOMBSTONE;
       }
     }
     if (pos < 0) return false;
@@ -360,7 +360,6 @@ export class KeyTable {
       this.#runLive[0].fill(0);
       this.#keys.length = 1;
       this.#pages.length = 1;
-      this.#hashes.length = 1;
       this.#runLive.length = 1;
       this.#pageLive = [0];
     }
@@ -370,7 +369,6 @@ export class KeyTable {
     this.#slots = new Int32Array(2 * MIN_SLOTS);
     this.#old = null;
     this.#moved = 0;
-    this.#moveEnd = 0;
   }
 
   /** Removes slot `i` of `slots`, shifting back the entries that probed past it. */
@@ -400,23 +398,25 @@ export class KeyTable {
     this.#old = this.#slots;
     this.#slots = new Int32Array(this.#old.length * 2);
     this.#moved = 0;
-    this.#moveEnd = this.#span;
   }
 
-  /** Moves up to `budget` positions from the old index into the new one. */
+  /**
+   * Moves up to `budget` slots of the old index, in slot order, into the new one. A live slot's
+   * key is in the old index only (new keys go to the new one; a deleted key is a tombstone), so
+   * it is inserted without a lookup.
+   */
   #migrate(budget: number): void {
-    const end = this.#moveEnd;
-    let p = this.#moved;
-    const stop = Math.min(end, p + budget);
-    for (; p < stop; p++) {
-      const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
-      if (k === undefined) continue;
-      const h = this.#hashAt(p);
-      // A freed position may have been reused while growing: its key went to the new index.
-      if (this.#find(this.#slots, k, h) < 0) insert(this.#slots, h, p);
+    const old = this.#old!;
+    const end = old.length >> 1;
+    const slots = this.#slots;
+    let i = this.#moved;
+    const stop = Math.min(end, i + budget);
+    for (; i < stop; i++) {
+      const v = old[2 * i];
+      if (v > 0) insert(slots, old[2 * i + 1], v - 1);
     }
-    this.#moved = p;
-    if (p >= end) this.#old = null;
+    this.#moved = i;
+    if (i >= end) this.#old = null;
   }
 
   /** Live `[key, entry]` pairs in position order; safe while the table changes. */
