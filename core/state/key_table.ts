@@ -21,7 +21,7 @@
  *   moved behind the cursor). In slot order, the old index is read sequentially and the new one
  *   written nearly so (a slot's keys land at the same offset in one of the new index's halves), so
  *   the fresh index's pages are touched in order: moving in position order made each move a random
- *   first touch of the new index (a page fault, ~2 µs: 70 ms in one Ready at 6M keys).
+ *   first touch of the new index (a page fault, ~2 µs: 67-73 ms in one Ready at ~4M keys).
  *
  * Iteration walks positions in order, so it is safe while the table changes (what the snapshot
  * encoder needs, see `snapshot.ts`): a key present throughout is visited exactly once (keys never
@@ -48,9 +48,9 @@ const RUN = 1 << RUN_BITS;
 const MIN_SLOTS = 1024;
 /**
  * Old-index slots moved to the new index per new key while it grows. A growth starts with the old
- * index 3/4 full, and the next one comes after the keys grew by half the old slot count, so 2
+ * index 3/4 full, and the next one comes after the keys grew by 3/4 of the old slot count, so 2
  * would do; 8 leaves a margin (a growth still unfinished then is completed at once) and finishes
- * a growth within an eighth of that. A slot costs a sequential read, and a live one a nearly
+ * a growth within a sixth of that. A slot costs a sequential read, and a live one a nearly
  * sequential write (see the module comment).
  */
 export const MIGRATE_PER_WRITE = 8;
