@@ -71,7 +71,7 @@ import { WatchHistory } from "../state/watch_history.ts";
 const PEER_FRAME_SLACK = 8 * 1024 * 1024;
 
 /** Committed entry bytes a Ready round applies (at least one entry); the rest on later turns. */
-export const APPLY_BYTES_PER_ROUND = 32 * 1024;
+const APPLY_BYTES_PER_ROUND = 32 * 1024;
 
 /** After stop answered every batch, replies get this long to reach the sockets before they close. */
 const STOP_FLUSH_MS = 5;
