@@ -66,3 +66,25 @@ export function sleep(scheduler: Scheduler, ms: number): Promise<void> {
 export function nextTurn(scheduler: Scheduler): Promise<void> {
   return new Promise((r) => scheduler.immediate(r));
 }
+
+/**
+ * Turns for a long background task that leave most of the event loop to other work: each call
+ * waits `ratio` times as long as the task worked since the previous turn ended (at most
+ * `maxPauseMs`; at least one turn). With `ratio` 2 the task takes at most a third of the loop
+ * however busy the node is. The time is read on `clock`, so a simulation whose clock does not
+ * move while code runs gets plain turns.
+ */
+export function pacedTurns(
+  clock: Clock,
+  scheduler: Scheduler,
+  ratio: number,
+  maxPauseMs: number,
+): () => Promise<void> {
+  let last = clock.monoMs();
+  return async () => {
+    const pause = Math.min(maxPauseMs, (clock.monoMs() - last) * ratio);
+    if (pause >= 1) await sleep(scheduler, pause);
+    else await nextTurn(scheduler);
+    last = clock.monoMs();
+  };
+}

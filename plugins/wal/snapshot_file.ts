@@ -35,6 +35,17 @@ export function hex16(n: number): string {
 
 /** Largest single write of a snapshot file. */
 const WRITE_CHUNK = 1 << 20;
+/**
+ * A durable snapshot file is fdatasynced every this many bytes as it is written, not only once at
+ * the end. The wal's group commits share the disk: one fdatasync of a 100-470 MB file hands the
+ * device all of it at once, and every small fdatasync queued behind it — this node's and, on one
+ * disk, the other replicas' — waits. Measured here: a process's 100 KB fdatasyncs stalled up to
+ * 156-224 ms while another wrote 400 MB and fdatasynced it, at most 48 ms when the 400 MB were
+ * fdatasynced every 4 MiB. In 60 s soaks (3 nodes, wal) group commits over 40 ms came on all three
+ * nodes at once at the end of each snapshot's write: 19-26 per run, 1-3 with the file synced in
+ * pieces (and the encoding paced, core/node/snapshots.ts).
+ */
+const SYNC_BYTES = 4 * WRITE_CHUNK;
 
 function encodeHeader(snap: Snapshot): Uint8Array {
   const { voters, learners } = snap.meta.conf;
@@ -82,6 +93,7 @@ export async function writeSnapshotFile(
         done += await fs.writeAsync(fd, snap.data, off + done, n - done, head.length + off + done);
       }
       off += n;
+      if (durable && off % SYNC_BYTES === 0) await fs.fsync(fd);
     }
     new DataView(head.buffer).setUint32(8, crc, true);
     let pos = 0;
