@@ -55,6 +55,7 @@ export type {
 export { startNode } from "./core/node/node.ts";
 export type { StartOptions, TinyKVNode } from "./core/node/types.ts";
 export type { Cancel, Clock, Random, Scheduler } from "./core/env/time.ts";
+export type { ThreadSample, ThreadTimes } from "./core/env/thread_times.ts";
 export type { LoopBlockStats } from "./core/env/loop_monitor.ts";
 export { type DirLock, type FileSystem, nodeFileSystem, type OpenMode } from "./core/env/fs.ts";
 export { loadPlugin, loadPlugins } from "./core/plugin/loader.ts";

@@ -52,7 +52,8 @@ prints a markdown table and writes JSON to bench/results/. See docs/benchmarks.m
 Options:
   --duration S         seconds per scenario (default 5); from 30 s on, each scenario also prints a
                        soak report: per 10 s window ops/s, failed ops, leader changes, the
-                       longest event-loop block of any node, the largest node RSS and the keys
+                       longest event-loop block of any node (and its wait for a CPU), the
+                       largest node RSS and the keys
   --scenario LIST      comma-separated names or prefixes, or "all" (default: all = every scenario
                        but failover; add it with --scenario all,failover)
   --nodes N            nodes to start (default 3: a loopback cluster; 1 = a single node)

@@ -2,7 +2,7 @@
  * The soak report (#11): for long runs, one row per 10-second window — ops/s, failed operations,
  * leader changes, the longest event-loop block any node saw, the nodes' RSS and the key count —
  * because a run's average hides the stalls that make writes fail. Node figures come from `INFO`
- * (`leader_changes`, `loop_block_max_ms`, `keys`) over the probes' direct connections, RSS from
+ * (`leader_changes`, `loop_block_max_ms`, `loop_block_max_cpu_wait_ms`, `keys`) over the probes' direct connections, RSS from
  * `/proc/<pid>/status` of the nodes the bench started (blank for a cluster it did not start).
  * @module
  */
@@ -20,6 +20,11 @@ export interface SoakWindow {
   leaderChanges: number;
   /** Longest event-loop block reported by any node so far (ms; INFO keeps the maximum). */
   maxLoopBlockMs: number;
+  /**
+   * Of that block, the time the node's JS thread waited for a CPU (ms; 0 where the node cannot
+   * tell, see `core/env/thread_times.ts`): a block that is mostly this is the machine, not the node.
+   */
+  maxLoopBlockWaitMs: number;
   /** Largest node RSS (MiB), or null when unknown. */
   maxRssMiB: number | null;
   /** Keys on the node with the most (null when no node answered). */
@@ -35,6 +40,7 @@ export interface SoakProgress {
 interface NodeReading {
   leaderChanges: number;
   loopMaxMs: number;
+  loopMaxWaitMs: number;
   keys: number;
 }
 
@@ -53,6 +59,7 @@ async function readNodes(probes: readonly NodeProbe[]): Promise<NodeReading[]> {
   return infos.filter((i): i is Record<string, string> => i !== null).map((i) => ({
     leaderChanges: Number(i.leader_changes ?? 0),
     loopMaxMs: Number(i.loop_block_max_ms ?? 0),
+    loopMaxWaitMs: Number(i.loop_block_max_cpu_wait_ms ?? 0),
     keys: Number(i.keys ?? 0),
   }));
 }
@@ -98,12 +105,17 @@ export class SoakSampler {
     const changes = nodes.reduce((a, n) => a + n.leaderChanges, 0);
     const rss = this.#pids.map(rssMiB).filter((r): r is number => r !== null);
     const dt = (now - this.#last.at) / 1000;
+    const worst = nodes.reduce<NodeReading | null>(
+      (a, n) => a === null || n.loopMaxMs > a.loopMaxMs ? n : a,
+      null,
+    );
     this.#windows.push({
       endS: Math.round((now - this.#startedAt) / 1000),
       opsPerSec: dt > 0 ? (ops - this.#last.ops) / dt : 0,
       failed: errors - this.#last.errors,
       leaderChanges: Math.max(0, changes - this.#last.leaderChanges),
-      maxLoopBlockMs: nodes.reduce((a, n) => Math.max(a, n.loopMaxMs), 0),
+      maxLoopBlockMs: worst?.loopMaxMs ?? 0,
+      maxLoopBlockWaitMs: worst?.loopMaxWaitMs ?? 0,
       maxRssMiB: rss.length > 0 ? Math.max(...rss) : null,
       keys: nodes.length > 0 ? Math.max(...nodes.map((n) => n.keys)) : null,
     });
@@ -125,13 +137,15 @@ export function soakTable(name: string, windows: readonly SoakWindow[]): string 
     `| ${w.endS} | ${
       Math.round(w.opsPerSec).toLocaleString("en-US")
     } | ${w.failed} | ${w.leaderChanges} | ` +
-    `${Math.round(w.maxLoopBlockMs)} | ${w.maxRssMiB === null ? "" : Math.round(w.maxRssMiB)} | ` +
+    `${Math.round(w.maxLoopBlockMs)} | ${Math.round(w.maxLoopBlockWaitMs)} | ${
+      w.maxRssMiB === null ? "" : Math.round(w.maxRssMiB)
+    } | ` +
     `${w.keys === null ? "" : w.keys.toLocaleString("en-US")} |`
   );
   return [
     `soak report: ${name}`,
-    "| s | ops/s | failed | leader changes | longest loop block ms (so far) | max RSS MiB | keys |",
-    "|---:|---:|---:|---:|---:|---:|---:|",
+    "| s | ops/s | failed | leader changes | longest loop block ms (so far) | of it waiting for a CPU ms | max RSS MiB | keys |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
   ].join("\n");
 }

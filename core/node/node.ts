@@ -25,6 +25,7 @@ import { MemoryStorage } from "../storage/memory.ts";
 import { checkClusterIdFile, checkNodeIdFile, resolveClusterSecret } from "../peers/auth.ts";
 import { PeerNetwork } from "../peers/network.ts";
 import { LoopMonitor } from "../env/loop_monitor.ts";
+import { jsThreadTimes } from "../env/thread_times.ts";
 import type { ClientBatch, NodeStats, NodeView, Plugin, PluginContext } from "../plugin/plugin.ts";
 import { pluginOptionValues } from "../plugin/plugin.ts";
 import { createRawNode } from "../raft/raw_node.ts";
@@ -152,7 +153,11 @@ export class Node implements TinyKVNode {
     this.#opts = opts;
     this.#clock = opts.clock ?? realClock;
     this.#scheduler = opts.scheduler ?? realScheduler;
-    this.#loop = new LoopMonitor(this.#clock, this.#scheduler);
+    this.#loop = new LoopMonitor(
+      this.#clock,
+      this.#scheduler,
+      opts.threadTimes !== undefined ? opts.threadTimes : opts.clock ? null : jsThreadTimes(),
+    );
     this.#stats.loopBlocks = this.#loop.stats;
     this.#random = opts.random ?? realRandom;
     this.#fs = opts.fs ?? nodeFileSystem;

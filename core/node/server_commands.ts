@@ -134,6 +134,8 @@ export class ServerCommands {
       `leader_changes:${st.leaderChanges ?? 0}`,
       `loop_block_max_ms:${Math.round(st.loopBlocks?.maxMs ?? 0)}`,
       `loop_blocks_over_50ms:${loopBlocksOver(st, 50)}`,
+      `loop_block_max_cpu_wait_ms:${Math.round(st.loopBlocks?.maxWaitMs ?? 0)}`,
+      `loop_cpu_wait_ms:${Math.round(st.loopBlocks?.waitMs ?? 0)}`,
       "# Plugins",
       `plugins:${d.hooks.plugins.map((p) => p.name).join(",")}`,
     ].join("\n");

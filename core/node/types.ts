@@ -11,6 +11,7 @@ import type { Storage } from "../storage/storage.ts";
 import type { Transport } from "../../transports/types.ts";
 import type { FileSystem } from "../env/fs.ts";
 import type { Clock, Random, Scheduler } from "../env/time.ts";
+import type { ThreadTimes } from "../env/thread_times.ts";
 
 /** Addresses of one member. */
 export interface MemberAddress {
@@ -32,6 +33,12 @@ export interface StartOptions {
   scheduler?: Scheduler;
   /** Random source for Raft's election timeouts. Default: `Math.random`. */
   random?: Random;
+  /**
+   * The JS thread's run and wait times, for the event-loop block detector (`loop_monitor.ts`).
+   * Default: Linux's schedstat where readable (`jsThreadTimes`), none when `clock` is given (a
+   * simulated clock's blocks are not the machine's).
+   */
+  threadTimes?: ThreadTimes | null;
   /**
    * Files (the identity files, and storage plugins through `ctx.fs`). Default: the runtime's
    * (`nodeFileSystem`); the simulation passes a simulated disk.

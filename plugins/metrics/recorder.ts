@@ -747,12 +747,27 @@ export class MetricsRecorder {
         }
       },
     });
+    fromNodeCounter(
+      "tinykv_event_loop_cpu_wait_seconds_total",
+      "Time the node's JavaScript thread was runnable but waited for a CPU (Linux schedstat; 0 elsewhere): blocks that are this wait mean the machine is short of cores, not that the node is busy",
+      undefined,
+      { "": (s) => (s.loopBlocks?.waitMs ?? 0) / 1000 },
+    );
     new Gauge({
       name: "tinykv_event_loop_block_max_seconds",
       help: "Longest event-loop block this node has seen since it started",
       registers,
       collect() {
         this.set((stats().loopBlocks?.maxMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: "tinykv_event_loop_block_max_cpu_wait_seconds",
+      help:
+        "Of the longest event-loop block, the time the JavaScript thread waited for a CPU (Linux; 0 elsewhere)",
+      registers,
+      collect() {
+        this.set((stats().loopBlocks?.maxWaitMs ?? 0) / 1000);
       },
     });
     new Gauge({
