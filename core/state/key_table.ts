@@ -5,15 +5,16 @@
  * and every replica does it at the same log index, so heartbeats stop on all of them together.
  * This table splits the work the way Redis's dict does, a little per write:
  *
- * - **Dense storage** in pages of 65,536 positions: the key (string) and the entry's fields (typed
- *   arrays and a value reference, see `entry.ts`: no JS object per key) at one position each. A
+ * - **Dense storage** in pages of 65,536 positions: the key (its bytes, in the page's key buffer:
+ *   {@link KeyPage}) and the entry's fields (typed arrays and a value reference, see `entry.ts`) at
+ *   one position each — no JS object or string per key. A
  *   key keeps its position for as long as it lives; a freed position is reused by a later key (a
  *   stack of free positions), so there is no compaction that would move keys, and pages are added
  *   one at a time (never a copy of all).
  * - **An index**: open addressing with linear probing over an `Int32Array` of pairs (position + 1,
  *   hash; 0 = empty), at most 3/4 full, with backward-shift deletion (no tombstones, but in an
  *   index being moved: below). A probe compares the hash beside the position (same cache line)
- *   before it touches a key string.
+ *   before it compares a key's bytes.
  * - **Incremental growth**: when the index is 3/4 full, a twice-as-large one is allocated and the
  *   old one's slots are moved into it in slot order, {@link MIGRATE_PER_WRITE} slots per new key.
  *   Until that is done, lookups try the new index, then the old; new keys go to the new one only;
@@ -33,6 +34,7 @@
  * it only decides where the index looks: nothing observable depends on it.
  * @module
  */
+import { bytesToKey } from "./bytes.ts";
 import { EntryPage, KeyEntry } from "./entry.ts";
 
 /** An old index's slot whose key was deleted while the index is being moved (see `#migrate`). */
@@ -81,13 +83,101 @@ export function hashKey(s: string): number {
   return h ^ (h >>> 16);
 }
 
-function newPage<T>(): (T | undefined)[] {
-  return new Array<T | undefined>(PAGE).fill(undefined); // fast elements (PAGE < 100,000)
+/** First capacity of a page's key bytes (grows by doubling, see {@link KeyPage}). */
+const KEY_BYTES_MIN = 1 << 16;
+
+/**
+ * One page's keys as bytes (one byte per code unit, `bytes.ts`): appended to one buffer, with
+ * each position's offset and length beside it (length -1: a free position). A deleted key's bytes
+ * stay until the buffer is full; then the live keys are copied into a fresh buffer (twice as
+ * large when more than half is live), in position order — a page holds at most 65,536 keys, so a
+ * compaction is a copy of a few MB at most. No JS string per key: millions of key strings were
+ * most of what V8's major GC had to mark (a full collection of 7M 20-byte strings: ~150 ms, and
+ * a node's loop starved while its marker thread walked them).
+ */
+class KeyPage {
+  bytes = new Uint8Array(KEY_BYTES_MIN);
+  readonly off = new Uint32Array(PAGE);
+  readonly len = new Int32Array(PAGE).fill(-1);
+  /** Bytes appended so far (live and dead). */
+  used = 0;
+  /** Bytes of deleted keys still in the buffer. */
+  dead = 0;
+
+  /** Stores `key` at `off` (a free position). */
+  put(off: number, key: string): void {
+    const n = key.length;
+    if (this.used + n > this.bytes.length) this.#make(n);
+    const b = this.bytes;
+    let p = this.used;
+    this.off[off] = p;
+    this.len[off] = n;
+    for (let i = 0; i < n; i++) b[p++] = key.charCodeAt(i);
+    this.used = p;
+  }
+
+  /** Frees position `off`. */
+  free(off: number): void {
+    this.dead += this.len[off];
+    this.len[off] = -1;
+  }
+
+  /** Room for `n` more bytes: compacts the live keys into a buffer with space to spare. */
+  #make(n: number): void {
+    const live = this.used - this.dead;
+    let cap = this.bytes.length;
+    while (live + n > cap / 2) cap *= 2;
+    const out = new Uint8Array(cap);
+    const src = this.bytes;
+    let p = 0;
+    for (let i = 0; i < PAGE; i++) {
+      const l = this.len[i];
+      if (l < 0) continue;
+      const o = this.off[i];
+      out.set(src.subarray(o, o + l), p);
+      this.off[i] = p;
+      p += l;
+    }
+    this.bytes = out;
+    this.used = p;
+    this.dead = 0;
+  }
+
+  /** Empties positions below `upto`; keeps the buffer unless it grew large (huge keys). */
+  clear(upto: number): void {
+    if (this.bytes.length > 16 * KEY_BYTES_MIN) this.bytes = new Uint8Array(KEY_BYTES_MIN);
+    this.len.fill(-1, 0, upto);
+    this.used = 0;
+    this.dead = 0;
+  }
+}
+
+/** The key at `off` of `kp` as a string (one code unit per byte). */
+function keyString(kp: KeyPage, off: number): string {
+  const n = kp.len[off];
+  const b = kp.bytes;
+  const o = kp.off[off];
+  if (n <= 16) {
+    let s = "";
+    for (let i = o; i < o + n; i++) s += String.fromCharCode(b[i]);
+    return s;
+  }
+  return bytesToKey(b.subarray(o, o + n));
+}
+
+/** True if the key at `off` of `kp` is `key`. */
+function keyEquals(kp: KeyPage, off: number, key: string): boolean {
+  const n = key.length;
+  if (kp.len[off] !== n) return false;
+  const b = kp.bytes;
+  const o = kp.off[off];
+  for (let i = 0; i < n; i++) if (b[o + i] !== key.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Key → entry, insertion-stable positions, incremental growth (see the module comment). */
 export class KeyTable {
-  #keys: (string | undefined)[][] = [];
+  #keys: KeyPage[] = [];
   #pages: EntryPage[] = [];
   /** Live keys per page, and per run of {@link RUN} positions within each page. */
   #pageLive: number[] = [];
@@ -119,7 +209,76 @@ export class KeyTable {
   /** The key at `pos`, or undefined for a free (or never used) position. */
   keyAt(pos: number): string | undefined {
     if (pos < 0 || pos >= this.#span) return undefined;
-    return this.#keys[pos >>> PAGE_BITS][pos & PAGE_MASK];
+    const kp = this.#keys[pos >>> PAGE_BITS];
+    const off = pos & PAGE_MASK;
+    return kp.len[off] < 0 ? undefined : keyString(kp, off);
+  }
+
+  /**
+   * Compares the key at live position `pos` with `key` in byte order: negative, 0 or positive
+   * (the ordered index's comparisons, without making a string of the stored key).
+   */
+  compareAt(pos: number, key: string): number {
+    const kp = this.#keys[pos >>> PAGE_BITS];
+    const off = pos & PAGE_MASK;
+    const n = kp.len[off];
+    const b = kp.bytes;
+    const o = kp.off[off];
+    const m = Math.min(n, key.length);
+    for (let i = 0; i < m; i++) {
+      const d = b[o + i] - key.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return n - key.length;
+  }
+
+  /** Compares the keys at live positions `a` and `b` in byte order. */
+  comparePositions(a: number, b: number): number {
+    const ka = this.#keys[a >>> PAGE_BITS];
+    const kb = this.#keys[b >>> PAGE_BITS];
+    const oa = a & PAGE_MASK, ob = b & PAGE_MASK;
+    const na = ka.len[oa], nb = kb.len[ob];
+    const ba = ka.bytes, bb = kb.bytes;
+    const pa = ka.off[oa], pb = kb.off[ob];
+    const m = Math.min(na, nb);
+    for (let i = 0; i < m; i++) {
+      const d = ba[pa + i] - bb[pb + i];
+      if (d !== 0) return d;
+    }
+    return na - nb;
+  }
+
+  /** Length of the key at live position `pos`. */
+  keyLengthAt(pos: number): number {
+    return this.#keys[pos >>> PAGE_BITS].len[pos & PAGE_MASK];
+  }
+
+  /** Byte `i` of the key at live position `pos` (i below its length). */
+  keyByteAt(pos: number, i: number): number {
+    const kp = this.#keys[pos >>> PAGE_BITS];
+    return kp.bytes[kp.off[pos & PAGE_MASK] + i];
+  }
+
+  /** Copies the key at live position `pos` into `dst` at `at` (room checked by the caller). */
+  copyKeyInto(pos: number, dst: Uint8Array, at: number): void {
+    const kp = this.#keys[pos >>> PAGE_BITS];
+    const off = pos & PAGE_MASK;
+    const o = kp.off[off];
+    const n = kp.len[off];
+    const b = kp.bytes;
+    if (n > 64) dst.set(b.subarray(o, o + n), at);
+    else for (let i = 0; i < n; i++) dst[at + i] = b[o + i];
+  }
+
+  /**
+   * The bytes of the key at live position `pos`: a view of the table's storage, valid until the
+   * next change of the table (copy it before then).
+   */
+  keyBytesAt(pos: number): Uint8Array {
+    const kp = this.#keys[pos >>> PAGE_BITS];
+    const off = pos & PAGE_MASK;
+    const o = kp.off[off];
+    return kp.bytes.subarray(o, o + kp.len[off]);
   }
 
   /**
@@ -129,7 +288,7 @@ export class KeyTable {
   entryAt(pos: number, into?: KeyEntry): KeyEntry | undefined {
     if (pos < 0 || pos >= this.#span) return undefined;
     const page = pos >>> PAGE_BITS, off = pos & PAGE_MASK;
-    if (this.#keys[page][off] === undefined) return undefined;
+    if (this.#keys[page].len[off] < 0) return undefined;
     return into === undefined
       ? KeyEntry.at(this.#pages[page], off)
       : KeyEntry.point(into, this.#pages[page], off);
@@ -144,7 +303,7 @@ export class KeyTable {
       if (v === 0) return -1;
       if (v !== TOMBSTONE && slots[2 * i + 1] === h) {
         const pos = v - 1;
-        if (this.#keys[pos >>> PAGE_BITS][pos & PAGE_MASK] === key) return i;
+        if (keyEquals(this.#keys[pos >>> PAGE_BITS], pos & PAGE_MASK, key)) return i;
       }
       i = (i + 1) & mask;
     }
@@ -190,23 +349,24 @@ export class KeyTable {
    * Adds `key`, which the caller knows is absent (the keyspace looked it up just before): no
    * second probe. Adding a key that is present would leave it at two positions.
    */
-  addNew(key: string, e: KeyEntry): void {
-    this.#addNew(key, e, hashKey(key));
+  addNew(key: string, e: KeyEntry): number {
+    return this.#addNew(key, e, hashKey(key));
   }
 
-  #addNew(key: string, e: KeyEntry, h: number): void {
+  #addNew(key: string, e: KeyEntry, h: number): number {
     if (this.#old !== null) this.#migrate(MIGRATE_PER_WRITE);
     if ((this.#size + 1) * 8 > this.#slots.length * 3) this.#grow(); // 3/4 of the pairs
     // The position depends only on the sequence of sets and deletes (not on the index's growth),
     // so replicas that applied the same log, or restored the same snapshot, agree on it.
     const pos = this.#free.length > 0 ? this.#free.pop()! : this.#span++;
     this.#put(pos, key, e, h);
+    return pos;
   }
 
   /** Adds pages until page `page` exists. */
   #pagesTo(page: number): void {
     while (page >= this.#keys.length) {
-      this.#keys.push(newPage<string>());
+      this.#keys.push(new KeyPage());
       this.#pages.push(new EntryPage(PAGE));
       this.#pageLive.push(0);
       this.#runLive.push(new Uint16Array(PAGE / RUN));
@@ -238,9 +398,9 @@ export class KeyTable {
         pos = (page << PAGE_BITS) + ((run + 1) << RUN_BITS);
         continue;
       }
-      const keys = this.#keys[page];
+      const len = this.#keys[page].len;
       const end = Math.min((page << PAGE_BITS) + ((run + 1) << RUN_BITS), this.#span);
-      for (; pos < end; pos++) if (keys[pos & PAGE_MASK] !== undefined) return pos;
+      for (; pos < end; pos++) if (len[pos & PAGE_MASK] >= 0) return pos;
     }
     return -1;
   }
@@ -253,9 +413,9 @@ export class KeyTable {
     const runs = this.#runLive[page];
     let run = 0;
     while (n >= runs[run]) n -= runs[run++];
-    const keys = this.#keys[page];
+    const len = this.#keys[page].len;
     for (let off = run << RUN_BITS;; off++) {
-      if (keys[off] !== undefined && n-- === 0) return (page << PAGE_BITS) + off;
+      if (len[off] >= 0 && n-- === 0) return (page << PAGE_BITS) + off;
     }
   }
 
@@ -263,7 +423,7 @@ export class KeyTable {
     const page = pos >>> PAGE_BITS;
     this.#pagesTo(page);
     const off = pos & PAGE_MASK;
-    this.#keys[page][off] = key;
+    this.#keys[page].put(off, key);
     KeyEntry.attach(e, this.#pages[page], off);
     insert(this.#slots, h, pos);
     this.#count(pos, 1);
@@ -274,7 +434,7 @@ export class KeyTable {
    * Restore (`snapshot.ts`): puts a key absent from the table at position `pos`, which must be
    * unused. Then {@link restoreFree} once every key is placed. Throws on a used position.
    */
-  placeAt(pos: number, key: string, e: KeyEntry): void {
+  placeAt(pos: number, key: string, e: KeyEntry): number {
     if (!Number.isSafeInteger(pos) || pos < 0) throw new Error(`bad key position ${pos}`);
     if (pos < this.#span && this.keyAt(pos) !== undefined) {
       throw new Error(`two keys at position ${pos}`);
@@ -285,6 +445,7 @@ export class KeyTable {
     }
     if (pos >= this.#span) this.#span = pos + 1;
     this.#put(pos, key, e, hashKey(key));
+    return pos;
   }
 
   /**
@@ -335,7 +496,7 @@ export class KeyTable {
     if (pos < 0) return false;
     const page = pos >>> PAGE_BITS;
     const off = pos & PAGE_MASK;
-    this.#keys[page][off] = undefined;
+    this.#keys[page].free(off);
     this.#pages[page].v[off] = undefined;
     this.#free.push(pos);
     this.#count(pos, -1);
@@ -355,7 +516,7 @@ export class KeyTable {
     // again (one key SET and DELeted in a loop) allocated ~5 MiB of fresh pages each time.
     if (this.#keys.length > 0) {
       const used = Math.min(this.#span, PAGE);
-      this.#keys[0].fill(undefined, 0, used);
+      this.#keys[0].clear(used);
       this.#pages[0].v.fill(undefined, 0, used);
       this.#runLive[0].fill(0);
       this.#keys.length = 1;
@@ -422,7 +583,7 @@ export class KeyTable {
   /** Live `[key, entry]` pairs in position order; safe while the table changes. */
   *entries(): IterableIterator<[string, KeyEntry]> {
     for (let p = 0; p < this.#span; p++) {
-      const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
+      const k = this.keyAt(p);
       if (k !== undefined) yield [k, KeyEntry.at(this.#pages[p >>> PAGE_BITS], p & PAGE_MASK)];
     }
   }
@@ -430,7 +591,7 @@ export class KeyTable {
   /** Live keys in position order. */
   *keys(): IterableIterator<string> {
     for (let p = 0; p < this.#span; p++) {
-      const k = this.#keys[p >>> PAGE_BITS][p & PAGE_MASK];
+      const k = this.keyAt(p);
       if (k !== undefined) yield k;
     }
   }

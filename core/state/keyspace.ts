@@ -89,7 +89,7 @@ export class Keyspace {
   /** The leases and the keys attached to each (kept in step by add/remove/clear/setLease). */
   readonly leases: Leases = new Leases();
   /** Every key of the store in byte order (RANGE, KEYS; see `ordered_index.ts`). */
-  readonly index: OrderedIndex = new OrderedIndex();
+  readonly index: OrderedIndex = new OrderedIndex(this.store);
   /** The revision (log index) of the command being applied: set by the state machine. */
   rev = 0;
   readonly #heap = new ExpiryHeap();
@@ -177,9 +177,8 @@ export class Keyspace {
   add(key: string, e: KeyEntry, pos = -1): void {
     if (this.#snapGen !== 0) e.snapSeen = this.#snapGen; // not part of the snapshot
     if (this.changes !== null) this.changes.note(key, undefined);
-    if (pos < 0) this.store.addNew(key, e);
-    else this.store.placeAt(pos, key, e);
-    this.index.addNew(key);
+    const at = pos < 0 ? this.store.addNew(key, e) : this.store.placeAt(pos, key, e);
+    this.index.addNewAt(at, key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
     if (e.lease !== 0) this.leases.attach(key, e.lease);
   }
@@ -194,8 +193,9 @@ export class Keyspace {
       e.lease = 0;
     }
     KeyEntry.detach(e); // keeps its fields: a command may add it back under another key
+    const pos = this.store.positionOf(key);
+    if (pos >= 0) this.index.deleteAt(pos, this.rev, key); // while the position holds the key
     this.store.delete(key);
-    this.index.delete(key, this.rev);
   }
 
   /** Attaches a key to lease `id` (which exists), or detaches it (`id` = 0). */
@@ -227,9 +227,13 @@ export class Keyspace {
     const h = this.#heap;
     h.clear();
     let n = 0;
-    for (const [k, e] of this.store.entries()) {
+    // Walks positions with one reused handle; a key's string is made only if it has an expiry.
+    const t = this.store;
+    let cur: KeyEntry | undefined;
+    for (let p = t.nextLive(0); p >= 0; p = t.nextLive(p + 1)) {
+      const e = cur = t.entryAt(p, cur)!;
       if (e.expireAt !== 0) {
-        h.push(e.expireAt, k);
+        h.push(e.expireAt, t.keyAt(p)!);
         n++;
       }
     }

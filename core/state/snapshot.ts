@@ -28,6 +28,7 @@ import { crc32 as nativeCrc32 } from "@node-rs/crc32";
 import { alloc, copyInto } from "./bytes.ts";
 import { Deque } from "./deque.ts";
 import { KeyEntry, Keyspace, Kind } from "./keyspace.ts";
+import type { KeyTable } from "./key_table.ts";
 import type { KindTag } from "./keyspace.ts";
 import { Lease, MAX_LEASE_TTL, MAX_LEASES, MIN_LEASE_TTL } from "./leases.ts";
 import { SortedSet } from "./sorted_set.ts";
@@ -118,6 +119,22 @@ class Writer {
 function encodeEntry(w: Writer, k: string, e: KeyEntry): void {
   w.byte(e.kind);
   w.key(k);
+  encodeFields(w, e);
+}
+
+/** {@link encodeEntry} for the key at position `pos` of `t`: its bytes copied, no string made. */
+function encodeEntryAt(w: Writer, t: KeyTable, pos: number, e: KeyEntry): void {
+  w.byte(e.kind);
+  const n = t.keyLengthAt(pos);
+  w.varint(n);
+  w.ensure(n);
+  t.copyKeyInto(pos, w.buf, w.pos);
+  w.pos += n;
+  encodeFields(w, e);
+}
+
+/** An entry's fields after its kind and key. */
+function encodeFields(w: Writer, e: KeyEntry): void {
   w.varint(e.expireAt);
   w.varint(e.createRev);
   w.varint(e.modRev);
@@ -275,7 +292,7 @@ export class SnapshotEncoder {
       e.snapSeen = gen;
       w.varint(2 * (p - this.#last - 1));
       this.#last = p;
-      encodeEntry(w, t.keyAt(p)!, e);
+      encodeEntryAt(w, t, p, e);
     }
     this.#checksum();
     return false;
