@@ -156,8 +156,8 @@ function keys(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): voi
   const now = ctx.nowMs;
   const store = db.store;
   const lit = globPrefix(pat);
-  db.index.forEach(lit, prefixEnd(lit), false, (k) => {
-    const e = store.get(k)!;
+  db.index.forEach(lit, prefixEnd(lit), false, (k, pos) => {
+    const e = store.entryAt(pos)!;
     if (e.expireAt !== 0 && e.expireAt <= now) return true;
     if (!all && !globMatch(pat, k)) return true;
     bytes += 8 + k.length;

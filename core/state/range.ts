@@ -111,8 +111,8 @@ export function rangeRead(
   const page = new Page(o);
   let changed: string | null = null; // why AT fails
   const store = db.store;
-  db.index.forEach(start, end, o.reverse, (k) => {
-    const e = store.get(k) as KeyEntry;
+  db.index.forEach(start, end, o.reverse, (k, pos) => {
+    const e = store.entryAt(pos) as KeyEntry;
     if (at >= 0 && e.modRev > at) {
       changed = `key '${printable(keyToBytes(k))}' changed at revision ${e.modRev}`;
       return false;
@@ -201,11 +201,11 @@ function rangeFromHistory(
   };
   const before = (a: string, b: string) => (o.reverse ? a > b : a < b);
   let going = true;
-  db.index.forEach(start, end, o.reverse, (k) => {
+  db.index.forEach(start, end, o.reverse, (k, pos) => {
     while (going && pi < past.length && before(past[pi], k)) going = emitPast(past[pi++]);
     if (!going) return false;
     if (firstAfter.has(k)) return true; // changed after `at`: its state at `at` is in `past`
-    const e = db.store.get(k) as KeyEntry;
+    const e = db.store.entryAt(pos) as KeyEntry;
     const v = e.kind === Kind.STRING ? e.value as Uint8Array : null;
     going = emit(k, v, e.createRev, e.modRev, e.version, e.expireAt);
     return going;
