@@ -271,17 +271,6 @@ export class KeyTable {
   }
 
   /**
-   * The bytes of the key at live position `pos`: a view of the table's storage, valid until the
-   * next change of the table (copy it before then).
-   */
-  keyBytesAt(pos: number): Uint8Array {
-    const kp = this.#keys[pos >>> PAGE_BITS];
-    const off = pos & PAGE_MASK;
-    const o = kp.off[off];
-    return kp.bytes.subarray(o, o + kp.len[off]);
-  }
-
-  /**
    * The entry at `pos`, or undefined: a new handle, or `into` (a handle from this table) pointed
    * at it, for a walk over many positions.
    */
