@@ -2,8 +2,9 @@
  * The soak report (#11): for long runs, one row per 10-second window — ops/s, failed operations,
  * leader changes, the longest event-loop block any node saw, the nodes' RSS and the key count —
  * because a run's average hides the stalls that make writes fail. Node figures come from `INFO`
- * (`leader_changes`, `loop_block_max_ms`, `loop_block_max_cpu_wait_ms`, `keys`) over the probes' direct connections, RSS from
- * `/proc/<pid>/status` of the nodes the bench started (blank for a cluster it did not start).
+ * (`leader_changes`, `loop_block_max_ms`, `loop_block_max_cpu_wait_ms`, `keys`) over the probes'
+ * direct connections, RSS from `/proc/<pid>/status` of the nodes the bench started (blank for a
+ * cluster it did not start).
  * @module
  */
 import { readFileSync } from "node:fs";
