@@ -232,22 +232,6 @@ export class KeyTable {
     return n - key.length;
   }
 
-  /** Compares the keys at live positions `a` and `b` in byte order. */
-  comparePositions(a: number, b: number): number {
-    const ka = this.#keys[a >>> PAGE_BITS];
-    const kb = this.#keys[b >>> PAGE_BITS];
-    const oa = a & PAGE_MASK, ob = b & PAGE_MASK;
-    const na = ka.len[oa], nb = kb.len[ob];
-    const ba = ka.bytes, bb = kb.bytes;
-    const pa = ka.off[oa], pb = kb.off[ob];
-    const m = Math.min(na, nb);
-    for (let i = 0; i < m; i++) {
-      const d = ba[pa + i] - bb[pb + i];
-      if (d !== 0) return d;
-    }
-    return na - nb;
-  }
-
   /** Length of the key at live position `pos`. */
   keyLengthAt(pos: number): number {
     return this.#keys[pos >>> PAGE_BITS].len[pos & PAGE_MASK];

@@ -148,18 +148,18 @@ class PendingKeys {
     return true;
   }
 
-  /** The positions of the keys present, in key order; and empties the buffer. */
-  drainSorted(): number[] {
-    const ks: string[] = [];
-    for (const k of this.keys) if (k !== undefined) ks.push(k);
-    ks.sort(); // one code unit per byte: string order is byte order
-    const out: number[] = new Array(ks.length);
-    for (let i = 0; i < ks.length; i++) {
-      const k = ks[i];
-      out[i] = this.#positions[this.#at[this.#slot(k, hashKey(k))] - 1];
+  /** The keys present in key order, each with its table position; and empties the buffer. */
+  drainSorted(): { keys: string[]; positions: number[] } {
+    const keys: string[] = [];
+    for (const k of this.keys) if (k !== undefined) keys.push(k);
+    keys.sort(); // one code unit per byte: string order is byte order
+    const positions: number[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      positions[i] = this.#positions[this.#at[this.#slot(k, hashKey(k))] - 1];
     }
     this.clear();
-    return out;
+    return { keys, positions };
   }
 
   clear(): void {
@@ -240,51 +240,19 @@ export class OrderedIndex {
     return lo;
   }
 
-  /** The chunk whose region holds the key at position `pos`. */
-  #findAt(pos: number): number {
-    const s = this.#seps;
-    const t = this.#t;
-    let lo = 0;
-    let hi = s.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (t.compareAt(pos, s[mid]) >= 0) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
-  /** First position in chunk `ci` whose key is ≥ `key` (numbers first, bytes on ties). */
-  #lower(ci: number, key: string, kn: number): number {
+  /**
+   * First position in chunk `ci` (below `hi`, default the chunk's length) whose key is ≥ `key`,
+   * whose number is `kn`: numbers first, the stored key's bytes on ties.
+   */
+  #lower(ci: number, key: string, kn: number, hi = this.#chunks[ci].length): number {
     const c = this.#chunks[ci];
     const nums = this.#nums[ci];
     const t = this.#t;
     let lo = 0;
-    let hi = c.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const m = nums[mid];
       if (m < kn || (m === kn && t.compareAt(c[mid], key) < 0)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /**
-   * First position in chunk `ci` whose key is ≥ the key at `pos` (whose number is `kn`): the same
-   * search as {@link #lower} against a stored key, written out twice rather than given a compare
-   * callback (a closure per lookup on the write path).
-   */
-  #lowerAt(ci: number, pos: number, kn: number): number {
-    const c = this.#chunks[ci];
-    const nums = this.#nums[ci];
-    const t = this.#t;
-    let lo = 0;
-    let hi = c.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = nums[mid];
-      if (m < kn || (m === kn && t.comparePositions(c[mid], pos) < 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -312,9 +280,9 @@ export class OrderedIndex {
     if (this.#pending.has(key)) return true;
     const pos = this.#t.positionOf(key);
     if (pos < 0) return false;
-    const ci = this.#findAt(pos);
+    const ci = this.#find(key);
     const c = this.#chunks[ci];
-    const p = this.#lowerAt(ci, pos, keyNumAt(this.#t, pos, this.#skip[ci]));
+    const p = this.#lower(ci, key, keyNum(key, this.#skip[ci]));
     return p < c.length && c[p] === pos;
   }
 
@@ -344,17 +312,16 @@ export class OrderedIndex {
   /** Adds `key`, at live position `pos`, now (not buffered); false if it is already there. */
   insertAt(pos: number, key: string): boolean {
     if (this.#pending.has(key)) return false;
-    const t = this.#t;
-    const ci = this.#findAt(pos);
+    const ci = this.#find(key);
     const c = this.#chunks[ci];
     const nums = this.#nums[ci];
     const n = c.length;
-    const kn = keyNumAt(t, pos, this.#skip[ci]);
+    const kn = keyNum(key, this.#skip[ci]);
     // Appending in order (snapshot restore of sorted keys, sequential ids) is the common fast path.
     let p: number;
-    if (n === 0 || t.comparePositions(c[n - 1], pos) < 0) p = n;
+    if (n === 0 || this.#t.compareAt(c[n - 1], key) < 0) p = n;
     else {
-      p = this.#lowerAt(ci, pos, kn);
+      p = this.#lower(ci, key, kn);
       if (c[p] === pos) return false;
     }
     if (p === n) c.push(pos);
@@ -408,9 +375,9 @@ export class OrderedIndex {
    */
   deleteAt(pos: number, rev: number, key: string): boolean {
     if (this.#pending.delete(key)) return true;
-    const ci = this.#findAt(pos);
+    const ci = this.#find(key);
     const c = this.#chunks[ci];
-    const p = this.#lowerAt(ci, pos, keyNumAt(this.#t, pos, this.#skip[ci]));
+    const p = this.#lower(ci, key, keyNum(key, this.#skip[ci]));
     if (p >= c.length || c[p] !== pos) return false;
     if (p === c.length - 1) c.pop();
     else {
@@ -451,21 +418,23 @@ export class OrderedIndex {
 
   /** Merges the buffered keys into the chunks, one sorted run per chunk they land in. */
   #flush(): void {
-    const t = this.#t;
-    const keys = this.#pending.drainSorted();
+    const { keys, positions } = this.#pending.drainSorted();
     let i = 0;
     while (i < keys.length) {
-      const ci = this.#findAt(keys[i]);
+      const ci = this.#find(keys[i]);
       const upper = ci + 1 < this.#seps.length ? this.#seps[ci + 1] : null;
       let j = i + 1;
-      while (j < keys.length && (upper === null || t.compareAt(keys[j], upper) < 0)) j++;
-      this.#mergeRun(ci, keys, i, j);
+      while (j < keys.length && (upper === null || keys[j] < upper)) j++;
+      this.#mergeRun(ci, keys, positions, i, j);
       i = j;
     }
   }
 
-  /** Merges sorted `keys[from..to)` (all in chunk `ci`'s region, none present) into chunk `ci`. */
-  #mergeRun(ci: number, keys: number[], from: number, to: number): void {
+  /**
+   * Merges sorted `keys[from..to)` (at table `positions[from..to)`; all in chunk `ci`'s region,
+   * none present) into chunk `ci`.
+   */
+  #mergeRun(ci: number, keys: string[], positions: number[], from: number, to: number): void {
     const c = this.#chunks[ci];
     const t = this.#t;
     const n = c.length;
@@ -483,23 +452,16 @@ export class OrderedIndex {
       let a = n; // old keys c[0..a) have not moved
       let w = n + m; // c[w..) is final
       for (let b = to - 1; b >= from; b--) {
-        const pos = keys[b];
-        const kn = keyNumAt(t, pos, skip);
-        let lo = 0;
-        let hi = a;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          const x = nums[mid];
-          if (x < kn || (x === kn && t.comparePositions(c[mid], pos) < 0)) lo = mid + 1;
-          else hi = mid;
-        }
+        const key = keys[b];
+        const kn = keyNum(key, skip);
+        const lo = this.#lower(ci, key, kn, a);
         const len = a - lo;
         if (len > 0) {
           nums.copyWithin(w - len, lo, a);
           for (let i = a - 1, j = w - 1; i >= lo; i--, j--) c[j] = c[i];
           w -= len;
         }
-        c[--w] = pos;
+        c[--w] = positions[b];
         nums[w] = kn;
         a = lo;
       }
@@ -510,7 +472,7 @@ export class OrderedIndex {
     let a = 0;
     let b = from;
     for (let w = 0; w < n + m; w++) {
-      all[w] = b >= to || (a < n && t.comparePositions(c[a], keys[b]) < 0) ? c[a++] : keys[b++];
+      all[w] = b >= to || (a < n && t.compareAt(c[a], keys[b]) < 0) ? c[a++] : positions[b++];
     }
     const k = Math.ceil(all.length / (CHUNK_MAX >> 1));
     const size = Math.ceil(all.length / k);
@@ -608,7 +570,9 @@ export class OrderedIndex {
         if (this.#nums[i][j] !== keyNumAt(t, k, this.#skip[i])) {
           throw new Error(`stale number in chunk ${i}`);
         }
-        if (prev >= 0 && !(t.comparePositions(prev, k) < 0)) throw new Error("keys out of order");
+        if (prev >= 0 && !(t.compareAt(prev, t.keyAt(k)!) < 0)) {
+          throw new Error("keys out of order");
+        }
         if (
           t.compareAt(k, seps[i]) < 0 || (i + 1 < seps.length && t.compareAt(k, seps[i + 1]) >= 0)
         ) {
