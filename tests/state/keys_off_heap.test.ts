@@ -8,6 +8,8 @@
 import { expect, test } from "bun:test";
 import { heapStats } from "bun:jsc";
 import { Harness } from "./harness.ts";
+import { KeyTable } from "../../core/state/key_table.ts";
+import { KeyEntry, Kind } from "../../core/state/entry.ts";
 
 const { Bun } = globalThis as unknown as { Bun: { gc(force: boolean): void } };
 
@@ -32,9 +34,7 @@ test("100,000 keys in the keyspace are not 100,000 strings on the heap", () => {
   expect(h.ok("DBSIZE")).toBe(N);
 });
 
-test("key bytes survive churn: deleted keys' bytes are reclaimed by compaction, live keys intact", async () => {
-  const { KeyTable } = await import("../../core/state/key_table.ts");
-  const { KeyEntry, Kind } = await import("../../core/state/entry.ts");
+test("key bytes survive churn: deleted keys' bytes are reclaimed by compaction, live keys intact", () => {
   const t = new KeyTable();
   const live = new Map<string, number>();
   let seq = 0;
