@@ -90,7 +90,10 @@ function runtimeCommand(runtime: "deno" | "bun"): { cmd: string; args: string[] 
     : (globalThis as { Deno?: unknown }).Deno !== undefined;
   const cmd = isCurrent ? process.execPath : path.join(ROOT, "node_modules", ".bin", runtime);
   const mod = path.join(ROOT, "mod.ts");
-  return runtime === "deno" ? { cmd, args: ["run", "-A", mod] } : { cmd, args: [mod] };
+  const rf = (process.env.BENCH_RT_FLAGS ?? "").split(" ").filter(Boolean);
+  return runtime === "deno"
+    ? { cmd, args: ["run", "-A", ...rf, mod] }
+    : { cmd, args: [...rf, mod] };
 }
 
 /** Starts `opts.nodes` nodes on loopback and waits until the cluster accepts a write. */
@@ -142,7 +145,12 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     }
     if (opts.password) flags.push("--password", opts.password);
     const own = opts.nodeArgs?.(n.id) ?? [];
-    const child = spawn(cmd, [...args, ...flags, ...opts.extraArgs, ...own], {
+    const child = spawn(cmd, [
+      ...args.map((a) => a.replace("{N}", String(n.id))),
+      ...flags,
+      ...opts.extraArgs,
+      ...own,
+    ], {
       cwd: ROOT,
       stdio: ["ignore", "ignore", "pipe"],
       env,

@@ -25,7 +25,11 @@
  * awaits its fsync, each scheduled turn sends the core's early messages at once
  * (`takeEarlyMessages`). A leader's heartbeats and new appends, and a follower's heartbeat
  * replies, would otherwise wait as long as the disk does; a 350 ms fsync on a shared disk, plus a
- * GC pause, was enough for followers to start an election.
+ * GC pause, was enough for followers to start an election. Nor does what commits meanwhile: an
+ * acknowledgement that arrives during the leader's fsync commits entries (a quorum holds them),
+ * and the turn applies them and answers their clients at once (`takeCommittedEntries`), as it
+ * serves the reads confirmed meanwhile (`takeReadStates`). Under steady load the leader is nearly
+ * always inside a fsync, so without this every write waited for the fsync of the entries after it.
  * @module
  */
 import type {
@@ -68,6 +72,8 @@ export class ReadyDriver {
   readonly #h: ReadyHandlers;
   #scheduled = false;
   #running: Promise<void> | null = null;
+  /** True while a round awaits its `sync()` with its own committed entries applied. */
+  #syncing = false;
   #stopped = false;
 
   constructor(raft: RawNode, storage: Storage, scheduler: Scheduler, handlers: ReadyHandlers) {
@@ -88,6 +94,7 @@ export class ReadyDriver {
       if (this.#running) {
         const early = this.#raft.takeEarlyMessages();
         if (early.length) this.#h.send(early);
+        if (this.#syncing) this.#applyDuringSync();
         return;
       }
       this.#running = this.#run().finally(() => {
@@ -122,6 +129,19 @@ export class ReadyDriver {
     }
   }
 
+  /**
+   * While a round awaits its fsync: what committed meanwhile (a quorum acknowledged) is applied,
+   * and the reads confirmed meanwhile are served, without waiting for this node's disk.
+   */
+  #applyDuringSync(): void {
+    const h = this.#h;
+    const entries = this.#raft.takeCommittedEntries();
+    if (entries.length) h.applyEntries(entries);
+    const states = this.#raft.takeReadStates();
+    if (states.length) h.onReadStates(states);
+    if (entries.length || states.length) h.serveReads();
+  }
+
   async #handle(rd: Ready): Promise<void> {
     const h = this.#h;
     const st = this.#storage;
@@ -136,7 +156,14 @@ export class ReadyDriver {
     h.serveReads();
     if (rd.entries.length) st.append(rd.entries);
     if (rd.hardState) st.setHardState(rd.hardState);
-    if (rd.mustSync || rd.entries.length) await st.sync();
+    if (rd.mustSync || rd.entries.length) {
+      this.#syncing = true;
+      try {
+        await st.sync();
+      } finally {
+        this.#syncing = false;
+      }
+    }
     if (rd.messages.length) h.send(rd.messages);
   }
 }

@@ -20,6 +20,12 @@ export class RaftLog {
   pendingSnapshot: Snapshot | undefined;
   committed: number;
   applied: number;
+  /**
+   * Highest index handed out for applying (>= `applied` once that catches up): `ready()` hands
+   * out committed entries that count as applied only at `advance()`, and entries taken while a
+   * Ready is still handled must not repeat them.
+   */
+  applying = 0;
   /** Last index known to be durable on this node and part of this log. */
   persisted: number;
 
@@ -203,7 +209,7 @@ export class RaftLog {
 
   /** First index of the committed entries not yet applied. */
   firstUnapplied(): number {
-    return Math.max(this.applied + 1, this.firstIndex());
+    return Math.max(this.applied + 1, this.applying + 1, this.firstIndex());
   }
 
   /** True when there are committed entries to hand out for applying. */

@@ -90,6 +90,10 @@ export class Progress {
   pendingSnapshot = 0;
   /** Snapshot: ticks spent waiting for the snapshot to be installed or reported. */
   snapshotTicks = 0;
+  /** The commit index last sent to the peer (in an append or heartbeat). */
+  commitSent = 0;
+  /** Highest read index answered to the peer (a follower serving a read applies up to it). */
+  readIndexSent = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   /** `match` when the previous heartbeat reply came (replicate: has the peer moved on since?). */

@@ -13,7 +13,11 @@
  *    replicating (Raft thesis §10.2.1), and heartbeat replies promise nothing about the disk. The
  *    leader counts its own log towards a quorum only for entries it has persisted, i.e. after
  *    `advance()`.
- * 2. `committedEntries` may be applied only after the entries themselves are persisted.
+ * 2. `committedEntries` may be applied before this node has persisted them: an entry is committed
+ *    only once a quorum holds it durably (the leader counts itself only after persisting), so the
+ *    state machine never gets ahead of what a quorum keeps. `takeCommittedEntries()` and
+ *    `takeReadStates()` hand out what commits (and what reads are confirmed) while a Ready is still
+ *    being persisted, once that Ready's own committed entries are applied.
  * 3. `advance(ready)` is called after all of the above; only then may `ready()` be called again.
  * @module
  */
@@ -287,6 +291,14 @@ export interface RawNode {
    * last call); callable between `ready()` and `advance()`, so they need not wait for a fsync.
    */
   takeEarlyMessages(): Message[];
+  /**
+   * Committed normal entries not yet handed out (up to the first membership change; none while a
+   * snapshot is pending), callable while a Ready is handled once its `committedEntries` are
+   * applied. The caller applies them before calling the core again: they count as applied at once.
+   */
+  takeCommittedEntries(): Entry[];
+  /** Read states confirmed since the last `ready()` or call, callable while a Ready is handled. */
+  takeReadStates(): ReadState[];
   advance(rd: Ready): void;
   /** Tell the core the state machine has applied up to `index` (after a snapshot restore, for example). */
   reportSnapshot(to: NodeId, ok: boolean): void;

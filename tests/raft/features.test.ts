@@ -164,6 +164,7 @@ describe("membership changes", () => {
     net.deliver();
     expect(r1.proposeConfChange({ type: "addVoter", nodeId: 4 })).toBeGreaterThan(0);
     net.deliver();
+    net.tick(1, [1]);
     expect(r1.status().conf.voters).toEqual([1, 2, 3, 4]);
     expect(net.node(4).raft.status().conf.voters).toEqual([1, 2, 3, 4]);
     expect(r1.proposeConfChange({ type: "removeNode", nodeId: 3 })).toBeGreaterThan(0);
@@ -226,6 +227,7 @@ describe("snapshots", () => {
     // And later entries flow normally.
     n1.raft.propose(enc("after"));
     net.deliver();
+    net.tick(1, [1]);
     expect(net.appliedData(3)).toEqual(["after"]);
     expect(n1.raft.status().progress![3].state).toBe("replicate");
   });
@@ -241,6 +243,7 @@ describe("snapshots", () => {
     net.elect(1);
     for (let i = 0; i < 5; i++) net.node(1).raft.propose(enc(`a${i}`));
     net.deliver();
+    net.tick(1, [1]);
     const n2 = net.node(2);
     const idx = n2.raft.status().applied;
     n2.log.saveLocalSnapshot({
@@ -250,6 +253,7 @@ describe("snapshots", () => {
     n2.raft.compact(idx);
     net.node(1).raft.propose(enc("b"));
     net.deliver();
+    net.tick(1, [1]);
     const restarted = net.restart(2, { applied: idx });
     expect(restarted.raft.status()).toMatchObject({ applied: idx, commit: idx + 1 });
     net.processAll();

@@ -18,6 +18,8 @@ describe("log replication", () => {
     const r1 = net.node(1).raft;
     for (let i = 0; i < 10; i++) expect(typeof r1.propose(enc(`x${i}`))).toBe("number");
     net.deliver();
+    // The followers learn the commit index with the leader's next tick (no entry carried it).
+    net.tick(1, [1]);
     const want = Array.from({ length: 10 }, (_, i) => `x${i}`);
     for (const id of [1, 2, 3]) expect(net.appliedData(id)).toEqual(want);
   });
@@ -210,6 +212,7 @@ describe("log replication", () => {
     net.elect(1);
     for (let i = 0; i < 5; i++) net.node(1).raft.propose(enc(`r${i}`));
     net.deliver();
+    net.tick(1, [1]);
     const before = net.node(2).raft.status();
     const n2 = net.restart(2);
     const after = n2.raft.status();
@@ -221,6 +224,7 @@ describe("log replication", () => {
     // And the cluster keeps working.
     net.node(1).raft.propose(enc("r5"));
     net.deliver();
+    net.tick(1, [1]);
     expect(net.appliedData(2).at(-1)).toBe("r5");
   });
 
@@ -255,5 +259,97 @@ describe("log replication", () => {
     r2.step(msg({ type: "heartbeat", from: 1, to: 2, term: -1 }));
     r2.step(msg({ type: "snap", from: 1, to: 2, term: before.term + 1 })); // no snapshot
     expect(r2.status()).toEqual(before);
+  });
+
+  test("a commit index with no entry to carry it reaches followers on the leader's next tick, not in messages of its own", () => {
+    // No heartbeat in these ticks: only the commit index itself can tell the followers.
+    const net = new Net([1, 2, 3], { heartbeatTick: 100, electionTick: 200 });
+    net.elect(1);
+    net.tick(1, [1]);
+    const r1 = net.node(1).raft;
+    const idx = r1.propose(enc("w")) as number;
+    const from = net.trace.length;
+    net.deliver();
+    expect(r1.status().commit).toBe(idx);
+    // One append per follower, carrying the entry, and one reply each: no empty appends (and
+    // replies to them) just to announce the new commit index.
+    const sent = net.trace.slice(from);
+    expect(sent.filter((m) => m.type === "app").map((m) => m.entries.length)).toEqual([1, 1]);
+    expect(sent.filter((m) => m.type === "appResp").length).toBe(2);
+    expect(net.node(2).raft.status().commit).toBeLessThan(idx);
+    net.tick(1, [1]);
+    for (const id of [2, 3]) {
+      expect(net.node(id).raft.status().commit).toBe(idx);
+      expect(net.appliedData(id)).toEqual(["w"]);
+    }
+    // Told once: later ticks send no more appends for it.
+    const t = net.trace.length;
+    net.tick(2, [1]);
+    expect(net.trace.slice(t).filter((m) => m.type === "app")).toEqual([]);
+  });
+
+  test("a follower's read right after a write is served without waiting for a tick: the read round's heartbeat carries the commit index", () => {
+    const net = new Net([1, 2, 3]);
+    net.elect(1);
+    net.tick(1, [1]);
+    const idx = net.node(1).raft.propose(enc("w")) as number;
+    net.deliver();
+    const n2 = net.node(2);
+    expect(n2.raft.status().commit).toBeLessThan(idx);
+    n2.raft.readIndex(enc("r"));
+    net.deliver();
+    expect(n2.readStates.map((r) => r.index)).toEqual([idx]);
+    expect(n2.raft.status().commit).toBe(idx);
+    expect(net.appliedData(2)).toEqual(["w"]);
+  });
+
+  test("a follower serving a read is told the commit index as soon as it acknowledges the entries", () => {
+    // No heartbeat in these ticks: only the commit index itself can tell the followers.
+    const net = new Net([1, 2, 3], { heartbeatTick: 100, electionTick: 200 });
+    net.elect(1);
+    net.tick(1, [1]);
+    const idx = net.node(1).raft.propose(enc("w")) as number;
+    net.process(net.node(1));
+    // 2 receives the append, but its acknowledgement is held back: 1 and 3 commit without it.
+    for (const m of net.queue.splice(0)) net.node(m.to).raft.step(m);
+    net.processAll();
+    const held = net.queue.filter((m) => m.from === 2 && m.type === "appResp");
+    expect(held.length).toBe(1);
+    net.queue = net.queue.filter((m) => !held.includes(m));
+    net.deliver();
+    expect(net.node(1).raft.status().commit).toBe(idx);
+    const n2 = net.node(2);
+    n2.raft.readIndex(enc("r"));
+    net.deliver();
+    expect(n2.readStates.map((r) => r.index)).toEqual([idx]);
+    // The reply could only carry the commit index up to what the leader knew 2 holds.
+    expect(n2.raft.status().commit).toBeLessThan(idx);
+    // The acknowledgement arrives: the commit index goes back at once (no tick needed).
+    net.queue.push(...held);
+    net.deliver();
+    expect(n2.raft.status().commit).toBe(idx);
+    expect(net.appliedData(2)).toEqual(["w"]);
+  });
+
+  test("entries acknowledged while the leader's Ready awaits its fsync are handed out by takeCommittedEntries, once", () => {
+    const net = new Net([1, 2, 3]);
+    net.elect(1);
+    net.tick(1, [1]);
+    const n1 = net.node(1);
+    const r1 = n1.raft;
+    const idx = r1.propose(enc("a")) as number;
+    const rd = r1.ready();
+    expect(rd.committedEntries).toEqual([]);
+    n1.log.append(rd.entries); // written, its fsync still in flight: no advance() yet
+    for (const m of rd.earlyMessages) net.node(m.to).raft.step(m);
+    for (const id of [2, 3]) net.process(net.node(id));
+    for (const m of net.queue.splice(0)) if (m.to === 1) r1.step(m);
+    // The followers alone are a quorum: committed while the leader's own copy is not durable.
+    expect(r1.status().commit).toBe(idx);
+    expect(r1.takeCommittedEntries().map((e) => e.index)).toEqual([idx]);
+    expect(r1.status().applied).toBe(idx);
+    expect(r1.takeCommittedEntries()).toEqual([]);
+    r1.advance(rd);
+    expect(r1.ready().committedEntries).toEqual([]);
   });
 });
