@@ -28,6 +28,11 @@ export class RaftLog {
   applying = 0;
   /** Last index known to be durable on this node and part of this log. */
   persisted: number;
+  /**
+   * Last index handed to the caller for persisting (in a Ready not yet advanced), while those
+   * entries are still part of this log: a conflicting append lowers it, as it lowers `persisted`.
+   */
+  inProgress = 0;
 
   constructor(storage: RaftStorageView, committed: number, applied: number) {
     this.storage = storage;
@@ -135,6 +140,7 @@ export class RaftLog {
       for (const e of ents) this.unstable.push(e);
     }
     if (this.persisted >= after) this.persisted = after - 1;
+    if (this.inProgress >= after) this.inProgress = after - 1;
     return this.lastIndex();
   }
 
@@ -217,10 +223,12 @@ export class RaftLog {
     return this.pendingSnapshot === undefined && this.committed >= this.firstUnapplied();
   }
 
-  /** Committed, unapplied entries (size-limited). */
-  nextCommitted(maxBytes: number): Entry[] {
+  /** Committed, unapplied entries (size-limited), up to index `upTo` if given. */
+  nextCommitted(maxBytes: number, upTo = this.committed): Entry[] {
     if (!this.hasNextCommitted()) return [];
     const lo = this.firstUnapplied();
-    return this.slice(lo, this.committed + 1, Number.MAX_SAFE_INTEGER, maxBytes) ?? [];
+    const hi = Math.min(upTo, this.committed) + 1;
+    if (lo >= hi) return [];
+    return this.slice(lo, hi, Number.MAX_SAFE_INTEGER, maxBytes) ?? [];
   }
 }

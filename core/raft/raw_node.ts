@@ -327,6 +327,7 @@ export class RaftNode implements RawNode {
     this.#flush();
     const log = this.#log;
     const entries = log.unstable.slice();
+    if (entries.length > 0) log.inProgress = entries[entries.length - 1].index;
     const snapshot = log.pendingSnapshot;
     const committedEntries = log.nextCommitted(this.#applyBytes());
     if (committedEntries.length > 0) {
@@ -374,13 +375,15 @@ export class RaftNode implements RawNode {
   /**
    * Committed entries that may be applied while a Ready is still handled (its own committed
    * entries applied, its fsync awaited): a leader whose followers acknowledged during its fsync
-   * answers those clients at once instead of after the fsync. Only normal entries, up to the first
-   * membership change (that one waits for a Ready), and none while a snapshot is pending. The
-   * caller applies them before calling the core again; they count as applied at once.
+   * answers those clients at once instead of after the fsync. Only entries already handed out for
+   * persisting (the state machine must never be ahead of this node's storage: a snapshot taken at
+   * the applied index needs its entries there), only normal ones, up to the first membership
+   * change (that one waits for a Ready), and none while a snapshot is pending. The caller applies
+   * them before calling the core again; they count as applied at once.
    */
   takeCommittedEntries(): Entry[] {
     const log = this.#log;
-    const ents = log.nextCommitted(this.#applyBytes());
+    const ents = log.nextCommitted(this.#applyBytes(), Math.max(log.persisted, log.inProgress));
     let n = 0;
     while (n < ents.length && ents[n].type === EntryType.Normal) n++;
     if (n === 0) return [];

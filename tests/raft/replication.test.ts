@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { RaftLog } from "../../core/raft/log.ts";
 import { MemoryLog } from "../../core/raft/memory_log.ts";
 import { RaftNode } from "../../core/raft/raw_node.ts";
-import { type Entry, EntryType } from "../../core/raft/types.ts";
+import { type Entry, EntryType, type Message } from "../../core/raft/types.ts";
 import { config, enc, msg, Net } from "./harness.ts";
 
 const ent = (index: number, term: number, data = ""): Entry => ({
@@ -10,6 +11,16 @@ const ent = (index: number, term: number, data = ""): Entry => ({
   type: EntryType.Normal,
   data: enc(data),
 });
+
+/**
+ * Delivers `msgs` (a leader's appends) to the followers, lets them handle their Readys, and steps
+ * their replies into leader 1, which is itself still inside a Ready (its fsync in flight).
+ */
+function replicateDuringFsync(net: Net, msgs: Message[]): void {
+  for (const m of msgs) net.node(m.to).raft.step(m);
+  for (const id of [2, 3]) net.process(net.node(id));
+  for (const m of net.queue.splice(0)) if (m.to === 1) net.node(1).raft.step(m);
+}
 
 describe("log replication", () => {
   test("proposals replicate, commit by quorum and apply everywhere in order", () => {
@@ -330,26 +341,42 @@ describe("log replication", () => {
     expect(n2.raft.status().commit).toBe(idx);
     expect(net.appliedData(2)).toEqual(["w"]);
   });
+});
 
-  test("entries acknowledged while the leader's Ready awaits its fsync are handed out by takeCommittedEntries, once", () => {
+describe("applying while a Ready is persisted", () => {
+  test("entries acknowledged during the leader's fsync are handed out by takeCommittedEntries once, never one not yet handed out for persisting", () => {
+    // The state machine must not get ahead of this node's storage: a snapshot taken at the
+    // applied index needs its entries there (a kill -9 test once found a wal node refusing writes:
+    // "term(116) beyond last index 114").
     const net = new Net([1, 2, 3]);
     net.elect(1);
     net.tick(1, [1]);
     const n1 = net.node(1);
     const r1 = n1.raft;
-    const idx = r1.propose(enc("a")) as number;
-    const rd = r1.ready();
-    expect(rd.committedEntries).toEqual([]);
-    n1.log.append(rd.entries); // written, its fsync still in flight: no advance() yet
-    for (const m of rd.earlyMessages) net.node(m.to).raft.step(m);
-    for (const id of [2, 3]) net.process(net.node(id));
-    for (const m of net.queue.splice(0)) if (m.to === 1) r1.step(m);
-    // The followers alone are a quorum: committed while the leader's own copy is not durable.
-    expect(r1.status().commit).toBe(idx);
-    expect(r1.takeCommittedEntries().map((e) => e.index)).toEqual([idx]);
-    expect(r1.status().applied).toBe(idx);
+    const a = r1.propose(enc("a")) as number;
+    const rd = r1.ready(); // "a" handed out for persisting; its fsync in flight
+    n1.log.append(rd.entries);
+    const b = r1.propose(enc("b")) as number; // proposed meanwhile: not handed out yet
+    replicateDuringFsync(net, [...rd.earlyMessages, ...r1.takeEarlyMessages()]);
+    // The followers alone are a quorum: both committed while the leader's copies are not durable.
+    expect(r1.status().commit).toBe(b);
+    expect(r1.takeCommittedEntries().map((e) => e.index)).toEqual([a]);
+    expect(r1.status().applied).toBe(a);
     expect(r1.takeCommittedEntries()).toEqual([]);
     r1.advance(rd);
-    expect(r1.ready().committedEntries).toEqual([]);
+    const next = r1.ready();
+    expect(next.entries.map((e) => e.index)).toEqual([b]);
+    expect(next.committedEntries.map((e) => e.index)).toEqual([b]);
+  });
+
+  test("an entry handed out for persisting and then replaced (a new leader's log) is no longer counted as handed out", () => {
+    const log = new RaftLog(new MemoryLog({ voters: [1, 2, 3], learners: [] }), 0, 0);
+    log.append([ent(1, 1, "a"), ent(2, 1, "b"), ent(3, 1, "c")]);
+    log.inProgress = 3; // a Ready handed out 1..3; its fsync in flight
+    log.append([ent(2, 2, "B")]); // a new leader's entry replaces 2..3
+    expect(log.inProgress).toBe(1);
+    log.commitTo(2);
+    expect(log.nextCommitted(1 << 20, Math.max(log.persisted, log.inProgress)).map((e) => e.index))
+      .toEqual([1]);
   });
 });
