@@ -16,7 +16,7 @@ import type { TinyKVNode } from "../../core/node/types.ts";
 import { batchKey } from "../../core/node/pending.ts";
 import { createIdempotencyPlugin } from "../../plugins/idempotency/mod.ts";
 import { resultOf } from "../../plugins/idempotency/cache.ts";
-import { freePort, waitFor } from "../helpers/net.ts";
+import { memberPorts, waitFor } from "../helpers/net.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { TEST_CLUSTER_SECRET } from "../helpers/in_process.ts";
 
@@ -30,15 +30,8 @@ afterAll(async () => {
 });
 
 async function cluster(): Promise<{ leader: TinyKVNode; followers: TinyKVNode[] }> {
-  const ports = [];
-  for (let i = 0; i < 3; i++) {
-    const raft = await freePort();
-    let client = await freePort();
-    while (client === raft - 1) client = await freePort();
-    ports.push({ raft, client });
-  }
-  const peers: Record<number, string> = {};
-  ports.forEach((p, i) => peers[i + 1] = `127.0.0.1:${p.raft}`);
+  // Six distinct ports: picked one by one, the same free port could come back twice.
+  const { ports, peers } = await memberPorts(3);
   for (let i = 0; i < 3; i++) {
     const idem = createIdempotencyPlugin();
     caches.push(idem);
