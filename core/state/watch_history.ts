@@ -15,6 +15,7 @@
  * events for every revision and any node can serve a watch.
  * @module
  */
+import { bytesToKey } from "./bytes.ts";
 import type { KeyTable } from "./key_table.ts";
 import { type KeyEntry, Kind } from "./keyspace.ts";
 
@@ -118,8 +119,8 @@ export class ChangeRecorder {
   copyPrev(i: number, c: EventChunk, j: number): void {
     const x = this.#num, o = 6 * i;
     c.pbuf[j] = this.#buf[i];
-    c.len[4 * j + 2] = x[o];
-    c.len[4 * j + 3] = x[o + 1];
+    c.len[NL * j + 2] = x[o];
+    c.len[NL * j + 3] = x[o + 1];
     c.num[8 * j + 4] = x[o + 2];
     c.num[8 * j + 5] = x[o + 3];
     c.num[8 * j + 6] = x[o + 4];
@@ -165,37 +166,67 @@ const F_PREV_VALUE = 16;
 /** Events made into objects lately and kept (watchers reading the same events share them). */
 const CACHE = 8192;
 
+/** Uint32 fields per event: value offset and length, previous value's, key offset and length. */
+const NL = 6;
+
 /**
  * Storage for {@link CHUNK} events in parallel arrays: no JS object per event (at ~60k writes/s a
- * history of event objects was most of a node's old-generation garbage, #11). The strings and
- * buffers are references to the keyspace's own (a key string, a value's slab).
+ * history of event objects was most of a node's old-generation garbage, #11). Keys are copied as
+ * bytes into the chunk's buffer, not kept as strings: a history of ~500k events held as many key
+ * strings, each copied by the young-generation collector and then promoted only to die a few
+ * seconds later — old-generation garbage at the write rate. The buffers are references to the
+ * keyspace's own (a value's slab).
  */
 class EventChunk {
   /** rev, createRev, modRev, version, then the previous state's createRev, modRev, version, expireAt. */
   readonly num = new Float64Array(8 * CHUNK);
-  /** The value's offset and length, the previous value's offset and length. */
-  readonly len = new Uint32Array(4 * CHUNK);
+  /** See {@link NL}. */
+  readonly len = new Uint32Array(NL * CHUNK);
   /** The event type and the F_* flags. */
   readonly flags = new Uint8Array(CHUNK);
-  readonly key: string[] = new Array<string>(CHUNK).fill("");
+  /** The events' keys, one byte per code unit (keyspace form), at the offsets in {@link len}. */
+  keys = new Uint8Array(32 * CHUNK);
+  #keyEnd = 0;
   readonly vbuf: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(CHUNK).fill(null);
   readonly pbuf: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(CHUNK).fill(null);
 
   /** Drops the references (a chunk is reused once its events are dropped). */
   clear(): void {
-    this.key.fill("");
+    this.#keyEnd = 0;
     this.vbuf.fill(null);
     this.pbuf.fill(null);
+  }
+
+  /** Stores event `j`'s key (a chunk's events are written in order, so its keys are appended). */
+  setKey(j: number, key: string): void {
+    const n = key.length;
+    let at = this.#keyEnd;
+    if (at + n > this.keys.length) {
+      const grown = new Uint8Array(Math.max(2 * this.keys.length, at + n));
+      grown.set(this.keys.subarray(0, at));
+      this.keys = grown;
+    }
+    const b = this.keys;
+    for (let i = 0; i < n; i++) b[at + i] = key.charCodeAt(i);
+    this.len[NL * j + 4] = at;
+    this.len[NL * j + 5] = n;
+    at += n;
+    this.#keyEnd = at;
+  }
+
+  /** Event `j`'s key as a string (made on demand). */
+  key(j: number): string {
+    const off = this.len[NL * j + 4];
+    return bytesToKey(this.keys.subarray(off, off + this.len[NL * j + 5]));
   }
 
   /** Bytes event `j` is counted for: {@link eventBytes} plus its previous state. */
   held(j: number): number {
     const f = this.flags[j];
-    const v = (f & F_VALUE) !== 0 ? this.len[4 * j + 1] : 0;
-    const p = (f & F_PREV) === 0
-      ? 0
-      : PREV_BYTES + ((f & F_PREV_VALUE) !== 0 ? this.len[4 * j + 3] : 0);
-    return countedBytes(this.key[j].length, v) + p;
+    const l = this.len;
+    const v = (f & F_VALUE) !== 0 ? l[NL * j + 1] : 0;
+    const p = (f & F_PREV) === 0 ? 0 : PREV_BYTES + ((f & F_PREV_VALUE) !== 0 ? l[NL * j + 3] : 0);
+    return countedBytes(l[NL * j + 5], v) + p;
   }
 }
 
@@ -283,14 +314,14 @@ export class WatchHistory {
     const e: HistoryEvent = {
       rev: n[8 * j],
       type: (f & 3) as EventTypeNumber,
-      key: c.key[j],
-      value: (f & F_VALUE) !== 0 ? new Uint8Array(c.vbuf[j]!, l[4 * j], l[4 * j + 1]) : null,
+      key: c.key(j),
+      value: (f & F_VALUE) !== 0 ? new Uint8Array(c.vbuf[j]!, l[NL * j], l[NL * j + 1]) : null,
       createRev: n[8 * j + 1],
       modRev: n[8 * j + 2],
       version: n[8 * j + 3],
       prev: (f & F_PREV) === 0 ? undefined : {
         value: (f & F_PREV_VALUE) !== 0
-          ? new Uint8Array(c.pbuf[j]!, l[4 * j + 2], l[4 * j + 3])
+          ? new Uint8Array(c.pbuf[j]!, l[NL * j + 2], l[NL * j + 3])
           : null,
         createRev: n[8 * j + 4],
         modRev: n[8 * j + 5],
@@ -409,7 +440,7 @@ export class WatchHistory {
     const n = c.num;
     let f: number = type;
     n[8 * j] = index;
-    c.key[j] = key;
+    c.setKey(j, key);
     let b: ArrayBufferLike | null = null;
     if (e !== undefined) {
       n[8 * j + 1] = e.createRev;
@@ -418,8 +449,8 @@ export class WatchHistory {
       if (e.kind === Kind.STRING) {
         b = e.valueBuffer;
         f |= F_VALUE;
-        c.len[4 * j] = e.valueOffset;
-        c.len[4 * j + 1] = e.byteLength;
+        c.len[NL * j] = e.valueOffset;
+        c.len[NL * j + 1] = e.byteLength;
       }
     } else {
       n[8 * j + 1] = 0;

@@ -273,3 +273,30 @@ test("events stay exact across the storage's chunks of 4,096: rollover, drops, r
   r.entry(["SET", "after", "reset"]);
   expect(r.events().map(brief)).toEqual([["put", "after", "reset", r.index]]);
 });
+
+test("events keep their keys exactly: long keys past a chunk's key buffer, every byte value", () => {
+  // A chunk keeps its events' keys as bytes in one buffer that grows: 4,096 events of 300-byte
+  // keys are ~1.2 MB, far past its first size; the bytes 0..255 all survive.
+  const r = new Replica(100_000, 1 << 30);
+  const keyOf = (i: number) =>
+    `${i}:` + String.fromCharCode(...Array.from({ length: 300 }, (_, j) => (i * 31 + j) & 0xff));
+  const dec = new TextDecoder("latin1");
+  for (let i = 0; i < 4200; i++) {
+    const k = keyOf(i);
+    r.sm.apply(
+      [enc.encode("SET"), Uint8Array.from(k, (c) => c.charCodeAt(0)), enc.encode(`v${i}`)],
+      { nowMs: r.nowMs, index: ++r.index },
+      { codes: [], data: [], errors: [] },
+    );
+    r.sm.commitHistory!(r.index);
+  }
+  const evs = r.events();
+  expect(evs.length).toBe(4200);
+  for (let i = 0; i < 4200; i += 7) {
+    expect(evs[i].key).toBe(keyOf(i));
+    expect(dec.decode(evs[i].value!)).toBe(`v${i}`);
+  }
+  expect(evs[4199].key).toBe(keyOf(4199));
+  // Counted bytes: 64 + key + value per event.
+  expect(r.h.bytes).toBe(evs.reduce((n, e) => n + 64 + e.key.length + e.value!.length, 0));
+});
