@@ -292,9 +292,10 @@ export interface RawNode {
    */
   takeEarlyMessages(): Message[];
   /**
-   * Committed normal entries not yet handed out (up to the first membership change; none while a
-   * snapshot is pending), callable while a Ready is handled once its `committedEntries` are
-   * applied. The caller applies them before calling the core again: they count as applied at once.
+   * Committed normal entries not yet handed out (up to the first membership change, never past
+   * the entries already handed out for persisting; none while a snapshot is pending), callable
+   * while a Ready is handled once its `committedEntries` are applied. The caller applies them
+   * before calling the core again: they count as applied at once.
    */
   takeCommittedEntries(): Entry[];
   /** Read states confirmed since the last `ready()` or call, callable while a Ready is handled. */

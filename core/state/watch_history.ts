@@ -168,6 +168,8 @@ const CACHE = 8192;
 
 /** Uint32 fields per event: value offset and length, previous value's, key offset and length. */
 const NL = 6;
+/** A chunk's key buffer to begin with (32 bytes per event; it grows for longer keys). */
+const KEY_BYTES = 32 * CHUNK;
 
 /**
  * Storage for {@link CHUNK} events in parallel arrays: no JS object per event (at ~60k writes/s a
@@ -185,7 +187,7 @@ class EventChunk {
   /** The event type and the F_* flags. */
   readonly flags = new Uint8Array(CHUNK);
   /** The events' keys, one byte per code unit (keyspace form), at the offsets in {@link len}. */
-  keys = new Uint8Array(32 * CHUNK);
+  keys = new Uint8Array(KEY_BYTES);
   #keyEnd = 0;
   readonly vbuf: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(CHUNK).fill(null);
   readonly pbuf: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(CHUNK).fill(null);
@@ -193,6 +195,8 @@ class EventChunk {
   /** Drops the references (a chunk is reused once its events are dropped). */
   clear(): void {
     this.#keyEnd = 0;
+    // A buffer grown for long keys is not kept by the spare chunk.
+    if (this.keys.length > KEY_BYTES) this.keys = new Uint8Array(KEY_BYTES);
     this.vbuf.fill(null);
     this.pbuf.fill(null);
   }
