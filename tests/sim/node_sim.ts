@@ -182,8 +182,16 @@ interface Slot {
 }
 
 /** Error log kept for the failure report (the node logs errors only). */
-function memLogger(lines: string[], prefix: string, now: () => number): Logger {
+function memLogger(
+  lines: string[],
+  prefix: string,
+  now: () => number,
+  fatals: string[] = [],
+): Logger {
   const at = (lvl: string) => (msg: string, ...rest: unknown[]) => {
+    // A node that gave up ("fatal: ...; refusing writes") is a failure of the run, whatever the
+    // rest of the cluster still serves (all of them kept, not only the first 200 lines).
+    if (msg.startsWith("fatal:")) fatals.push(`${now().toFixed(1)} ${prefix} ${msg}`);
     if (lines.length < 200) {
       lines.push(`${now().toFixed(1)} ${prefix} ${lvl} ${msg} ${rest.map(String).join(" ")}`);
     }
@@ -193,7 +201,7 @@ function memLogger(lines: string[], prefix: string, now: () => number): Logger {
     info: () => {},
     warn: () => {},
     error: at("error"),
-    child: (name: string) => memLogger(lines, `${prefix}[${name}]`, now),
+    child: (name: string) => memLogger(lines, `${prefix}[${name}]`, now, fatals),
   } as unknown as Logger;
   return l;
 }
@@ -207,6 +215,8 @@ class World {
   readonly failures: string[] = [];
   readonly expected: string[] = [];
   readonly logs: string[] = [];
+  /** Every node's "fatal: ..." log line (a node that stopped taking writes). */
+  readonly fatals: string[] = [];
   readonly leaders = new Map<number, number>();
   readonly committed = new Map<number, string>();
   readonly digests = new Map<number, number>();
@@ -333,7 +343,7 @@ class World {
         transport: this.net.transport(slot.host),
         fs: slot.disk.open(scope),
         plugins,
-        logger: memLogger(this.logs, `n${slot.id}`, () => this.sched.now),
+        logger: memLogger(this.logs, `n${slot.id}`, () => this.sched.now, this.fatals),
       });
       if (!scope.alive) return; // crashed while starting
       slot.node = node;
@@ -1168,6 +1178,8 @@ export async function runNodeSim(
   } finally {
     restoreGlobals(saved);
   }
+  // A lying disk may leave a node with a log it must refuse to use; an honest one never may.
+  if (lyingDisks === false && w.fatals.length > 0) w.fail(`a node failed: ${w.fatals[0]}`);
   const failures = w.failures;
   const s = w.net.stats;
   return {
