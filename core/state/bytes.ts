@@ -37,6 +37,21 @@ export function bytesToKey(b: Uint8Array): string {
   return s;
 }
 
+/** {@link bytesToKey} of `n` bytes of `b` at `o`, without a view for a short key. */
+export function keyFrom(b: Uint8Array, o: number, n: number): string {
+  if (n <= 16) {
+    let s = "";
+    for (let i = o; i < o + n; i++) s += String.fromCharCode(b[i]);
+    return s;
+  }
+  return bytesToKey(b.subarray(o, o + n));
+}
+
+/** Writes key `s` (one code unit per byte) into `dst` at `at` (room checked by the caller). */
+export function putKey(dst: Uint8Array, at: number, s: string): void {
+  for (let i = 0; i < s.length; i++) dst[at + i] = s.charCodeAt(i);
+}
+
 /** Inverse of {@link bytesToKey}. */
 export function keyToBytes(s: string): Uint8Array {
   const n = s.length;

@@ -34,7 +34,7 @@
  * it only decides where the index looks: nothing observable depends on it.
  * @module
  */
-import { bytesToKey } from "./bytes.ts";
+import { keyFrom, putKey } from "./bytes.ts";
 import { EntryPage, KeyEntry } from "./entry.ts";
 
 /** An old index's slot whose key was deleted while the index is being moved (see `#migrate`). */
@@ -108,12 +108,11 @@ class KeyPage {
   put(off: number, key: string): void {
     const n = key.length;
     if (this.used + n > this.bytes.length) this.#make(n);
-    const b = this.bytes;
-    let p = this.used;
+    const p = this.used;
     this.off[off] = p;
     this.len[off] = n;
-    for (let i = 0; i < n; i++) b[p++] = key.charCodeAt(i);
-    this.used = p;
+    putKey(this.bytes, p, key);
+    this.used = p + n;
   }
 
   /** Frees position `off`. */
@@ -154,15 +153,7 @@ class KeyPage {
 
 /** The key at `off` of `kp` as a string (one code unit per byte). */
 function keyString(kp: KeyPage, off: number): string {
-  const n = kp.len[off];
-  const b = kp.bytes;
-  const o = kp.off[off];
-  if (n <= 16) {
-    let s = "";
-    for (let i = o; i < o + n; i++) s += String.fromCharCode(b[i]);
-    return s;
-  }
-  return bytesToKey(b.subarray(o, o + n));
+  return keyFrom(kp.bytes, kp.off[off], kp.len[off]);
 }
 
 /** True if the key at `off` of `kp` is `key`. */

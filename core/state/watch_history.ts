@@ -15,7 +15,7 @@
  * events for every revision and any node can serve a watch.
  * @module
  */
-import { bytesToKey } from "./bytes.ts";
+import { keyFrom, putKey } from "./bytes.ts";
 import type { KeyTable } from "./key_table.ts";
 import { type KeyEntry, Kind } from "./keyspace.ts";
 
@@ -204,24 +204,21 @@ class EventChunk {
   /** Stores event `j`'s key (a chunk's events are written in order, so its keys are appended). */
   setKey(j: number, key: string): void {
     const n = key.length;
-    let at = this.#keyEnd;
+    const at = this.#keyEnd;
     if (at + n > this.keys.length) {
       const grown = new Uint8Array(Math.max(2 * this.keys.length, at + n));
       grown.set(this.keys.subarray(0, at));
       this.keys = grown;
     }
-    const b = this.keys;
-    for (let i = 0; i < n; i++) b[at + i] = key.charCodeAt(i);
+    putKey(this.keys, at, key);
     this.len[NL * j + 4] = at;
     this.len[NL * j + 5] = n;
-    at += n;
-    this.#keyEnd = at;
+    this.#keyEnd = at + n;
   }
 
   /** Event `j`'s key as a string (made on demand). */
   key(j: number): string {
-    const off = this.len[NL * j + 4];
-    return bytesToKey(this.keys.subarray(off, off + this.len[NL * j + 5]));
+    return keyFrom(this.keys, this.len[NL * j + 4], this.len[NL * j + 5]);
   }
 
   /** Bytes event `j` is counted for: {@link eventBytes} plus its previous state. */
