@@ -7,7 +7,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
@@ -115,6 +115,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   // Peers authenticate with a cluster secret (in the environment, not on the command line).
   const env = { ...process.env, TINYKV_CLUSTER_SECRET: generateSecret() };
   const { cmd, args } = runtimeCommand(opts.runtime);
+  // BENCH_NODE_LOG_DIR=DIR keeps every node's stderr in DIR/node<id>.log (for a run's post-mortem).
+  const logDir = process.env.BENCH_NODE_LOG_DIR || null;
+  if (logDir) mkdirSync(logDir, { recursive: true });
   const children: ChildProcess[] = [];
   const stderrTail: string[][] = [];
   let died: string | null = null;
@@ -157,7 +160,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     });
     const tail: string[] = [];
     stderrTail.push(tail);
+    const logFile = logDir ? path.join(logDir, `node${n.id}.log`) : null;
     child.stderr!.on("data", (d: Buffer) => {
+      if (logFile) appendFileSync(logFile, d);
       for (const line of d.toString("utf8").split("\n")) {
         if (line.trim() === "") continue;
         tail.push(line);

@@ -160,7 +160,7 @@ export class Snapshots {
       t.compact(index);
       // A leader's snapshot installed meanwhile may already be newer.
       this.#index = Math.max(this.#index, index);
-      this.#d.log.debug(
+      this.#d.log.info(
         `snapshot at index ${index}: ${data.length} bytes, encoded in ${
           Math.round(t1 - t0)
         } ms, saved in ${Math.round(clock.monoMs() - t1)} ms`,
