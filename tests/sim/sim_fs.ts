@@ -251,7 +251,7 @@ export class SimFs {
   }
 
   #later(scope: Scope, fn: () => void): Promise<void> {
-    // Mostly 0.05-0.55 ms; one in 20 takes 2-10 ms (a disk shared with other writers), so that
+    // Mostly 0.05-0.53 ms; one in 20 takes 2-10 ms (a disk shared with other writers), so that
     // messages arrive, and entries commit, while a node still awaits its fsync.
     const r = this.rng.next();
     const ms = r < 0.95 ? 0.05 + r * 0.5 : 2 + (r - 0.95) * 160;
