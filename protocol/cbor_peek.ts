@@ -192,28 +192,32 @@ export function isReadOnlyBatch(bytes: Uint8Array, isRead: (name: Uint8Array) =>
 }
 
 /**
- * The commands of a batch as argv arrays whose arguments are views into `bytes` — no decoding, no
- * copy — when the batch has the usual shape: a definite-length array of non-empty arrays of byte
- * strings and ASCII text strings (for those, the bytes are exactly what decoding and re-encoding
- * would give). Anything else (string-form commands, numbers, non-ASCII text, indefinite lengths)
- * answers null: the caller decodes it the general way. Every length is checked against the bytes
- * present; a count never sizes an allocation before its bytes are seen.
+ * Where each argument of each command of a batch lies in `bytes`, when the batch has the usual
+ * shape: a definite-length array of non-empty arrays of byte strings and ASCII text strings (for
+ * those, the bytes are exactly what decoding and re-encoding would give). The answer is flat:
+ * the number of commands, then per command its argument count and each argument's start and end
+ * offset (the first command's count is at index 1). Anything else
+ * (string-form commands, numbers, non-ASCII text, indefinite lengths) answers null: the caller
+ * decodes it the general way. Every length is checked against the bytes present; a count never
+ * sizes an allocation before its bytes are seen. Apply reads the commonest commands straight from
+ * these offsets (no view, no argv array per command: #11) and makes views for the rest
+ * ({@link argvAt}).
  */
-export function argvViews(bytes: Uint8Array): Uint8Array[][] | null {
+export function commandSpans(bytes: Uint8Array): number[] | null {
   const end = bytes.length;
   if (end === 0 || bytes[0] >> 5 !== 4) return null;
   let p = readHead(bytes, 0);
   if (p < 0) return null;
   const n = headerValue;
   if (n > end - p) return null;
-  const out: Uint8Array[][] = [];
+  const out: number[] = [n];
   for (let i = 0; i < n; i++) {
     if (p >= end || bytes[p] >> 5 !== 4) return null;
     p = readHead(bytes, p);
     if (p < 0) return null;
     const argc = headerValue;
     if (argc === 0 || argc > end - p) return null;
-    const argv: Uint8Array[] = [];
+    out.push(argc);
     for (let a = 0; a < argc; a++) {
       if (p >= end) return null;
       const major = bytes[p] >> 5;
@@ -222,10 +226,31 @@ export function argvViews(bytes: Uint8Array): Uint8Array[][] | null {
       if (q < 0 || headerValue > end - q) return null;
       const e = q + headerValue;
       if (major === 3) { for (let j = q; j < e; j++) if (bytes[j] >= 0x80) return null; }
-      argv.push(bytes.subarray(q, e));
+      out.push(q, e);
       p = e;
     }
-    out.push(argv);
   }
   return p === end ? out : null;
+}
+
+/** The argv of the command whose count is at `spans[at]` (see {@link commandSpans}), as views. */
+export function argvAt(bytes: Uint8Array, spans: readonly number[], at: number): Uint8Array[] {
+  const argc = spans[at];
+  const argv: Uint8Array[] = new Array(argc);
+  for (let a = 0; a < argc; a++) {
+    argv[a] = bytes.subarray(spans[at + 1 + 2 * a], spans[at + 2 + 2 * a]);
+  }
+  return argv;
+}
+
+/**
+ * The commands of a batch as argv arrays whose arguments are views into `bytes` — no decoding, no
+ * copy — when the batch has the usual shape ({@link commandSpans}), else null.
+ */
+export function argvViews(bytes: Uint8Array): Uint8Array[][] | null {
+  const spans = commandSpans(bytes);
+  if (spans === null) return null;
+  const out: Uint8Array[][] = [];
+  for (let at = 1; at < spans.length; at += 1 + 2 * spans[at]) out.push(argvAt(bytes, spans, at));
+  return out;
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import { decodeCbor } from "../../protocol/cbor.ts";
-import { argvViews } from "../../protocol/cbor_peek.ts";
+import { argvAt, commandSpans } from "../../protocol/cbor_peek.ts";
 import { toArgv } from "../server/argv.ts";
 import { isGuard } from "../state/txn.ts";
 import { Code } from "../../protocol/codes.ts";
@@ -90,24 +90,42 @@ export class Applier {
       return malformed(`malformed batch: ${problem}; not applied`);
     }
     // The usual batch (arrays of byte or ASCII strings) is applied from the entry's bytes: argv
-    // are views into them, with no decoded strings or copies per argument; anything else is
-    // decoded the general way.
-    let cmds: unknown = argvViews(batch.commands);
-    const views = cmds !== null;
-    if (!views) {
+    // are views into them, with no decoded strings or copies per argument, and a plain
+    // `SET key value` gets no argv at all (the state machine's applySet reads the offsets);
+    // anything else is decoded the general way.
+    const bytes = batch.commands;
+    const spans = commandSpans(bytes);
+    let cmds: unknown = null;
+    if (spans === null) {
       try {
-        cmds = decodeCbor(batch.commands);
+        cmds = decodeCbor(bytes);
       } catch {
         cmds = null;
       }
+      if (!Array.isArray(cmds)) return malformed("malformed commands: not a CBOR array");
     }
-    if (!Array.isArray(cmds)) return malformed("malformed commands: not a CBOR array");
+    const count = spans !== null ? spans[0] : (cmds as unknown[]).length;
     const out: BatchResult = { codes: [], data: [], errors: [] };
     const sm = this.#sm;
+    const fastSet = sm.applySet !== undefined;
     let replyBytes = 0;
     let leading = true; // still among the guards the batch starts with
-    for (let i = 0; i < cmds.length; i++) {
-      const argv = views ? cmds[i] as Argv : toArgv(cmds[i]);
+    let at = 1; // the next command's place in spans
+    for (let i = 0; i < count; i++) {
+      let argv: Argv | string | null = null;
+      const before = out.codes.length;
+      if (spans !== null) {
+        const argc = spans[at];
+        if (argc === 3 && fastSet && isSet(bytes, spans[at + 1], spans[at + 2])) {
+          const ks = spans[at + 3], vs = spans[at + 5];
+          try {
+            sm.applySet!(bytes, ks, spans[at + 4] - ks, vs, spans[at + 6] - vs, ctx, out);
+          } catch (err) {
+            internalError(out, before, err);
+          }
+        } else argv = argvAt(bytes, spans, at);
+        at += 1 + 2 * argc;
+      } else argv = toArgv((cmds as unknown[])[i]);
       if (typeof argv === "string") {
         out.codes.push(Code.SYNTAX);
         out.data.push(null);
@@ -115,32 +133,29 @@ export class Applier {
         leading = false;
         continue;
       }
-      const before = out.codes.length;
-      try {
-        sm.apply(argv, ctx, out);
-      } catch (err) {
-        // A state-machine bug must not stop the replica: every replica fails the same command.
-        out.codes.length = out.data.length = out.errors.length = before;
-        out.codes.push(Code.INTERNAL);
-        out.data.push(null);
-        out.errors.push(`internal error: ${(err as Error).message}`);
+      if (argv !== null) {
+        try {
+          sm.apply(argv, ctx, out);
+        } catch (err) {
+          internalError(out, before, err);
+        }
       }
       const last = out.codes.length - 1;
-      if (leading) leading = isGuard(argv[0]);
-      if (leading && i + 1 < cmds.length && out.codes[last] !== Code.OK) {
+      if (leading) leading = argv !== null && isGuard(argv[0]); // SET (argv null) is no guard
+      if (leading && i + 1 < count && out.codes[last] !== Code.OK) {
         // A guarded batch (WATCH/EXEC's IFREV, CHECK; every guard it starts with guards it, so
         // WATCH's IFREV followed by a queued CHECK guards EXEC's commands) whose guard failed:
         // nothing else runs, on any replica; the others repeat the guard's reason.
         const why = out.errors[last] ?? "";
         const msg = why.startsWith("transaction aborted") ? why : `transaction aborted: ${why}`;
-        for (let k = i + 1; k < cmds.length; k++) {
+        for (let k = i + 1; k < count; k++) {
           out.codes.push(Code.ABORTED);
           out.data.push(null);
           out.errors.push(msg);
         }
         return out;
       }
-      if (out.codes[last] === Code.UNKNOWN_COMMAND) {
+      if (argv !== null && out.codes[last] === Code.UNKNOWN_COMMAND) {
         const r = this.#serverCommand(argv);
         if (r) {
           out.codes[last] = r.code;
@@ -161,6 +176,20 @@ export class Applier {
     }
     return out;
   }
+}
+
+/** True if bytes `s..e` of `b` are the command name SET (any case). */
+function isSet(b: Uint8Array, s: number, e: number): boolean {
+  return e - s === 3 && (b[s] | 0x20) === 0x73 && (b[s + 1] | 0x20) === 0x65 &&
+    (b[s + 2] | 0x20) === 0x74;
+}
+
+/** A state-machine bug must not stop the replica: every replica fails the same command. */
+function internalError(out: BatchResult, before: number, err: unknown): void {
+  out.codes.length = out.data.length = out.errors.length = before;
+  out.codes.push(Code.INTERNAL);
+  out.data.push(null);
+  out.errors.push(`internal error: ${(err as Error).message}`);
 }
 
 /** The result of a batch refused at apply: one MALFORMED slot. */

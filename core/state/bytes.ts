@@ -7,6 +7,7 @@
  * (`TextDecoder("latin1")` is not used: it is windows-1252 and remaps 0x80..0x9F.)
  * @module
  */
+import { Buffer } from "node:buffer";
 
 const CHUNK = 4096;
 
@@ -26,9 +27,33 @@ export function copyInto(
   } else dst.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), at);
 }
 
+/**
+ * Node's `latin1` decoder (`Buffer.prototype.latin1Slice(start, end)`, in both runtimes' node:buffer),
+ * which maps each byte to the code unit of the same value: 2-3x faster than `fromCharCode.apply`
+ * on Bun for a 20-byte key (65 vs 185 ns), and it decodes a range without a view. Used only when
+ * it exists and maps all 256 byte values exactly (checked once here), else null.
+ */
+const latin1: ((this: Uint8Array, start: number, end: number) => string) | null = (() => {
+  const f = (Buffer.prototype as unknown as {
+    latin1Slice?: (this: Uint8Array, start: number, end: number) => string;
+  }).latin1Slice;
+  if (typeof f !== "function") return null;
+  const all = new Uint8Array(256);
+  for (let i = 0; i < 256; i++) all[i] = i;
+  try {
+    const s = f.call(all, 0, 256);
+    if (s.length !== 256) return null;
+    for (let i = 0; i < 256; i++) if (s.charCodeAt(i) !== i) return null;
+    return f;
+  } catch {
+    return null;
+  }
+})();
+
 /** Maps bytes to a string with one code unit per byte (lossless, order-preserving). */
 export function bytesToKey(b: Uint8Array): string {
   const n = b.length;
+  if (latin1 !== null) return latin1.call(b, 0, n);
   if (n <= CHUNK) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = "";
   for (let i = 0; i < n; i += CHUNK) {
@@ -39,6 +64,7 @@ export function bytesToKey(b: Uint8Array): string {
 
 /** {@link bytesToKey} of `n` bytes of `b` at `o`, without a view for a short key. */
 export function keyFrom(b: Uint8Array, o: number, n: number): string {
+  if (latin1 !== null) return latin1.call(b, o, o + n);
   if (n <= 16) {
     let s = "";
     for (let i = o; i < o + n; i++) s += String.fromCharCode(b[i]);
@@ -69,19 +95,41 @@ export function keyToBytes(s: string): Uint8Array {
 export class SlabPool {
   readonly #slabBytes: number;
   #slab: Uint8Array;
+  #buffer: ArrayBuffer;
   #pos = 0;
 
   constructor(slabBytes: number) {
     this.#slabBytes = slabBytes;
-    this.#slab = new Uint8Array(slabBytes);
+    this.#buffer = new ArrayBuffer(slabBytes);
+    this.#slab = new Uint8Array(this.#buffer);
+  }
+
+  #fresh(): void {
+    this.#buffer = new ArrayBuffer(this.#slabBytes);
+    this.#slab = new Uint8Array(this.#buffer);
+    this.#pos = 0;
+  }
+
+  /**
+   * Copies `n` bytes of `src` at `from` (at most the slab size) into the current slab, without
+   * making a view, and answers their offset there; the slab's buffer is then {@link buffer}.
+   */
+  place(src: Uint8Array, from: number, n: number): number {
+    if (this.#pos + n > this.#slabBytes) this.#fresh();
+    const at = this.#pos;
+    copyInto(this.#slab, at, src, from, n);
+    this.#pos = at + n;
+    return at;
+  }
+
+  /** The buffer of the current slab (where {@link place} copied the last bytes). */
+  get buffer(): ArrayBuffer {
+    return this.#buffer;
   }
 
   /** `n` fresh bytes (`n` at most the slab size), from a new slab when the current one is full. */
   take(n: number): Uint8Array {
-    if (this.#pos + n > this.#slabBytes) {
-      this.#slab = new Uint8Array(this.#slabBytes);
-      this.#pos = 0;
-    }
+    if (this.#pos + n > this.#slabBytes) this.#fresh();
     const c = this.#slab.subarray(this.#pos, this.#pos + n);
     this.#pos += n;
     return c;
@@ -105,6 +153,26 @@ export function own(b: Uint8Array): Uint8Array {
   const c = alloc(n);
   c.set(b);
   return c;
+}
+
+/**
+ * {@link own} without a view, for a small value (`n` bytes of `src` at `from`, at most
+ * {@link SLAB_MAX_VALUE}: see {@link isSlabValue}): copies them into a value slab and answers
+ * their offset in {@link ownedBuffer}. The key table stores a string value as (buffer, offset,
+ * length) anyway; the view `own` hands back is garbage the moment it is stored.
+ */
+export function ownAt(src: Uint8Array, from: number, n: number): number {
+  return values.place(src, from, n);
+}
+
+/** The buffer of the bytes the last {@link ownAt} copied. */
+export function ownedBuffer(): ArrayBuffer {
+  return values.buffer;
+}
+
+/** True if `n` bytes are stored in a slab (a value {@link ownAt} takes). */
+export function isSlabValue(n: number): boolean {
+  return n <= SLAB_MAX_VALUE;
 }
 
 /** Allocates `n` fresh bytes (from a slab when small; see {@link own}). */

@@ -184,6 +184,34 @@ export class KeyEntry {
     e.#o = off;
   }
 
+  /**
+   * Stores a new string key's fields at position `off` of `page` — what {@link attach} of a new
+   * detached entry holding `vlen` bytes of `buf` at `voff`, created at `rev`, would store, with no
+   * handle made (the common SET of a new key, #11).
+   */
+  static putString(
+    page: EntryPage,
+    off: number,
+    buf: ArrayBufferLike,
+    voff: number,
+    vlen: number,
+    rev: number,
+    snapSeen: number,
+  ): void {
+    const f = page.f, fo = off * NF, u = page.u, uo = off * NU;
+    f[fo + F_EXPIRE] = 0;
+    f[fo + F_CREATE] = rev;
+    f[fo + F_MOD] = rev;
+    f[fo + F_VERSION] = 1;
+    f[fo + F_LEASE] = 0;
+    f[fo + F_WATCH] = 0;
+    u[uo + U_OFF] = voff;
+    u[uo + U_LEN] = vlen;
+    u[uo + U_SNAP] = snapSeen;
+    page.k[off] = Kind.STRING | BYTES;
+    page.v[off] = buf;
+  }
+
   /** Copies an attached entry's fields into the handle itself: it outlives its position. */
   static detach(e: KeyEntry): void {
     const p = e.#p;
@@ -259,6 +287,27 @@ export class KeyEntry {
       p.v[o] = x;
       p.k[o] &= ~BYTES;
     }
+  }
+
+  /**
+   * Makes the entry a string holding `len` bytes of `buf` at `off` (what setting `kind` to STRING
+   * and `value` to a view of them does, without the view).
+   */
+  setBytes(buf: ArrayBufferLike, off: number, len: number): void {
+    const d = this.#d;
+    if (d !== null) {
+      d.kind = Kind.STRING;
+      d.v = buf;
+      d.off = off;
+      d.len = len;
+      d.bytes = true;
+      return;
+    }
+    const p = this.#p!, o = this.#o;
+    p.v[o] = buf;
+    p.u[o * NU + U_OFF] = off;
+    p.u[o * NU + U_LEN] = len;
+    p.k[o] = Kind.STRING | BYTES;
   }
 
   /**

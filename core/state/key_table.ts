@@ -34,7 +34,7 @@
  * it only decides where the index looks: nothing observable depends on it.
  * @module
  */
-import { keyFrom, putKey } from "./bytes.ts";
+import { keyFrom, ownAt, ownedBuffer, putKey } from "./bytes.ts";
 import { EntryPage, KeyEntry } from "./entry.ts";
 
 /** An old index's slot whose key was deleted while the index is being moved (see `#migrate`). */
@@ -318,13 +318,39 @@ export class KeyTable {
   }
 
   #addNew(key: string, e: KeyEntry, h: number): number {
+    const pos = this.#claim();
+    this.#put(pos, key, e, h);
+    return pos;
+  }
+
+  /**
+   * {@link addNew} of a new string entry created at `rev` whose value is the `n` bytes of `src` at
+   * `from` (small: see `bytes.ts` isSlabValue), without an entry handle: the value is copied into a
+   * slab and the fields written straight into the page (`snapSeen`: the snapshot generation it is
+   * not part of, or 0). The caller knows the key is absent.
+   */
+  addNewString(
+    key: string,
+    src: Uint8Array,
+    from: number,
+    n: number,
+    rev: number,
+    snapSeen: number,
+  ): number {
+    const pos = this.#claim();
+    const page = this.#link(pos, key, hashKey(key));
+    const at = ownAt(src, from, n);
+    KeyEntry.putString(this.#pages[page], pos & PAGE_MASK, ownedBuffer(), at, n, rev, snapSeen);
+    return pos;
+  }
+
+  /** A position for a new key (growing the index a step first). */
+  #claim(): number {
     if (this.#old !== null) this.#migrate(MIGRATE_PER_WRITE);
     if ((this.#size + 1) * 8 > this.#slots.length * 3) this.#grow(); // 3/4 of the pairs
     // The position depends only on the sequence of sets and deletes (not on the index's growth),
     // so replicas that applied the same log, or restored the same snapshot, agree on it.
-    const pos = this.#free.length > 0 ? this.#free.pop()! : this.#span++;
-    this.#put(pos, key, e, h);
-    return pos;
+    return this.#free.length > 0 ? this.#free.pop()! : this.#span++;
   }
 
   /** Adds pages until page `page` exists. */
@@ -384,14 +410,19 @@ export class KeyTable {
   }
 
   #put(pos: number, key: string, e: KeyEntry, h: number): void {
+    const page = this.#link(pos, key, h);
+    KeyEntry.attach(e, this.#pages[page], pos & PAGE_MASK);
+  }
+
+  /** Puts `key` at free position `pos` and into the index; answers the position's page. */
+  #link(pos: number, key: string, h: number): number {
     const page = pos >>> PAGE_BITS;
     this.#pagesTo(page);
-    const off = pos & PAGE_MASK;
-    this.#keys[page].put(off, key);
-    KeyEntry.attach(e, this.#pages[page], off);
+    this.#keys[page].put(pos & PAGE_MASK, key);
     insert(this.#slots, h, pos);
     this.#count(pos, 1);
     this.#size++;
+    return page;
   }
 
   /**

@@ -9,7 +9,8 @@
  * replica restored from a snapshot sweeps exactly like one that applied the log.
  * @module
  */
-import { KeyEntry } from "./entry.ts";
+import { isSlabValue, own } from "./bytes.ts";
+import { KeyEntry, Kind } from "./entry.ts";
 import { KeyTable } from "./key_table.ts";
 import { Leases } from "./leases.ts";
 import { OrderedIndex } from "./ordered_index.ts";
@@ -181,6 +182,22 @@ export class Keyspace {
     this.index.addNewAt(at, key);
     if (e.expireAt !== 0) this.#track(key, e.expireAt);
     if (e.lease !== 0) this.leases.attach(key, e.lease);
+  }
+
+  /**
+   * {@link add} of a new string key holding the `n` bytes of `src` at `from`, created at `rev`,
+   * with no expiry or lease (the caller checked it is absent): the common SET, stored without an
+   * entry handle or a view when the value is small.
+   */
+  addString(key: string, src: Uint8Array, from: number, n: number, rev: number): void {
+    if (!isSlabValue(n)) {
+      this.add(key, new KeyEntry(Kind.STRING, own(src.subarray(from, from + n)), rev));
+      return;
+    }
+    if (this.changes !== null) this.changes.note(key, undefined);
+    // snapSeen = the snapshot being taken: a new key is not part of it (as in add).
+    const at = this.store.addNewString(key, src, from, n, rev, this.#snapGen);
+    this.index.addNewAt(at, key);
   }
 
   /** Deletes a key. */

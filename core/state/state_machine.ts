@@ -23,7 +23,7 @@ import { fail, wrongArity } from "./reply.ts";
 import { SERVER_STATE_COMMANDS } from "./server_family.ts";
 import { SET_COMMANDS } from "./sets.ts";
 import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from "./snapshot.ts";
-import { STRING_COMMANDS } from "./strings.ts";
+import { setFromBytes, STRING_COMMANDS } from "./strings.ts";
 import { TXN_COMMANDS } from "./txn.ts";
 import type {
   ApplyContext,
@@ -77,6 +77,18 @@ export const STATE_SPECS: readonly CommandSpec[] = TABLE.all();
 export const STATE_COMMANDS: readonly string[] = TABLE.all().map((s: CommandSpec) => s.name)
   .sort();
 
+/**
+ * A command that threw: a bug, not bad input. Its partial results (from `mark` on) are dropped and
+ * it answers INTERNAL instead of breaking the batch — deterministic, since every replica runs the
+ * same code on the same input.
+ */
+function internal(out: ResultSink, mark: number, name: string, err: unknown): void {
+  out.codes.length = mark;
+  out.data.length = mark;
+  out.errors.length = mark;
+  fail(out, Code.INTERNAL, `internal error in '${name}': ${(err as Error).message}`);
+}
+
 class RedisStateMachine implements StateMachine {
   #db = new Keyspace();
   #leaseListener: LeaseListener | null = null;
@@ -108,21 +120,41 @@ class RedisStateMachine implements StateMachine {
       wrongArity(out, spec.name);
       return;
     }
-    const db = this.#db;
-    db.rev = ctx.index;
-    if (db.index.floor > ctx.index) db.index.floor = ctx.index; // first command after a restore
+    const db = this.#begin(ctx);
     const mark = out.codes.length;
     try {
       spec.run(db, argv, ctx, out);
       if (spec.write) db.sweep(ctx.nowMs, SWEEP_PER_WRITE);
     } catch (err) {
-      // A bug, not bad input: answer INTERNAL instead of breaking the batch. Deterministic, since
-      // every replica runs the same code on the same input.
-      out.codes.length = mark;
-      out.data.length = mark;
-      out.errors.length = mark;
-      fail(out, Code.INTERNAL, `internal error in '${spec.name}': ${(err as Error).message}`);
+      internal(out, mark, spec.name, err);
     }
+  }
+
+  applySet(
+    b: Uint8Array,
+    ks: number,
+    kn: number,
+    vs: number,
+    vn: number,
+    ctx: ApplyContext,
+    out: ResultSink,
+  ): void {
+    const db = this.#begin(ctx);
+    const mark = out.codes.length;
+    try {
+      setFromBytes(db, b, ks, kn, vs, vn, ctx, out);
+      db.sweep(ctx.nowMs, SWEEP_PER_WRITE);
+    } catch (err) {
+      internal(out, mark, "set", err);
+    }
+  }
+
+  /** The keyspace, told the revision of the command about to run. */
+  #begin(ctx: ApplyContext): Keyspace {
+    const db = this.#db;
+    db.rev = ctx.index;
+    if (db.index.floor > ctx.index) db.index.floor = ctx.index; // first command after a restore
+    return db;
   }
 
   isReadOnly(name: Uint8Array): boolean {

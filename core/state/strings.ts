@@ -19,8 +19,12 @@ import {
   eqWord,
   inInt64,
   intToBytes,
+  isSlabValue,
+  keyFrom,
   NOT_AN_INTEGER,
   own,
+  ownAt,
+  ownedBuffer,
   parseFloatArg,
   parseInt64,
   parseIntArg,
@@ -104,11 +108,55 @@ function store(
   }
 }
 
+/**
+ * `SET key value` (no options) read straight from a batch's bytes: the key is the `kn` bytes at
+ * `ks`, the value the `vn` bytes at `vs` (see `protocol/cbor_peek.ts` commandSpans). What
+ * {@link set} does for three arguments, without an argv or a view for a new key.
+ */
+export function setFromBytes(
+  db: Keyspace,
+  b: Uint8Array,
+  ks: number,
+  kn: number,
+  vs: number,
+  vn: number,
+  ctx: ApplyContext,
+  out: ResultSink,
+): void {
+  const k = keyFrom(b, ks, kn);
+  storePlain(db, k, db.write(k, ctx.nowMs), b, vs, vn, ctx.index);
+  ok(out, OK);
+}
+
+/**
+ * {@link store} of the `n` bytes of `src` at `from` (no expiry, no lease) into `k`, whose entry
+ * `e` may be undefined: a small value is copied into a slab with no view made (`ownAt`).
+ */
+function storePlain(
+  db: Keyspace,
+  k: string,
+  e: KeyEntry | undefined,
+  src: Uint8Array,
+  from: number,
+  n: number,
+  rev: number,
+): void {
+  if (e === undefined) db.addString(k, src, from, n, rev);
+  else if (!isSlabValue(n)) store(db, k, e, src.subarray(from, from + n), 0, rev);
+  else {
+    const at = ownAt(src, from, n);
+    e.setBytes(ownedBuffer(), at, n);
+    e.bump(rev);
+    db.setExpire(k, e, 0);
+    if (e.lease !== 0) db.setLease(k, e, 0);
+  }
+}
+
 function set(db: Keyspace, argv: Argv, ctx: ApplyContext, out: ResultSink): void {
   const now = ctx.nowMs;
   const k = bytesToKey(argv[1]);
   if (argv.length === 3) {
-    store(db, k, db.write(k, now), argv[2], 0, ctx.index);
+    storePlain(db, k, db.write(k, now), argv[2], 0, argv[2].length, ctx.index);
     ok(out, OK);
     return;
   }

@@ -40,6 +40,20 @@ export interface StateMachine {
    * commands get an error code (UNKNOWN_COMMAND, SYNTAX, WRONG_TYPE, NOT_INTEGER, ...).
    */
   apply(argv: Argv, ctx: ApplyContext, out: ResultSink): void;
+  /**
+   * Optional fast path: exactly what `apply([SET, key, value])` does, with the key the `kn` bytes
+   * of `b` at `ks` and the value the `vn` bytes at `vs` — the commonest write, applied from the
+   * entry's bytes without an argv (the applier calls it for a three-argument SET).
+   */
+  applySet?(
+    b: Uint8Array,
+    ks: number,
+    kn: number,
+    vs: number,
+    vn: number,
+    ctx: ApplyContext,
+    out: ResultSink,
+  ): void;
   /** True if the command only reads (can be served by a ReadIndex read). Unknown names: false. */
   isReadOnly(name: Uint8Array): boolean;
   /**
