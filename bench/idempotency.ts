@@ -1,7 +1,8 @@
 /**
  * The idempotency cache's snapshot, at the size redis-benchmark -P 1 leaves in its 30 s window:
  * one-shot encode, restore, and the stepped job a node uses (capture, then the longest step of
- * 10,000 rows: what one event-loop turn holds).
+ * 10,000 rows: what one event-loop turn holds), and the cost of adding a row once the window is full
+ * (each add evicts the oldest).
  *
  *   deno run -A bench/idempotency.ts [--rows 600000]
  *   bun bench/idempotency.ts
@@ -49,4 +50,21 @@ for (let r = 0; r < 3; r++) {
   }
   job.finish();
   console.log(`in steps: capture ${capture}, longest step of 10,000 rows ${worst.toFixed(1)} ms`);
+}
+{
+  // A steady state: the window holds `N` rows and every applied batch adds one and evicts the
+  // oldest (what every replica does per applied batch).
+  const w = new ResultCache(2_000_000, N);
+  const row = (i: number) => ({
+    digest: i >>> 0,
+    length: 40,
+    time: i,
+    result: { codes: [0], data: ["OK"], errors: [null] },
+  });
+  for (let i = 0; i < N; i++) w.add(`c\u0000b${i}`, row(i));
+  const OPS = 200_000;
+  const t0 = performance.now();
+  for (let i = N; i < N + OPS; i++) w.add(`c\u0000b${i}`, row(i));
+  const ns = (performance.now() - t0) * 1e6 / OPS;
+  console.log(`add + evict at ${w.size} rows: ${ns.toFixed(0)} ns per batch`);
 }

@@ -138,6 +138,14 @@ function payloadBytes(v: unknown): number {
 /** Insertion-ordered (= log-ordered) cache, evicted by leader time only. */
 export class ResultCache {
   #map = new Map<string, CachedBatch>();
+  /**
+   * The keys in insertion (= log) order from `#head` on: eviction reads the oldest from here. A
+   * `Map` iterated from its front walks over every entry deleted since its last rehash, so a Map
+   * used as a queue costs O(deleted) per eviction (measured: 8-70 µs per evict at 10k-400k
+   * entries, on every replica for every applied batch).
+   */
+  #order: string[] = [];
+  #head = 0;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #windowMs: number;
@@ -176,8 +184,19 @@ export class ResultCache {
    */
   full(now: number): boolean {
     if (this.#map.size < this.#maxEntries && this.#totalBytes < this.#maxBytes) return false;
-    const first = this.#map.values().next();
-    return !first.done && first.value.time >= Math.max(now, this.#now) - this.#windowMs;
+    const first = this.#oldest();
+    return first !== undefined && first.time >= Math.max(now, this.#now) - this.#windowMs;
+  }
+
+  /** The oldest cached result (undefined when empty). */
+  #oldest(): CachedBatch | undefined {
+    const o = this.#order;
+    while (this.#head < o.length) {
+      const v = this.#map.get(o[this.#head]);
+      if (v !== undefined) return v;
+      this.#head++; // not expected: every key leaves the map through evict, which advances too
+    }
+    return undefined;
   }
 
   /** Adds a result applied at leader time `entry.time`, then evicts by age (deterministic). */
@@ -185,6 +204,7 @@ export class ResultCache {
     if (this.#map.has(key)) return;
     entry.result = isUniform(entry.result) ? entry.result : compact(entry.result);
     this.#map.set(key, entry);
+    this.#order.push(key);
     entry.bytes = resultBytes(key, entry.result);
     this.#totalBytes += entry.bytes;
     this.evict(entry.time);
@@ -195,10 +215,15 @@ export class ResultCache {
     if (now > this.#now) this.#now = now;
     const cutoff = this.#now - this.#windowMs;
     const m = this.#map;
-    for (const [k, v] of m) {
-      if (v.time >= cutoff) break;
-      m.delete(k);
+    const o = this.#order;
+    for (let v = this.#oldest(); v !== undefined && v.time < cutoff; v = this.#oldest()) {
+      m.delete(o[this.#head++]);
       this.#totalBytes -= v.bytes ?? 0;
+    }
+    // Drop the evicted keys from the queue once they are most of it (amortised O(1) per add).
+    if (this.#head > 1024 && this.#head * 2 > o.length) {
+      this.#order = o.slice(this.#head);
+      this.#head = 0;
     }
   }
 
@@ -234,6 +259,8 @@ export class ResultCache {
       throw new Error("idempotency snapshot: unknown format");
     }
     this.#map.clear();
+    this.#order = [];
+    this.#head = 0;
     this.#totalBytes = 0;
     this.#now = typeof x.now === "number" ? x.now : 0;
     for (const r of x.rows) {
@@ -261,6 +288,7 @@ export class ResultCache {
 
   #put(k: string, e: CachedBatch): void {
     e.bytes = resultBytes(k, e.result);
+    if (!this.#map.has(k)) this.#order.push(k);
     this.#map.set(k, e);
     this.#totalBytes += e.bytes;
     if (e.time > this.#now) this.#now = e.time;
@@ -279,6 +307,7 @@ export class ResultCache {
     }
     // Parsed into a new map: a snapshot that turns out malformed leaves the cache as it was.
     const map = new Map<string, CachedBatch>();
+    const order: string[] = [];
     let total = 0;
     let latest = Number.isFinite(now) ? now : 0;
     const memo = { len: -1, at: 0, value: null as Value };
@@ -331,6 +360,7 @@ export class ResultCache {
           result = { codes: x[0], data: x[1], errors: x[2] };
         } else throw bad(`unknown row kind ${kind}`);
         const bytes = resultBytes(k, result);
+        if (!map.has(k)) order.push(k);
         map.set(k, { digest, length, time, result, bytes });
         total += bytes;
         if (time > latest) latest = time;
@@ -338,6 +368,8 @@ export class ResultCache {
       if (p !== end) throw bad(`${end - p} bytes after the last row`);
     }
     this.#map = map;
+    this.#order = order;
+    this.#head = 0;
     this.#totalBytes = total;
     this.#now = latest;
   }

@@ -151,3 +151,40 @@ test("a batch key over 64 KiB (a plugin's own ids) round trips instead of failin
   d.restore(c.snapshot());
   expect(resultOf(d.get(key)!)).toEqual(ok(3));
 });
+
+test("a restored cache (formats 2 and 3) evicts oldest first and tells full the way the original does", () => {
+  const WINDOW = 100;
+  const keys = Array.from({ length: 50 }, (_, i) => `c\u0000b${i}`);
+  const a = new ResultCache(31, WINDOW);
+  // Added in one go at one leader time, then the window moves on: nothing is evicted yet.
+  for (let i = 0; i < 50; i++) a.add(keys[i], row(1000 + i, ok(1)));
+  expect(a.size).toBe(50);
+  const v2 = new Uint8Array(encodeCbor({
+    v: 2,
+    now: 1049,
+    rows: keys.map((k) => {
+      const e = a.get(k)!;
+      const r = resultOf(e);
+      return [k, e.digest, e.length, e.time, r.codes, r.data, r.errors];
+    }),
+  }));
+  for (const [name, snap] of [["format 3", a.snapshot()], ["format 2", v2]] as const) {
+    const b = new ResultCache(31, WINDOW);
+    b.restore(snap);
+    expect(b.size, name).toBe(50);
+    // A result at leader time 1120 evicts every row older than 1020: b0..b19.
+    b.add("c\u0000new", row(1120, ok(1)));
+    expect(b.size, name).toBe(31);
+    expect(b.get(keys[19]), name).toBeUndefined();
+    expect(b.get(keys[20]), name).toBeDefined();
+    // At its limit with the oldest row (b20, time 1020) inside the window: full; once it is
+    // outside, not.
+    expect(b.full(1120), name).toBe(true);
+    expect(b.full(1121), name).toBe(false);
+    // And eviction keeps going in order: at 1135, b20..b34 go.
+    b.add("c\u0000newer", row(1135, ok(1)));
+    expect(b.get(keys[34]), name).toBeUndefined();
+    expect(b.get(keys[35]), name).toBeDefined();
+    expect(b.size, name).toBe(17);
+  }
+});
