@@ -221,6 +221,11 @@ async function main(): Promise<number> {
     await cluster.stop();
   }
 
+  if (!values["no-redis"] && !have("redis-server")) {
+    process.stdout.write(
+      "note: redis-server is not installed (Debian: apt-get install redis-server): no Redis rows, no ratios\n",
+    );
+  }
   if (!values["no-redis"] && have("redis-server")) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "tinykv-bench-redis-"));
     const redis = await startRedis(dir);
