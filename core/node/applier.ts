@@ -112,18 +112,12 @@ export class Applier {
     let leading = true; // still among the guards the batch starts with
     let at = 1; // the next command's place in spans
     for (let i = 0; i < count; i++) {
-      let argv: Argv | string | null = null;
-      const before = out.codes.length;
+      let argv: Argv | string | null = null; // null: a plain SET, at spans[set]
+      let set = -1;
       if (spans !== null) {
         const argc = spans[at];
-        if (argc === 3 && fastSet && isSet(bytes, spans[at + 1], spans[at + 2])) {
-          const ks = spans[at + 3], vs = spans[at + 5];
-          try {
-            sm.applySet!(bytes, ks, spans[at + 4] - ks, vs, spans[at + 6] - vs, ctx, out);
-          } catch (err) {
-            internalError(out, before, err);
-          }
-        } else argv = argvAt(bytes, spans, at);
+        if (argc === 3 && fastSet && isSet(bytes, spans[at + 1], spans[at + 2])) set = at;
+        else argv = argvAt(bytes, spans, at);
         at += 1 + 2 * argc;
       } else argv = toArgv((cmds as unknown[])[i]);
       if (typeof argv === "string") {
@@ -133,12 +127,19 @@ export class Applier {
         leading = false;
         continue;
       }
-      if (argv !== null) {
-        try {
-          sm.apply(argv, ctx, out);
-        } catch (err) {
-          internalError(out, before, err);
+      const before = out.codes.length;
+      try {
+        if (argv !== null) sm.apply(argv, ctx, out);
+        else {
+          const ks = spans![set + 3], vs = spans![set + 5];
+          sm.applySet!(bytes, ks, spans![set + 4] - ks, vs, spans![set + 6] - vs, ctx, out);
         }
+      } catch (err) {
+        // A state-machine bug must not stop the replica: every replica fails the same command.
+        out.codes.length = out.data.length = out.errors.length = before;
+        out.codes.push(Code.INTERNAL);
+        out.data.push(null);
+        out.errors.push(`internal error: ${(err as Error).message}`);
       }
       const last = out.codes.length - 1;
       if (leading) leading = argv !== null && isGuard(argv[0]); // SET (argv null) is no guard
@@ -182,14 +183,6 @@ export class Applier {
 function isSet(b: Uint8Array, s: number, e: number): boolean {
   return e - s === 3 && (b[s] | 0x20) === 0x73 && (b[s + 1] | 0x20) === 0x65 &&
     (b[s + 2] | 0x20) === 0x74;
-}
-
-/** A state-machine bug must not stop the replica: every replica fails the same command. */
-function internalError(out: BatchResult, before: number, err: unknown): void {
-  out.codes.length = out.data.length = out.errors.length = before;
-  out.codes.push(Code.INTERNAL);
-  out.data.push(null);
-  out.errors.push(`internal error: ${(err as Error).message}`);
 }
 
 /** The result of a batch refused at apply: one MALFORMED slot. */

@@ -95,6 +95,7 @@ export function keyToBytes(s: string): Uint8Array {
 export class SlabPool {
   readonly #slabBytes: number;
   #slab: Uint8Array;
+  /** `#slab`'s buffer, kept beside it: reading `.buffer` of a typed array is slow on JSC. */
   #buffer: ArrayBuffer;
   #pos = 0;
 

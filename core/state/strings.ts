@@ -102,10 +102,22 @@ function store(
   } else {
     e.kind = Kind.STRING;
     e.value = own(value);
-    e.bump(rev);
-    db.setExpire(k, e, expireAt);
-    if (e.lease !== lease) db.setLease(k, e, lease);
+    restamp(db, k, e, expireAt, rev, lease);
   }
+}
+
+/** After an existing key's value was replaced: its revision, expiry and lease as the write sets them. */
+function restamp(
+  db: Keyspace,
+  k: string,
+  e: KeyEntry,
+  expireAt: number,
+  rev: number,
+  lease: number,
+): void {
+  e.bump(rev);
+  db.setExpire(k, e, expireAt);
+  if (e.lease !== lease) db.setLease(k, e, lease);
 }
 
 /**
@@ -146,9 +158,7 @@ function storePlain(
   else {
     const at = ownAt(src, from, n);
     e.setBytes(ownedBuffer(), at, n);
-    e.bump(rev);
-    db.setExpire(k, e, 0);
-    if (e.lease !== 0) db.setLease(k, e, 0);
+    restamp(db, k, e, 0, rev, 0);
   }
 }
 
